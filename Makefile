@@ -1,0 +1,70 @@
+# Zhongshu OMS. `make run` starts everything on embedded defaults; `make test` runs every check.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROTO_INCLUDE := build/protoinclude
+GEN := build/gen
+PROTOS := $(shell find protos -name '*.proto' | sort)
+PROTOVALIDATE_SRC := 1.1.2
+
+.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed stop-distributed bench bench-quick bench-scale clean
+
+## setup: virtualenv, pinned dependencies, validate.proto, generated code
+setup: $(VENV)/.installed protos
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(PROTO_INCLUDE)/buf/validate/validate.proto:
+	bash scripts/fetch-validate-proto.sh $(PROTOVALIDATE_SRC) $(PROTO_INCLUDE)
+
+## protos: regenerate Python code from protos/ (never edited by hand, never committed)
+protos: $(VENV)/.installed $(PROTO_INCLUDE)/buf/validate/validate.proto
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos -I$(PROTO_INCLUDE) \
+	  --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) \
+	  $(PROTOS) $(PROTO_INCLUDE)/buf/validate/validate.proto
+	find $(GEN) -type d -exec touch {}/__init__.py \;
+	$(BIN)/python scripts/link-generated.py $(GEN)
+
+## lint: ruff and buf
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/buf lint
+	$(BIN)/buf format -d --exit-code protos
+
+## test: every check (lint, unit, integration on real PostgreSQL + RabbitMQ, end-to-end in both modes)
+test: setup lint
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m bench --quick
+
+test-unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+## run: the whole system in one process on embedded defaults (SQLite, in-process bus, demo tenants)
+run: setup
+	$(BIN)/python -m services
+
+## run-distributed: every service as its own process on PostgreSQL + RabbitMQ, notify under nameko
+run-distributed: setup
+	$(BIN)/python -m services.stack up
+
+stop-distributed:
+	$(BIN)/python -m services.stack down
+
+## bench: benchmark suite, ratios against same-run baselines (results in build/bench/)
+bench: setup
+	$(BIN)/python -m bench
+
+bench-quick: setup
+	$(BIN)/python -m bench --quick
+
+bench-scale: setup
+	$(BIN)/python -m bench --scale
+
+clean:
+	rm -rf build var $(VENV)

@@ -1,0 +1,114 @@
+"""Event consumers: each event id is handled once per consumer, in the consumer's own unit of
+work, whatever transport delivered it (RabbitMQ, the in-process bus, or nameko)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy.exc import IntegrityError
+
+from services.chassis.events import MalformedEvent, ReceivedEvent
+from services.chassis.identity import Identity, acting_as
+from services.chassis.metrics import EVENTS_CONSUMED
+from services.chassis.telemetry import context_from_headers, tracer
+from services.chassis.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[ReceivedEvent, Any], None]  # (event, unit of work); must not commit
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str  # service whose exchange carries the event
+    event_type: str
+    handler: Handler
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.source}.events"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    first_delay_s: float = 0.2
+    factor: float = 4.0
+
+    def delay_s(self, attempt: int) -> float:
+        """Delay before attempt `attempt + 1`."""
+        return self.first_delay_s * self.factor ** (attempt - 1)
+
+
+class EventConsumer:
+    """Dispatches one delivered message to its subscription. Raises MalformedEvent for a message
+    no retry can fix; any other exception means "retry later"."""
+
+    def __init__(
+        self,
+        service: str,
+        subscriptions: Sequence[Subscription],
+        uow_factory: Callable[[], UnitOfWork],
+        tenants: Sequence[str],
+    ):
+        self.service = service
+        self.subscriptions = list(subscriptions)
+        self._routes = {(s.exchange, s.event_type): s for s in subscriptions}
+        self._uow_factory = uow_factory
+        self._tenants = set(tenants)
+
+    def handle(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes | Mapping[str, Any],
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        sub = self._routes.get((exchange, routing_key))
+        event = ReceivedEvent.parse(body)
+        if sub is None:
+            raise MalformedEvent(f"{self.service} has no handler for {exchange}/{routing_key}")
+        name = f"{self.service}.{sub.handler.__name__}"
+        outcome = self._handle(sub, name, event, headers or {})
+        EVENTS_CONSUMED.labels(name, event.event_type, outcome).inc()
+        return outcome
+
+    def _handle(self, sub: Subscription, name: str, event: ReceivedEvent, headers: Mapping[str, Any]) -> str:
+        if event.tenant_id not in self._tenants:
+            return "foreign_tenant"  # another release's business line shares this broker
+        ctx = context_from_headers({k: str(v) for k, v in headers.items()})
+        span_name = f"consume {event.source}.{event.event_type}"
+        with tracer().start_as_current_span(span_name, context=ctx, kind=trace.SpanKind.CONSUMER) as span:
+            span.set_attribute("messaging.message.id", event.event_id)
+            span.set_attribute("oms.tenant", event.tenant_id)
+            caller = Identity(
+                tenant_id=event.tenant_id, user=f"svc:{self.service}", roles=frozenset({"service"})
+            )
+            with acting_as(caller), self._uow_factory() as uow:
+                if uow.already_processed(name, event.event_id):
+                    return "duplicate"
+                sub.handler(event, uow)
+                uow.mark_processed(name, event.event_id)
+                try:
+                    uow.commit()
+                except IntegrityError:
+                    # A concurrent delivery of the same event won the race to the inbox row.
+                    uow.rollback()
+                    if uow.already_processed(name, event.event_id):
+                        return "duplicate"
+                    raise
+        return "ok"
+
+    def record_retry(self, exchange: str, routing_key: str) -> None:
+        EVENTS_CONSUMED.labels(self._name_for(exchange, routing_key), routing_key, "retry").inc()
+
+    def record_dead_letter(self, exchange: str, routing_key: str) -> None:
+        EVENTS_CONSUMED.labels(self._name_for(exchange, routing_key), routing_key, "dead_letter").inc()
+
+    def _name_for(self, exchange: str, routing_key: str) -> str:
+        sub = self._routes.get((exchange, routing_key))
+        return f"{self.service}.{sub.handler.__name__}" if sub else f"{self.service}.unrouted"

@@ -1,0 +1,113 @@
+"""Events on the wire, nameko's convention: topic exchange `<service>.events`, routing key = event
+type, JSON body. The body is an envelope (event id, type, tenant, time, source) with the event
+message under "data"; the same ids ride in AMQP properties and headers, with the trace context.
+
+Domain events are plain dataclasses named in the past tense; each service declares which proto
+message is the contract for each, and the outbox checks every event against it before writing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message as ProtoMessage
+
+
+class DomainEvent:
+    """Base for a service's events; subclasses are dataclasses with an `event_type`."""
+
+    event_type: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event as it travels: what the outbox stores and the bus carries."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    tenant_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MalformedEvent(ValueError):
+    """A message that no retry can fix (not JSON, missing envelope fields): dead-letter it."""
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    event_id: str
+    event_type: str
+    tenant_id: str
+    source: str
+    occurred_at: str
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, body: bytes | str | Mapping[str, Any]) -> ReceivedEvent:
+        try:
+            doc = body if isinstance(body, Mapping) else json.loads(body)
+            return cls(
+                event_id=str(doc["event_id"]),
+                event_type=str(doc["event_type"]),
+                tenant_id=str(doc["tenant_id"]),
+                source=str(doc["source"]),
+                occurred_at=str(doc["occurred_at"]),
+                data=dict(doc.get("data") or {}),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedEvent(f"not an OMS event: {exc}") from exc
+
+    def as_proto(self, message_cls: type[ProtoMessage]) -> ProtoMessage:
+        """Read `data` through its contract; unknown fields are ignored (tolerant reader)."""
+        try:
+            return json_format.ParseDict(self.data, message_cls(), ignore_unknown_fields=True)
+        except json_format.ParseError as exc:
+            raise MalformedEvent(f"{self.event_type} does not match its contract: {exc}") from exc
+
+
+class EventCodec:
+    """Turns domain events into wire messages, checked against their proto contracts."""
+
+    def __init__(self, source: str, contracts: Mapping[str, type[ProtoMessage]]):
+        self.source = source
+        self.exchange = f"{source}.events"
+        self.contracts = dict(contracts)
+
+    def encode(self, event: DomainEvent, tenant_id: str, headers: dict[str, str]) -> Message:
+        event_type = event.event_type
+        contract = self.contracts.get(event_type)
+        if contract is None:
+            raise LookupError(f"{self.source} has no contract for event {event_type!r}")
+        data = dataclasses.asdict(event)  # type: ignore[call-overload]
+        # ParseDict raises on a field the contract lacks, so a drifting event fails in tests.
+        checked = json_format.MessageToDict(
+            json_format.ParseDict(data, contract()), preserving_proto_field_name=True
+        )
+        event_id = str(uuid.uuid4())
+        occurred_at = datetime.now(UTC).isoformat()
+        envelope = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "tenant_id": tenant_id,
+            "source": self.source,
+            "occurred_at": occurred_at,
+            "data": checked,
+        }
+        all_headers = {**headers, "tenant_id": tenant_id, "event_type": event_type, "source": self.source}
+        return Message(
+            exchange=self.exchange,
+            routing_key=event_type,
+            body=json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode(),
+            message_id=event_id,
+            tenant_id=tenant_id,
+            headers=all_headers,
+        )

@@ -1,0 +1,119 @@
+"""The server interceptor every RPC passes through: caller identity, request validation,
+error mapping to rich gRPC status, and metrics. Health and reflection stay open."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+import grpc
+import protovalidate
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from services.chassis import identity
+from services.chassis.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    Unauthenticated,
+    status_code_for,
+)
+from services.chassis.metrics import RPC_HANDLED, RPC_LATENCY
+
+log = logging.getLogger(__name__)
+
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def field_violations(error: protovalidate.ValidationError) -> list[FieldViolation]:
+    out = []
+    for v in error.violations:
+        parts = []
+        for el in v.proto.field.elements:
+            name = el.field_name
+            sub = getattr(el, "subscript", None)
+            if sub is not None and getattr(sub, "value", None) is not None:
+                name += f"[{sub.value}]"
+            parts.append(name)
+        out.append(FieldViolation(".".join(parts), f"{v.proto.message} ({v.proto.rule_id})"))
+    return out
+
+
+def to_status(error: DomainError) -> status_pb2.Status:
+    code = status_code_for(error)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error))
+    if isinstance(error, InvalidArgument) and error.violations:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    return status
+
+
+def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str:
+    for key, value in metadata:
+        if key == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            if text.lower().startswith("bearer "):
+                return text[7:].strip()
+    raise Unauthenticated("missing bearer token (authorization metadata)")
+
+
+class ChassisInterceptor(grpc.ServerInterceptor):
+    def __init__(self, jwt_secret: str, tenants: Iterable[str]):
+        self._secret = jwt_secret
+        self._tenants = tuple(tenants)
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith(OPEN_PREFIXES):
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, method: str, behaviour: Callable):
+        service_name, _, rpc = method.lstrip("/").rpartition("/")
+        service_label = service_name.split(".")[1] if service_name.count(".") >= 2 else service_name
+        latency = RPC_LATENCY.labels(service_label, rpc)
+
+        def wrapped(request, context: grpc.ServicerContext):
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                caller = identity.verify_token(
+                    self._secret, bearer_token(context.invocation_metadata()), self._tenants
+                )
+                try:
+                    protovalidate.validate(request)
+                except protovalidate.ValidationError as exc:
+                    raise InvalidArgument("request has invalid fields", field_violations(exc)) from None
+                with identity.acting_as(caller):
+                    return behaviour(request, context)
+            except DomainError as exc:
+                code = status_code_for(exc).name
+                context.abort_with_status(rpc_status.to_status(to_status(exc)))
+            except Exception:
+                if context.code() is not None:  # an abort inside the handler already set the status
+                    code = context.code().name
+                    raise
+                code = "INTERNAL"
+                log.exception("%s failed", method)
+                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+            finally:
+                latency.observe(time.perf_counter() - started)
+                RPC_HANDLED.labels(service_label, rpc, code).inc()
+
+        return wrapped

@@ -1,0 +1,40 @@
+"""Alembic per service: each service keeps its own history in `services/<name>/migrations`.
+
+A service's `migrations/env.py` is two lines: import its metadata and call `run_env(metadata)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData
+
+
+def alembic_config(migrations_dir: Path, engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("version_table", "alembic_version")
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(migrations_dir: Path, engine: Engine) -> None:
+    """Bring the service's database to the newest revision (idempotent)."""
+    command.upgrade(alembic_config(migrations_dir, engine), "head")
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every service's env.py (online mode only: we always have the engine)."""
+    engine: Engine = context.config.attributes["engine"]
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=engine.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()

@@ -1,0 +1,110 @@
+"""How a service is assembled and run. Each service declares a `ServiceDefinition`; the chassis
+builds its database, unit of work, outbox relay, consumers and gRPC bindings from it, either
+alone (`python -m services.<name> serve`) or beside the others in the embedded stack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from google.protobuf.message import Message as ProtoMessage
+from sqlalchemy import MetaData
+
+from services.chassis.client import channel_to
+from services.chassis.consumer import EventConsumer, Subscription
+from services.chassis.db import make_engine, session_factory
+from services.chassis.events import EventCodec
+from services.chassis.identity import Identity, acting_as
+from services.chassis.migrations import upgrade
+from services.chassis.outbox import OutboxRelay, Publisher
+from services.chassis.server import GrpcBinding
+from services.chassis.settings import Settings
+from services.chassis.tenants import Tenant, load_tenants
+from services.chassis.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wiring:
+    """What a service's composition root hands the chassis."""
+
+    bindings: list[GrpcBinding]
+    subscriptions: list[Subscription] = field(default_factory=list)
+    seed: Callable[[Tenant], None] | None = None  # demo data for one tenant; must be idempotent
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    tenants: dict[str, Tenant]
+    uow: Callable[[], UnitOfWork]
+    _channels: dict[str, grpc.Channel] = field(default_factory=dict)
+
+    def channel(self, peer: str) -> grpc.Channel:
+        """A channel to another service, created on first use (never at import time)."""
+        if peer not in self._channels:
+            self._channels[peer] = channel_to(self.settings.peer(peer), self.settings.jwt_secret)
+        return self._channels[peer]
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        return self.tenants[tenant_id]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    metadata: MetaData
+    migrations_dir: Path
+    contracts: Mapping[str, type[ProtoMessage]]
+    unit_of_work: type[UnitOfWork]
+    wire: Callable[[ServiceContext], Wiring]
+    # notify's consumers run under nameko in distributed mode, not on the chassis consumer
+    consumers_run_elsewhere: bool = False
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDefinition, settings: Settings, publisher: Publisher):
+        self.definition = definition
+        self.settings = settings
+        self.engine = make_engine(settings.sqlalchemy_url)
+        sessions = session_factory(self.engine)
+        codec = EventCodec(definition.name, definition.contracts)
+        self.relay = OutboxRelay(
+            definition.name,
+            self.engine,
+            definition.metadata.tables["outbox"],
+            publisher,
+            interval_s=settings.relay_interval_s,
+        )
+
+        def uow() -> UnitOfWork:
+            return definition.unit_of_work(sessions, definition.metadata, codec, on_commit=self.relay.wake)
+
+        self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)
+        self.wiring = definition.wire(self.context)
+        self.consumer = EventConsumer(definition.name, self.wiring.subscriptions, uow, settings.tenants)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def migrate(self) -> None:
+        upgrade(self.definition.migrations_dir, self.engine)
+
+    def seed(self) -> None:
+        if self.wiring.seed is None:
+            return
+        for tenant in self.context.tenants.values():
+            with acting_as(Identity(tenant.tenant_id, "seed", frozenset({"admin"}))):
+                self.wiring.seed(tenant)
+
+    def start(self) -> None:
+        self.relay.start()
+
+    def stop(self) -> None:
+        self.relay.stop()
+        self.engine.dispose()

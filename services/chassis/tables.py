@@ -1,0 +1,58 @@
+"""Tables every service database has: outbox, inbox and number sequences.
+
+Each service calls `add_chassis_tables(metadata)` so that its own Alembic history creates them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+def add_chassis_tables(metadata: MetaData) -> None:
+    Table(
+        "outbox",
+        metadata,
+        Column("id", Id, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("tenant_id", String(64), nullable=False),
+        Column("exchange", String(64), nullable=False),
+        Column("event_type", String(64), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True)),
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+    Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "number_sequences",
+        metadata,
+        Column("tenant_id", String(64), primary_key=True),
+        Column("name", String(32), primary_key=True),
+        Column("period", String(16), primary_key=True),
+        Column("value", Integer, nullable=False),
+    )

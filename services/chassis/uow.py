@@ -1,0 +1,126 @@
+"""Unit of work: one transaction in which aggregate changes, the events they recorded (outbox)
+and, for consumers, the processed-event mark (inbox) commit together or not at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, Self
+
+from sqlalchemy import MetaData, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.chassis import identity
+from services.chassis.events import DomainEvent, EventCodec
+from services.chassis.telemetry import current_trace_headers
+
+
+class RecordsEvents(Protocol):
+    events: list[DomainEvent]
+
+
+class UnitOfWork:
+    """Services subclass this and add their repositories in `_open_repositories`."""
+
+    session: Session
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        metadata: MetaData,
+        codec: EventCodec,
+        on_commit: Callable[[], None] = lambda: None,
+    ):
+        self._sessions = sessions
+        self._outbox = metadata.tables["outbox"]
+        self._inbox = metadata.tables["inbox"]
+        self._sequences = metadata.tables["number_sequences"]
+        self._codec = codec
+        self._on_commit = on_commit
+
+    def __enter__(self) -> Self:
+        self.session = self._sessions()
+        self._seen: list[RecordsEvents] = []
+        self._events: list[DomainEvent] = []
+        self._open_repositories()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def _open_repositories(self) -> None:
+        """Hook: create repositories bound to `self.session`."""
+
+    def track(self, aggregate: RecordsEvents) -> None:
+        """Repositories call this for every aggregate they hand out or add."""
+        self._seen.append(aggregate)
+
+    def record(self, event: DomainEvent) -> None:
+        """For events that belong to no aggregate (e.g. from a consumer)."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        events = list(self._events)
+        for aggregate in self._seen:
+            events.extend(aggregate.events)
+            aggregate.events.clear()
+        self._events.clear()
+        if events:
+            self._write_outbox(events)
+        self.session.commit()
+        if events:
+            self._on_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def _write_outbox(self, events: list[DomainEvent]) -> None:
+        tenant = identity.current().tenant_id
+        headers = current_trace_headers()
+        now = datetime.now(UTC)
+        rows = []
+        for event in events:
+            msg = self._codec.encode(event, tenant, headers)
+            rows.append(
+                dict(
+                    event_id=msg.message_id,
+                    tenant_id=tenant,
+                    exchange=msg.exchange,
+                    event_type=msg.routing_key,
+                    body=msg.body.decode(),
+                    headers=json.dumps(msg.headers),
+                    created_at=now,
+                )
+            )
+        self.session.execute(insert(self._outbox), rows)
+
+    # inbox: consumers' idempotency
+    def already_processed(self, consumer: str, event_id: str) -> bool:
+        q = select(self._inbox.c.event_id).where(
+            self._inbox.c.consumer == consumer, self._inbox.c.event_id == event_id
+        )
+        return self.session.execute(q).first() is not None
+
+    def mark_processed(self, consumer: str, event_id: str) -> None:
+        self.session.execute(
+            insert(self._inbox).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
+        )
+
+    # numbering: one scheme for order numbers, work-order numbers, ...
+    def next_number(self, name: str, period: str) -> int:
+        """Next value of a per-tenant counter, atomic under concurrent transactions."""
+        tenant = identity.current().tenant_id
+        dialect = self.session.get_bind().dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._sequences)
+        stmt = (
+            ins.values(tenant_id=tenant, name=name, period=period, value=1)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "name", "period"],
+                set_={"value": self._sequences.c.value + 1},
+            )
+            .returning(self._sequences.c.value)
+        )
+        return int(self.session.execute(stmt).scalar_one())

@@ -1,0 +1,69 @@
+"""Customers of the caller's tenant; a portal account sees only its own customer."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, insert, select
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.chassis.errors import NotFound
+from services.customer.adapters.tables import customers
+from services.customer.domain.model import Customer, Tier
+
+
+class CustomerRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+        self._track = track
+
+    def _scoped(self, query: Select) -> Select:
+        caller = identity.current()
+        query = query.where(customers.c.tenant_id == caller.tenant_id)
+        if caller.customer_id:
+            query = query.where(customers.c.customer_id == caller.customer_id)
+        return query
+
+    def add(self, c: Customer) -> None:
+        self._session.execute(
+            insert(customers).values(
+                customer_id=c.customer_id,
+                tenant_id=identity.current().tenant_id,
+                code=c.code,
+                name=c.name,
+                tier=c.tier.value,
+                years_of_cooperation=c.years_of_cooperation,
+                yearly_purchases_cny=c.yearly_purchases_cny,
+                sales_owner=c.sales_owner,
+                created_at=c.created_at,
+            )
+        )
+        self._track(c)
+
+    def get(self, customer_id: str) -> Customer:
+        row = self._session.execute(
+            self._scoped(select(customers).where(customers.c.customer_id == customer_id))
+        ).first()
+        if row is None:
+            raise NotFound(f"customer {customer_id} not found")
+        return _hydrate(row)
+
+    def find_by_code(self, code: str) -> Customer | None:
+        row = self._session.execute(self._scoped(select(customers).where(customers.c.code == code))).first()
+        return _hydrate(row) if row else None
+
+    def list(self, limit: int) -> list[Customer]:
+        rows = self._session.execute(self._scoped(select(customers)).order_by(customers.c.code).limit(limit))
+        return [_hydrate(r) for r in rows]
+
+
+def _hydrate(r) -> Customer:
+    return Customer(
+        r.customer_id,
+        r.code,
+        r.name,
+        Tier(r.tier),
+        r.years_of_cooperation,
+        r.yearly_purchases_cny,
+        r.sales_owner,
+        r.created_at,
+    )

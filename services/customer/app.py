@@ -1,0 +1,45 @@
+"""Composition root of the customer service."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from oms.customer.v1 import customer_pb2, customer_pb2_grpc
+from services.chassis.errors import AlreadyExists
+from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
+from services.chassis.server import GrpcBinding
+from services.chassis.tenants import Tenant
+from services.customer.adapters.tables import metadata
+from services.customer.api import CustomerApi
+from services.customer.domain.model import TierThresholds
+from services.customer.service_layer import handlers
+from services.customer.service_layer.unit_of_work import CustomerUnitOfWork
+
+
+def wire(ctx: ServiceContext) -> Wiring:
+    def thresholds_for(tenant_id: str) -> TierThresholds:
+        return TierThresholds(**ctx.tenant(tenant_id).section("customer_tiers"))
+
+    def seed(tenant: Tenant) -> None:
+        for c in tenant.section("demo").get("customers", []):
+            with contextlib.suppress(AlreadyExists):
+                handlers.register_customer(
+                    handlers.RegisterCustomer(**c), ctx.uow, thresholds_for(tenant.tenant_id)
+                )
+
+    api = CustomerApi(ctx.uow, thresholds_for)
+    name = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
+    return Wiring(
+        bindings=[GrpcBinding(name, customer_pb2_grpc.add_CustomerServiceServicer_to_server, api)], seed=seed
+    )
+
+
+definition = ServiceDefinition(
+    name="customer",
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    contracts={"customer_created": customer_pb2.CustomerCreated},
+    unit_of_work=CustomerUnitOfWork,
+    wire=wire,
+)

@@ -1,0 +1,40 @@
+"""Intakes of the caller's tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.ingest.adapters.tables import intakes
+from services.ingest.domain.model import Intake
+
+
+class IntakeRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+
+    def find(self, key: str) -> Intake | None:
+        r = self._session.execute(
+            select(intakes).where(
+                intakes.c.tenant_id == identity.current().tenant_id, intakes.c.idempotency_key == key
+            )
+        ).first()
+        return (
+            Intake(r.idempotency_key, r.channel, r.order_id, r.order_no, r.received_by, r.received_at)
+            if r
+            else None
+        )
+
+    def add(self, i: Intake) -> None:
+        self._session.execute(
+            insert(intakes).values(
+                tenant_id=identity.current().tenant_id,
+                idempotency_key=i.idempotency_key,
+                channel=i.channel,
+                order_id=i.order_id,
+                order_no=i.order_no,
+                received_by=i.received_by,
+                received_at=i.received_at,
+            )
+        )

@@ -1,0 +1,39 @@
+"""Ingest use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from services.chassis import identity
+from services.ingest.domain.model import Intake, PhoneOrder
+from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
+
+UowFactory = Callable[[], IngestUnitOfWork]
+PHONE_CHANNEL = "CHANNEL_DIRECT"  # sales on the phone = 直销
+
+
+class OrderDesk(Protocol):
+    def create(self, form: PhoneOrder, channel: str) -> tuple[str, str]: ...
+
+
+def submit_phone_order(form: PhoneOrder, uow: UowFactory, orders: OrderDesk) -> tuple[Intake, bool]:
+    """Returns the intake and whether it was a duplicate submission."""
+    caller = identity.current()
+    caller.require("sales")
+    with uow() as tx:
+        seen = tx.intakes.find(form.idempotency_key)
+        if seen:
+            return seen, True
+    order_id, order_no = orders.create(form, PHONE_CHANNEL)
+    intake = Intake(form.idempotency_key, PHONE_CHANNEL, order_id, order_no, caller.user, datetime.now(UTC))
+    try:
+        with uow() as tx:
+            tx.intakes.add(intake)
+            tx.commit()
+    except IntegrityError:
+        return intake, True  # the same form raced itself; the order service returned the same order
+    return intake, False

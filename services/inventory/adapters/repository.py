@@ -1,0 +1,46 @@
+"""Stock levels of the caller's tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.inventory.adapters.tables import stock_levels
+from services.inventory.domain.model import StockLevel
+
+
+class StockRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+
+    def levels(self, models: Iterable[str]) -> dict[str, StockLevel]:
+        rows = self._session.execute(
+            select(stock_levels).where(
+                stock_levels.c.tenant_id == identity.current().tenant_id,
+                stock_levels.c.product_model.in_(list(models)),
+            )
+        )
+        return {r.product_model: StockLevel(r.product_model, r.on_hand, r.reserved) for r in rows}
+
+    def set_on_hand(self, product_model: str, on_hand: int) -> None:
+        """Record what the WMS reports (upsert)."""
+        tenant = identity.current().tenant_id
+        now = datetime.now(UTC)
+        done = self._session.execute(
+            update(stock_levels)
+            .where(
+                stock_levels.c.tenant_id == tenant,
+                stock_levels.c.product_model == product_model,
+            )
+            .values(on_hand=on_hand, synced_at=now)
+        )
+        if done.rowcount == 0:
+            self._session.execute(
+                insert(stock_levels).values(
+                    tenant_id=tenant, product_model=product_model, on_hand=on_hand, reserved=0, synced_at=now
+                )
+            )

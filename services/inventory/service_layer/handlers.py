@@ -1,0 +1,22 @@
+"""Inventory use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.inventory.domain.model import Availability, check_availability
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+
+UowFactory = Callable[[], InventoryUnitOfWork]
+
+
+def availability(requested: dict[str, int], uow: UowFactory) -> list[Availability]:
+    with uow() as tx:
+        return check_availability(requested, tx.stock.levels(requested))
+
+
+def record_stock(levels: dict[str, int], uow: UowFactory) -> None:
+    with uow() as tx:
+        for model, on_hand in levels.items():
+            tx.stock.set_on_hand(model, on_hand)
+        tx.commit()

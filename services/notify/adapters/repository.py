@@ -1,0 +1,49 @@
+"""Notifications of the caller's tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.notify.adapters.tables import notifications
+from services.notify.domain.model import Notification
+
+
+class NotificationRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+
+    def add(self, n: Notification) -> None:
+        self._session.execute(
+            insert(notifications).values(
+                notification_id=n.notification_id,
+                tenant_id=identity.current().tenant_id,
+                recipient=n.recipient,
+                recipient_role=n.recipient_role,
+                subject=n.subject,
+                body=n.body,
+                event_id=n.event_id,
+                reference=n.reference,
+                created_at=n.created_at,
+            )
+        )
+
+    def list(self, reference: str, limit: int) -> list[Notification]:
+        query = select(notifications).where(notifications.c.tenant_id == identity.current().tenant_id)
+        if reference:
+            query = query.where(notifications.c.reference == reference)
+        rows = self._session.execute(query.order_by(notifications.c.created_at.desc()).limit(limit))
+        return [
+            Notification(
+                r.notification_id,
+                r.recipient,
+                r.recipient_role,
+                r.subject,
+                r.body,
+                r.event_id,
+                r.reference,
+                r.created_at,
+            )
+            for r in rows
+        ]

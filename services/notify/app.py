@@ -1,0 +1,41 @@
+"""Composition root of the notify service (gRPC read API and the event handlers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.chassis.consumer import Subscription
+from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
+from services.chassis.server import GrpcBinding
+from services.notify.adapters.tables import metadata
+from services.notify.api import NotifyApi
+from services.notify.domain.model import Workshop
+from services.notify.service_layer import handlers
+from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+
+
+def wire(ctx: ServiceContext) -> Wiring:
+    def workshop(tenant_id: str, code: str) -> Workshop:
+        conf = ctx.tenant(tenant_id).section("workshops").get(code, {})
+        # An unknown workshop still reaches someone: the tenant's production planner.
+        return Workshop(code, conf.get("name", code), conf.get("lead", "生产计划员 planner"))
+
+    name = notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
+    return Wiring(
+        bindings=[GrpcBinding(name, notify_pb2_grpc.add_NotifyServiceServicer_to_server, NotifyApi(ctx.uow))],
+        subscriptions=[
+            Subscription("production", "work_order_created", handlers.on_work_order_created(workshop))
+        ],
+    )
+
+
+definition = ServiceDefinition(
+    name="notify",
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    contracts={},
+    unit_of_work=NotifyUnitOfWork,
+    wire=wire,
+    consumers_run_elsewhere=True,  # by the nameko worker in distributed mode
+)

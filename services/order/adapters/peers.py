@@ -1,0 +1,46 @@
+"""Other services the order service asks, over gRPC, for exactly what it needs."""
+
+from __future__ import annotations
+
+import grpc
+
+from oms.customer.v1 import customer_pb2, customer_pb2_grpc
+from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from services.chassis.client import remote_error
+from services.order.service_layer.ports import Shortfall
+
+TIMEOUT_S = 5
+
+
+class GrpcCustomerDirectory:
+    def __init__(self, channel: grpc.Channel):
+        self._stub = customer_pb2_grpc.CustomerServiceStub(channel)
+
+    def exists(self, customer_id: str) -> bool:
+        try:
+            self._stub.GetCustomer(
+                customer_pb2.GetCustomerRequest(customer_id=customer_id), timeout=TIMEOUT_S
+            )
+            return True
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise remote_error(exc, "customer service") from None
+
+
+class GrpcStockCheck:
+    def __init__(self, channel: grpc.Channel):
+        self._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+
+    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]:
+        request = inventory_pb2.CheckAvailabilityRequest(
+            items=[
+                inventory_pb2.RequestedItem(product_model=model, quantity=qty)
+                for model, qty in quantities.items()
+            ]
+        )
+        try:
+            reply = self._stub.CheckAvailability(request, timeout=TIMEOUT_S)
+        except grpc.RpcError as exc:
+            raise remote_error(exc, "inventory service") from None
+        return [Shortfall(i.product_model, i.requested, i.available) for i in reply.items if not i.sufficient]

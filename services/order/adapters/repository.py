@@ -1,0 +1,188 @@
+"""Orders in and out of the database. Every query is scoped to the caller's tenant, and a
+customer-portal caller sees only its own customer's orders."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+
+from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.chassis.errors import InvalidArgument, NotFound, VersionConflict
+from services.order.adapters.tables import order_lines, orders
+from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
+
+
+class OrderRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+        self._track = track
+        self._loaded_versions: dict[str, int] = {}
+
+    def _scoped(self, query: Select) -> Select:
+        caller = identity.current()
+        query = query.where(orders.c.tenant_id == caller.tenant_id)
+        if caller.customer_id:
+            query = query.where(orders.c.customer_id == caller.customer_id)
+        return query
+
+    def add(self, order: Order) -> None:
+        tenant = identity.current().tenant_id
+        self._session.execute(
+            insert(orders).values(
+                order_id=order.order_id,
+                tenant_id=tenant,
+                order_no=order.order_no,
+                customer_id=order.customer_id,
+                channel=order.channel.value,
+                priority=order.priority.value,
+                state=order.state.value,
+                due_date=order.due_date,
+                version=order.version,
+                created_by=order.created_by,
+                created_at=order.created_at,
+                approved_by=order.approved_by,
+                approved_at=order.approved_at,
+                request_id=order.request_id or None,
+            )
+        )
+        self._session.execute(
+            insert(order_lines),
+            [
+                dict(
+                    order_id=order.order_id,
+                    tenant_id=tenant,
+                    line_no=i,
+                    product_model=line.product_model,
+                    quantity=line.quantity,
+                    colour=line.colour,
+                    surface_treatment=line.surface_treatment,
+                    workshop=line.workshop,
+                    unit_price_fen=line.unit_price_fen,
+                )
+                for i, line in enumerate(order.lines)
+            ],
+        )
+        self._loaded_versions[order.order_id] = order.version
+        self._track(order)
+
+    def get(self, order_id: str) -> Order:
+        row = self._session.execute(self._scoped(select(orders).where(orders.c.order_id == order_id))).first()
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        return self._hydrate([row])[0]
+
+    def find_by_request_id(self, request_id: str) -> Order | None:
+        row = self._session.execute(
+            self._scoped(select(orders).where(orders.c.request_id == request_id))
+        ).first()
+        return self._hydrate([row])[0] if row else None
+
+    def save(self, order: Order) -> None:
+        """Write state changes; fails with VersionConflict if someone else changed it meanwhile."""
+        loaded = self._loaded_versions[order.order_id]
+        result = self._session.execute(
+            update(orders)
+            .where(
+                orders.c.order_id == order.order_id,
+                orders.c.version == loaded,
+                orders.c.tenant_id == identity.current().tenant_id,
+            )
+            .values(
+                state=order.state.value,
+                version=order.version,
+                approved_by=order.approved_by,
+                approved_at=order.approved_at,
+            )
+        )
+        if result.rowcount != 1:
+            raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
+        self._loaded_versions[order.order_id] = order.version
+
+    def list(
+        self,
+        *,
+        state: OrderState | None,
+        due_from: date | None,
+        due_to: date | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Order], str]:
+        """One keyset page ordered by (due_date, order_id): cost independent of the page number."""
+        query = self._scoped(select(orders))
+        if state is not None:
+            query = query.where(orders.c.state == state.value)
+        if due_from:
+            query = query.where(orders.c.due_date >= due_from)
+        if due_to:
+            query = query.where(orders.c.due_date <= due_to)
+        if page_token:
+            after_due, after_id = decode_cursor(page_token)
+            query = query.where(
+                or_(
+                    orders.c.due_date > after_due,
+                    and_(orders.c.due_date == after_due, orders.c.order_id > after_id),
+                )
+            )
+        rows = self._session.execute(
+            query.order_by(orders.c.due_date, orders.c.order_id).limit(page_size + 1)
+        ).all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        token = encode_cursor(rows[-1].due_date, rows[-1].order_id) if more and rows else ""
+        return self._hydrate(rows), token
+
+    def _hydrate(self, rows) -> list[Order]:
+        if not rows:
+            return []
+        ids = [r.order_id for r in rows]
+        lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
+        for ln in self._session.execute(
+            select(order_lines).where(order_lines.c.order_id.in_(ids)).order_by(order_lines.c.line_no)
+        ):
+            lines[ln.order_id].append(
+                OrderLine(
+                    ln.product_model,
+                    ln.quantity,
+                    ln.workshop,
+                    ln.colour,
+                    ln.surface_treatment,
+                    ln.unit_price_fen,
+                )
+            )
+        out = []
+        for r in rows:
+            order = Order(
+                order_id=r.order_id,
+                order_no=r.order_no,
+                customer_id=r.customer_id,
+                channel=Channel(r.channel),
+                priority=Priority(r.priority),
+                due_date=r.due_date,
+                lines=lines[r.order_id],
+                created_by=r.created_by,
+                created_at=r.created_at,
+                state=OrderState(r.state),
+                version=r.version,
+                approved_by=r.approved_by,
+                approved_at=r.approved_at,
+                request_id=r.request_id or "",
+            )
+            self._loaded_versions[order.order_id] = order.version
+            self._track(order)
+            out.append(order)
+        return out
+
+
+def encode_cursor(due: date, order_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{due.isoformat()}|{order_id}".encode()).decode()
+
+
+def decode_cursor(token: str) -> tuple[date, str]:
+    try:
+        due, order_id = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
+        return date.fromisoformat(due), order_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not one this service issued") from None

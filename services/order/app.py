@@ -1,0 +1,52 @@
+"""Composition root of the order service: the one place its real dependencies are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oms.order.v1 import order_pb2, order_pb2_grpc
+from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
+from services.chassis.server import GrpcBinding
+from services.order.adapters.peers import GrpcCustomerDirectory, GrpcStockCheck
+from services.order.adapters.tables import metadata
+from services.order.api import OrderApi
+from services.order.domain.model import OptionLibrary
+from services.order.service_layer.unit_of_work import OrderUnitOfWork
+
+
+def wire(ctx: ServiceContext) -> Wiring:
+    def options_for(tenant_id: str) -> OptionLibrary:
+        tenant = ctx.tenant(tenant_id)
+        opts = tenant.section("options")
+        return OptionLibrary(
+            colours=tuple(opts.get("colours", ())),
+            surface_treatments=tuple(opts.get("surface_treatments", ())),
+            workshops=tuple(tenant.section("workshops")),
+        )
+
+    api = OrderApi(
+        ctx.uow,
+        GrpcCustomerDirectory(ctx.channel("customer")),
+        GrpcStockCheck(ctx.channel("inventory")),
+        options_for,
+        lambda tenant_id: ctx.tenant(tenant_id).number_prefix,
+    )
+    return Wiring(
+        bindings=[
+            GrpcBinding(
+                order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+                order_pb2_grpc.add_OrderServiceServicer_to_server,
+                api,
+            )
+        ]
+    )
+
+
+definition = ServiceDefinition(
+    name="order",
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    contracts={"order_created": order_pb2.OrderCreated, "order_approved": order_pb2.OrderApproved},
+    unit_of_work=OrderUnitOfWork,
+    wire=wire,
+)

@@ -1,0 +1,191 @@
+"""Orders: the aggregate, its lines, its events. Pure Python: no database, no gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, VersionConflict
+from services.chassis.events import DomainEvent
+
+
+class OrderState(StrEnum):
+    PENDING_APPROVAL = "ORDER_STATE_PENDING_APPROVAL"
+    APPROVED = "ORDER_STATE_APPROVED"
+
+
+class Channel(StrEnum):
+    MARKETPLACE = "CHANNEL_MARKETPLACE"
+    AGENT = "CHANNEL_AGENT"
+    DIRECT = "CHANNEL_DIRECT"
+
+
+class Priority(StrEnum):
+    NORMAL = "PRIORITY_NORMAL"
+    HIGH = "PRIORITY_HIGH"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_model: str
+    quantity: int
+    workshop: str
+    colour: str = ""
+    surface_treatment: str = ""
+    unit_price_fen: int = 0
+
+
+@dataclass(frozen=True)
+class OptionLibrary:
+    """A tenant's allowed values; an empty tuple means free text."""
+
+    colours: tuple[str, ...] = ()
+    surface_treatments: tuple[str, ...] = ()
+    workshops: tuple[str, ...] = ()
+
+    def check(self, lines: Iterable[OrderLine]) -> None:
+        violations = []
+        for i, line in enumerate(lines):
+            for name, allowed in (
+                ("colour", self.colours),
+                ("surface_treatment", self.surface_treatments),
+                ("workshop", self.workshops),
+            ):
+                value = getattr(line, name)
+                if allowed and value and value not in allowed:
+                    violations.append(
+                        FieldViolation(
+                            f"lines[{i}].{name}",
+                            f"{value!r} is not in this business line's list: {list(allowed)}",
+                        )
+                    )
+        if violations:
+            raise InvalidArgument("order lines use values outside the option library", violations)
+
+
+@dataclass(frozen=True)
+class OrderCreated(DomainEvent):
+    event_type = "order_created"
+    order_id: str
+    order_no: str
+    customer_id: str
+    channel: str
+    priority: str
+    due_date: str
+
+
+@dataclass(frozen=True)
+class OrderApproved(DomainEvent):
+    event_type = "order_approved"
+    order_id: str
+    order_no: str
+    customer_id: str
+    priority: str
+    due_date: str
+    version: int
+    lines: list[dict]
+    approved_by: str
+
+
+@dataclass
+class Order:
+    order_id: str
+    order_no: str
+    customer_id: str
+    channel: Channel
+    priority: Priority
+    due_date: date
+    lines: list[OrderLine]
+    created_by: str
+    created_at: datetime
+    state: OrderState = OrderState.PENDING_APPROVAL
+    version: int = 1
+    approved_by: str = ""
+    approved_at: datetime | None = None
+    request_id: str = ""
+    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        order_id: str,
+        order_no: str,
+        customer_id: str,
+        channel: Channel,
+        priority: Priority,
+        due_date: date,
+        lines: list[OrderLine],
+        created_by: str,
+        now: datetime,
+        request_id: str = "",
+    ) -> Order:
+        if due_date < now.date():
+            raise InvalidArgument(
+                "due date is in the past",
+                [FieldViolation("due_date", f"{due_date} is before today {now.date()}")],
+            )
+        order = cls(
+            order_id=order_id,
+            order_no=order_no,
+            customer_id=customer_id,
+            channel=channel,
+            priority=priority,
+            due_date=due_date,
+            lines=list(lines),
+            created_by=created_by,
+            created_at=now,
+            request_id=request_id,
+        )
+        order.events.append(
+            OrderCreated(order_id, order_no, customer_id, channel.value, priority.value, due_date.isoformat())
+        )
+        return order
+
+    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
+        if expected_version and expected_version != self.version:
+            raise VersionConflict(
+                f"order {self.order_no} is at version {self.version}, not {expected_version}; reload it"
+            )
+        if self.state is not OrderState.PENDING_APPROVAL:
+            raise FailedPrecondition(f"order {self.order_no} is {self.state.name}, not waiting for approval")
+        self.state = OrderState.APPROVED
+        self.approved_by = approver
+        self.approved_at = now
+        self.version += 1
+        self.events.append(
+            OrderApproved(
+                self.order_id,
+                self.order_no,
+                self.customer_id,
+                self.priority.value,
+                self.due_date.isoformat(),
+                self.version,
+                [line_as_dict(line) for line in self.lines],
+                approver,
+            )
+        )
+
+    def requested_quantities(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            totals[line.product_model] = totals.get(line.product_model, 0) + line.quantity
+        return totals
+
+
+def line_as_dict(line: OrderLine) -> dict:
+    return {
+        "product_model": line.product_model,
+        "quantity": line.quantity,
+        "colour": line.colour,
+        "surface_treatment": line.surface_treatment,
+        "workshop": line.workshop,
+        "unit_price_fen": line.unit_price_fen,
+    }
+
+
+def order_number(prefix: str, day: date, sequence: int) -> str:
+    """One numbering scheme for every channel: HW-20261125-00042."""
+    return f"{prefix}-{day:%Y%m%d}-{sequence:05d}"

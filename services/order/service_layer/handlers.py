@@ -1,0 +1,147 @@
+"""Use cases: open a unit of work, load, ask the domain, commit. Events go out via the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from services.chassis import identity
+from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.order.domain.model import (
+    Channel,
+    OptionLibrary,
+    Order,
+    OrderLine,
+    OrderState,
+    Priority,
+    order_number,
+)
+from services.order.service_layer.ports import CustomerDirectory, StockCheck
+from services.order.service_layer.unit_of_work import OrderUnitOfWork
+
+UowFactory = Callable[[], OrderUnitOfWork]
+
+
+@dataclass(frozen=True)
+class CreateOrder:
+    customer_id: str
+    channel: Channel
+    priority: Priority
+    due_date: date
+    lines: list[OrderLine]
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApproveOrder:
+    order_id: str
+    expected_version: int
+
+
+@dataclass(frozen=True)
+class ListOrders:
+    state: OrderState | None
+    due_from: date | None
+    due_to: date | None
+    page_size: int
+    page_token: str
+
+
+def create_order(
+    cmd: CreateOrder,
+    uow: UowFactory,
+    customers: CustomerDirectory,
+    options: OptionLibrary,
+    number_prefix: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Order:
+    caller = identity.current()
+    caller.require("sales", "service", "customer")
+    if caller.customer_id and caller.customer_id != cmd.customer_id:
+        raise InvalidArgument(
+            "a portal account orders for its own customer only",
+            [FieldViolation("customer_id", "not your customer account")],
+        )
+    options.check(cmd.lines)
+    if cmd.request_id:
+        with uow() as tx:
+            existing = tx.orders.find_by_request_id(cmd.request_id)
+            if existing:
+                return existing
+    if not customers.exists(cmd.customer_id):
+        raise InvalidArgument(
+            "unknown customer", [FieldViolation("customer_id", f"{cmd.customer_id} not found")]
+        )
+    now = clock()
+    try:
+        with uow() as tx:
+            seq = tx.next_number("order", f"{now:%Y%m%d}")
+            order = Order.create(
+                order_id=str(uuid.uuid4()),
+                order_no=order_number(number_prefix, now.date(), seq),
+                customer_id=cmd.customer_id,
+                channel=cmd.channel,
+                priority=cmd.priority,
+                due_date=cmd.due_date,
+                lines=cmd.lines,
+                created_by=caller.user,
+                now=now,
+                request_id=cmd.request_id,
+            )
+            tx.orders.add(order)
+            tx.commit()
+            return order
+    except IntegrityError:
+        # The same request_id committed concurrently (a phone resending while the first is in flight).
+        if cmd.request_id:
+            with uow() as tx:
+                existing = tx.orders.find_by_request_id(cmd.request_id)
+                if existing:
+                    return existing
+        raise
+
+
+def approve_order(
+    cmd: ApproveOrder,
+    uow: UowFactory,
+    stock: StockCheck,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Order:
+    caller = identity.current()
+    caller.require("approver")
+    with uow() as tx:
+        order = tx.orders.get(cmd.order_id)
+        if order.state is OrderState.PENDING_APPROVAL:
+            # Availability is checked before accepting; reservations come with the inventory issue.
+            short = stock.shortfalls(order.requested_quantities())
+            if short:
+                raise FailedPrecondition(
+                    "not enough stock to accept this order: "
+                    + "; ".join(
+                        f"{s.product_model} needs {s.requested}, {s.available} available" for s in short
+                    )
+                )
+        order.approve(approver=caller.user, expected_version=cmd.expected_version, now=clock())
+        tx.orders.save(order)
+        tx.commit()
+        return order
+
+
+def get_order(order_id: str, uow: UowFactory) -> Order:
+    with uow() as tx:
+        return tx.orders.get(order_id)
+
+
+def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
+    with uow() as tx:
+        return tx.orders.list(
+            state=query.state,
+            due_from=query.due_from,
+            due_to=query.due_to,
+            page_size=query.page_size or 50,
+            page_token=query.page_token,
+        )

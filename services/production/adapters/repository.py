@@ -1,0 +1,92 @@
+"""Work orders of the caller's tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.chassis import identity
+from services.chassis.errors import NotFound
+from services.production.adapters.tables import work_order_lines, work_orders
+from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
+
+
+class WorkOrderRepository:
+    def __init__(self, session: Session, track):
+        self._session = session
+        self._track = track
+
+    def add(self, wo: WorkOrder) -> None:
+        self._session.execute(
+            insert(work_orders).values(
+                work_order_id=wo.work_order_id,
+                tenant_id=identity.current().tenant_id,
+                work_order_no=wo.work_order_no,
+                order_id=wo.order_id,
+                order_no=wo.order_no,
+                workshop=wo.workshop,
+                stage=wo.stage.value,
+                due_date=wo.due_date,
+                created_at=wo.created_at,
+            )
+        )
+        self._session.execute(
+            insert(work_order_lines),
+            [
+                dict(
+                    work_order_id=wo.work_order_id,
+                    line_no=i,
+                    product_model=x.product_model,
+                    quantity=x.quantity,
+                    colour=x.colour,
+                    surface_treatment=x.surface_treatment,
+                )
+                for i, x in enumerate(wo.lines)
+            ],
+        )
+        self._track(wo)
+
+    def get(self, work_order_id: str) -> WorkOrder:
+        found = self._find(work_orders.c.work_order_id == work_order_id, limit=1)
+        if not found:
+            raise NotFound(f"work order {work_order_id} not found")
+        return found[0]
+
+    def for_order(self, order_id: str) -> list[WorkOrder]:
+        return self._find(work_orders.c.order_id == order_id, limit=500)
+
+    def latest(self, limit: int) -> list[WorkOrder]:
+        return self._find(None, limit=limit)
+
+    def _find(self, condition, limit: int) -> list[WorkOrder]:
+        query = select(work_orders).where(work_orders.c.tenant_id == identity.current().tenant_id)
+        if condition is not None:
+            query = query.where(condition)
+        rows = self._session.execute(
+            query.order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no).limit(limit)
+        ).all()
+        if not rows:
+            return []
+        lines: dict[str, list[WorkOrderLine]] = {r.work_order_id: [] for r in rows}
+        for ln in self._session.execute(
+            select(work_order_lines)
+            .where(work_order_lines.c.work_order_id.in_(list(lines)))
+            .order_by(work_order_lines.c.line_no)
+        ):
+            lines[ln.work_order_id].append(
+                WorkOrderLine(ln.product_model, ln.quantity, ln.colour, ln.surface_treatment)
+            )
+        return [
+            WorkOrder(
+                r.work_order_id,
+                r.work_order_no,
+                r.order_id,
+                r.order_no,
+                r.workshop,
+                r.due_date,
+                lines[r.work_order_id],
+                r.created_at,
+                Stage(r.stage),
+            )
+            for r in rows
+        ]
