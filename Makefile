@@ -8,7 +8,7 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto' | sort)
 PROTOVALIDATE_SRC := 1.1.2
 
-.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed stop-distributed bench bench-quick bench-scale clean
+.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed clean
 
 ## setup: virtualenv, pinned dependencies, validate.proto, generated code
 setup: $(VENV)/.installed protos
@@ -39,8 +39,8 @@ lint: setup
 
 ## test: every check (lint, unit, integration on real PostgreSQL + RabbitMQ, end-to-end in both modes)
 test: setup lint
+	bash scripts/ensure-servers.sh
 	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m bench --quick
 
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
@@ -53,18 +53,7 @@ run: setup
 run-distributed: setup
 	$(BIN)/python -m services.stack up
 
-stop-distributed:
-	$(BIN)/python -m services.stack down
-
 ## bench: benchmark suite, ratios against same-run baselines (results in build/bench/)
-bench: setup
-	$(BIN)/python -m bench
-
-bench-quick: setup
-	$(BIN)/python -m bench --quick
-
-bench-scale: setup
-	$(BIN)/python -m bench --scale
 
 clean:
 	rm -rf build var $(VENV)

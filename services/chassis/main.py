@@ -60,6 +60,10 @@ def serve(definition: ServiceDefinition, settings: Settings) -> None:
         else:
             consumer = RabbitConsumer(settings.amqp_url, runtime.consumer)
             consumer.start()
+            # Queues and bindings exist before health says SERVING, so no event published after
+            # that point can find the exchange without our queue.
+            if not consumer.ready.wait(30):
+                raise RuntimeError(f"{definition.name}: RabbitMQ consumer not ready after 30 s")
     server.start()
     runtime.start()
     log.info(

@@ -1,0 +1,202 @@
+"""The walking-skeleton scenario through the public gRPC API, shared by both run modes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from oms.customer.v1 import customer_pb2, customer_pb2_grpc
+from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from oms.order.v1 import order_pb2, order_pb2_grpc
+from oms.production.v1 import production_pb2, production_pb2_grpc
+from services.chassis.identity import issue_token
+from services.chassis.settings import DEV_JWT_SECRET
+
+
+@dataclass
+class Caller:
+    tenant: str
+    user: str = "陈丽"
+    roles: tuple[str, ...] = ("sales", "approver")
+    customer_id: str = ""
+
+    def metadata(self):
+        token = issue_token(DEV_JWT_SECRET, self.tenant, self.user, self.roles, customer_id=self.customer_id)
+        return (("authorization", f"Bearer {token}"),)
+
+
+class Api:
+    def __init__(self, addresses: dict[str, str]):
+        self._channels = {name: grpc.insecure_channel(addr) for name, addr in addresses.items()}
+        self.customers = customer_pb2_grpc.CustomerServiceStub(self._channels["customer"])
+        self.orders = order_pb2_grpc.OrderServiceStub(self._channels["order"])
+        self.production = production_pb2_grpc.ProductionServiceStub(self._channels["production"])
+        self.notify = notify_pb2_grpc.NotifyServiceStub(self._channels["notify"])
+        self.ingest = ingest_pb2_grpc.IngestServiceStub(self._channels["ingest"])
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+
+
+def line(
+    model="HB-2040 铰链 hinge", qty=5000, workshop="stamping-1", colour="银色 silver", surface="电镀 plating"
+) -> order_pb2.OrderLine:
+    return order_pb2.OrderLine(
+        product_model=model,
+        quantity=qty,
+        workshop=workshop,
+        colour=colour,
+        surface_treatment=surface,
+        unit_price_fen=85,
+    )
+
+
+def due(days: int = 20) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def bad_request_fields(exc: grpc.RpcError) -> set[str]:
+    status = rpc_status.from_call(exc)
+    fields = set()
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields |= {v.field for v in bad.field_violations}
+    return fields
+
+
+def run_skeleton_flow(api: Api) -> dict:
+    """customer → order → approve → work order (≤ 2 s) → workshop lead told. Returns timings."""
+    sales = Caller("hardware")
+    md = sales.metadata()
+    customer = api.customers.CreateCustomer(
+        customer_pb2.CreateCustomerRequest(
+            code=f"E2E-{uuid.uuid4().hex[:6].upper()}",
+            name="格力电器珠海 Gree Zhuhai",
+            years_of_cooperation=6,
+            yearly_purchases_cny=4_000_000,
+            sales_owner="陈丽",
+        ),
+        metadata=md,
+    ).customer
+    assert customer.tier == customer_pb2.TIER_A
+
+    order = api.orders.CreateOrder(
+        order_pb2.CreateOrderRequest(
+            customer_id=customer.customer_id,
+            channel=order_pb2.CHANNEL_DIRECT,
+            priority=order_pb2.PRIORITY_HIGH,
+            due_date=due(),
+            lines=[line(), line("BK-310 支架 bracket", 2000, "assembly", "", "")],
+        ),
+        metadata=md,
+    ).order
+    assert order.state == order_pb2.ORDER_STATE_PENDING_APPROVAL
+    assert order.order_no.startswith("HW-")
+
+    started = time.monotonic()
+    approved = api.orders.ApproveOrder(
+        order_pb2.ApproveOrderRequest(order_id=order.order_id, expected_version=order.version), metadata=md
+    ).order
+    assert approved.state == order_pb2.ORDER_STATE_APPROVED and approved.version == order.version + 1
+
+    work_orders = []
+    while time.monotonic() - started < 2.0:
+        work_orders = api.production.ListWorkOrders(
+            production_pb2.ListWorkOrdersRequest(order_id=order.order_id), metadata=md
+        ).work_orders
+        if len(work_orders) == 2:
+            break
+        time.sleep(0.02)
+    visible_after = time.monotonic() - started
+    assert len(work_orders) == 2, f"work orders not visible within 2 s (saw {len(work_orders)})"
+    by_shop = {w.workshop: w for w in work_orders}
+    assert set(by_shop) == {"stamping-1", "assembly"}
+    assert by_shop["stamping-1"].lines[0].colour == "银色 silver"
+    assert all(
+        w.stage == production_pb2.STAGE_TO_SCHEDULE and w.order_no == order.order_no for w in work_orders
+    )
+
+    notes = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        notes = api.notify.ListNotifications(
+            notify_pb2.ListNotificationsRequest(reference=by_shop["stamping-1"].work_order_no), metadata=md
+        ).notifications
+        if notes:
+            break
+        time.sleep(0.05)
+    assert [n.recipient for n in notes] == ["王建国"], "the stamping-1 lead was not told exactly once"
+    assert notes[0].recipient_role == "workshop_lead"
+    return {"order": order, "work_orders": work_orders, "visible_after_s": visible_after}
+
+
+def check_malformed_request_is_refused(api: Api) -> None:
+    md = Caller("hardware").metadata()
+    before = api.orders.ListOrders(order_pb2.ListOrdersRequest(page_size=500), metadata=md).orders
+    try:
+        api.orders.CreateOrder(
+            order_pb2.CreateOrderRequest(
+                customer_id="not-a-uuid",
+                channel=order_pb2.CHANNEL_DIRECT,
+                due_date="25/12/2026",
+                lines=[line(qty=0)],
+            ),
+            metadata=md,
+        )
+        raise AssertionError("malformed order was accepted")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert bad_request_fields(exc) == {"customer_id", "due_date", "lines[0].quantity"}
+    after = api.orders.ListOrders(order_pb2.ListOrdersRequest(page_size=500), metadata=md).orders
+    assert len(after) == len(before), "a refused request left an order behind"
+
+
+def check_tenants_and_customers_are_isolated(api: Api, order_id: str, customer_id: str) -> None:
+    # Another business line cannot see the order at all.
+    try:
+        api.orders.GetOrder(
+            order_pb2.GetOrderRequest(order_id=order_id), metadata=Caller("autoparts").metadata()
+        )
+        raise AssertionError("autoparts read a hardware order")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.NOT_FOUND
+    # A portal account of another customer cannot either; its own customer can.
+    other = Caller("hardware", "portal-user", ("customer",), customer_id=str(uuid.uuid4()))
+    try:
+        api.orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=other.metadata())
+        raise AssertionError("a customer read another customer's order")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.NOT_FOUND
+    own = Caller("hardware", "portal-user", ("customer",), customer_id=customer_id)
+    assert api.orders.GetOrder(
+        order_pb2.GetOrderRequest(order_id=order_id), metadata=own.metadata()
+    ).order.order_id
+    # No token, no answer.
+    try:
+        api.orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id))
+        raise AssertionError("an anonymous call was answered")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def check_phone_order_is_idempotent(api: Api, customer_id: str) -> None:
+    md = Caller("hardware").metadata()
+    form = ingest_pb2.SubmitPhoneOrderRequest(
+        idempotency_key=f"phone-{uuid.uuid4()}",
+        customer_id=customer_id,
+        due_date=due(10),
+        lines=[line(qty=300)],
+    )
+    first = api.ingest.SubmitPhoneOrder(form, metadata=md)
+    again = api.ingest.SubmitPhoneOrder(form, metadata=md)
+    assert not first.duplicate and again.duplicate
+    assert again.order_id == first.order_id and again.order_no == first.order_no

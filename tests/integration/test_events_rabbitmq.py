@@ -1,0 +1,221 @@
+"""The event path on the real servers: outbox on PostgreSQL, relay with publisher confirms to
+RabbitMQ, consumer with inbox, retries and dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import pika
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
+
+from oms.customer.v1 import customer_pb2
+from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
+from services.chassis.db import session_factory
+from services.chassis.events import DomainEvent, EventCodec
+from services.chassis.identity import Identity, acting_as
+from services.chassis.outbox import OutboxRelay
+from services.chassis.rabbit import RabbitConsumer, RabbitPublisher
+from services.chassis.tables import add_chassis_tables
+from services.chassis.uow import UnitOfWork
+
+pytestmark = pytest.mark.integration
+HARDWARE = Identity("hardware", "tester", frozenset({"admin"}))
+FAST_RETRY = RetryPolicy(max_attempts=3, first_delay_s=0.05, factor=2)
+
+
+@dataclass(frozen=True)
+class CustomerCreated(DomainEvent):
+    event_type = "customer_created"
+    customer_id: str
+    code: str
+    name: str
+    tier: str
+    sales_owner: str
+
+
+def make_metadata() -> tuple[MetaData, Table]:
+    metadata = MetaData()
+    add_chassis_tables(metadata)
+    effects = Table(
+        "effects",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False),
+        Column("code", String(32), nullable=False),
+    )
+    return metadata, effects
+
+
+class Side:
+    """One side of the wire: a service name, its own PostgreSQL database and unit of work."""
+
+    def __init__(self, url: str, name: str):
+        self.name = name
+        self.metadata, self.effects = make_metadata()
+        self.engine = create_engine(url)
+        self.metadata.create_all(self.engine)
+        self.codec = EventCodec(name, {"customer_created": customer_pb2.CustomerCreated})
+        self.sessions = session_factory(self.engine)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.metadata, self.codec)
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(self.metadata.tables[table])).scalar_one()
+
+
+def emit(side: Side, n: int, prefix: str = "C") -> None:
+    with acting_as(HARDWARE), side.uow() as uow:
+        for i in range(n):
+            uow.record(CustomerCreated(str(uuid.uuid4()), f"{prefix}{i}", "美的", "TIER_A", "陈丽"))
+        uow.commit()
+
+
+def queue_depth(amqp_url: str, queue: str) -> int:
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def wire(fresh_database, amqp_url):
+    source = Side(fresh_database("src"), f"src{uuid.uuid4().hex[:6]}")
+    sink = Side(fresh_database("sink"), f"sink{uuid.uuid4().hex[:6]}")
+    made: list = []
+
+    def start_consumer(handler, retry=FAST_RETRY):
+        consumer = EventConsumer(
+            sink.name, [Subscription(source.name, "customer_created", handler)], sink.uow, ["hardware"]
+        )
+        rc = RabbitConsumer(amqp_url, consumer, retry=retry)
+        rc.start()
+        assert rc.ready.wait(10)
+        made.append(rc)
+        return rc
+
+    publisher = RabbitPublisher(amqp_url)
+    relay = OutboxRelay(source.name, source.engine, source.metadata.tables["outbox"], publisher)
+    yield source, sink, relay, start_consumer, amqp_url
+    for rc in made:
+        rc.stop()
+    publisher.close()
+    source.engine.dispose()
+    sink.engine.dispose()
+
+
+def record_effect(sink: Side):
+    def apply_customer_created(event, uow) -> None:
+        uow.session.execute(insert(sink.effects).values(event_id=event.event_id, code=event.data["code"]))
+
+    return apply_customer_created
+
+
+def test_events_cross_exactly_once(wire):
+    source, sink, relay, start_consumer, _ = wire
+    start_consumer(record_effect(sink))
+    emit(source, 250)
+    assert relay.drain() == 250
+    assert relay.drain() == 0  # published rows are not sent again
+    wait_until(lambda: sink.count("effects") == 250)
+    time.sleep(0.3)
+    assert sink.count("effects") == 250
+    assert sink.count("inbox") == 250
+
+
+def test_rolled_back_work_leaves_no_event(wire):
+    source, *_ = wire
+    with pytest.raises(RuntimeError), acting_as(HARDWARE), source.uow() as uow:
+        uow.record(CustomerCreated(str(uuid.uuid4()), "X", "n", "TIER_C", ""))
+        raise RuntimeError("crash before commit")
+    assert source.count("outbox") == 0
+
+
+def test_redelivered_event_is_handled_once(wire):
+    source, sink, relay, start_consumer, amqp_url = wire
+    start_consumer(record_effect(sink))
+    emit(source, 1)
+    with source.engine.connect() as conn:
+        row = conn.execute(select(source.metadata.tables["outbox"])).one()
+    relay.drain()
+    # The broker delivers the same message again (e.g. a relay crash before marking it published).
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    conn.channel().basic_publish(
+        row.exchange, row.event_type, row.body.encode(), pika.BasicProperties(headers=json.loads(row.headers))
+    )
+    conn.close()
+    wait_until(lambda: sink.count("inbox") == 1)
+    time.sleep(0.5)
+    assert sink.count("effects") == 1
+
+
+def test_failing_handler_is_retried_then_succeeds(wire):
+    source, sink, relay, start_consumer, _ = wire
+    failures = {"left": 2}
+    effect = record_effect(sink)
+
+    def flaky(event, uow):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ConnectionError("WMS did not answer")
+        effect(event, uow)
+
+    start_consumer(flaky)
+    emit(source, 1)
+    relay.drain()
+    wait_until(lambda: sink.count("effects") == 1)
+    assert failures["left"] == 0
+
+
+def test_poison_and_hopeless_messages_go_to_dead_letter_queue(wire):
+    source, sink, relay, start_consumer, amqp_url = wire
+
+    def always_fails(event, uow):
+        raise ValueError("bad data for this handler")
+
+    rc = start_consumer(always_fails)
+    emit(source, 1)
+    relay.drain()
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    conn.channel().basic_publish(f"{source.name}.events", "customer_created", b"{not json")
+    conn.close()
+    wait_until(lambda: queue_depth(amqp_url, rc.dead_letter_queue) == 2)
+    assert sink.count("effects") == 0
+
+
+def test_two_relays_share_the_outbox_without_duplicates(wire, amqp_url):
+    source, sink, relay, start_consumer, _ = wire
+    start_consumer(record_effect(sink))
+    emit(source, 2000)
+    second = OutboxRelay(
+        source.name,
+        source.engine,
+        source.metadata.tables["outbox"],
+        RabbitPublisher(amqp_url),
+        batch_size=100,
+    )
+    relay._batch_size = 100
+    counts = []
+    threads = [threading.Thread(target=lambda r=r: counts.append(r.drain())) for r in (relay, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 2000
+    wait_until(lambda: sink.count("inbox") == 2000, timeout=30)
+    assert sink.count("effects") == 2000
