@@ -92,8 +92,8 @@ class EventConsumer:
                 if uow.already_processed(name, event.event_id):
                     return "duplicate"
                 sub.handler(event, uow)
-                uow.mark_processed(name, event.event_id)
                 try:
+                    uow.mark_processed(name, event.event_id)
                     uow.commit()
                 except IntegrityError:
                     # A concurrent delivery of the same event won the race to the inbox row.

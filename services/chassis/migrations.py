@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, text
 
 
 def alembic_config(migrations_dir: Path, engine: Engine) -> Config:
@@ -20,9 +20,20 @@ def alembic_config(migrations_dir: Path, engine: Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x0D5_0001  # pg_advisory_lock key: replicas starting together migrate one at a time
+
+
 def upgrade(migrations_dir: Path, engine: Engine) -> None:
-    """Bring the service's database to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(migrations_dir, engine), "head")
+    """Bring the service's database to the newest revision (idempotent, safe to run concurrently)."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(migrations_dir, engine), "head")
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        try:
+            command.upgrade(alembic_config(migrations_dir, engine), "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
 
 
 def run_env(metadata: MetaData) -> None:

@@ -5,6 +5,8 @@ Each service calls `add_chassis_tables(metadata)` so that its own Alembic histor
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -17,8 +19,27 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.types import TypeDecorator
 
 Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp that always comes back timezone-aware (UTC). SQLite stores no offset, and a
+    naive datetime beside an aware one fails at the first comparison."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use datetime.now(UTC)")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def add_chassis_tables(metadata: MetaData) -> None:
@@ -32,8 +53,8 @@ def add_chassis_tables(metadata: MetaData) -> None:
         Column("event_type", String(64), nullable=False),
         Column("body", Text, nullable=False),
         Column("headers", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True)),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime()),
         Index(
             "ix_outbox_unpublished",
             "id",
@@ -46,7 +67,7 @@ def add_chassis_tables(metadata: MetaData) -> None:
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(36), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
     Table(
         "number_sequences",

@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "tenants"
 
@@ -21,6 +22,11 @@ class Tenant:
     name_en: str
     number_prefix: str
     config: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "Asia/Shanghai"  # the plant's calendar: order-number days, "today", due dates
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.config.get(name, {}))

@@ -18,16 +18,16 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         customers: CustomerDirectory,
         stock: StockCheck,
         options_for,
-        prefix_for,
+        tenant_for,
     ):
         self._uow = uow
         self._customers = customers
         self._stock = stock
         self._options_for = options_for  # tenant id -> OptionLibrary
-        self._prefix_for = prefix_for  # tenant id -> order number prefix
+        self._tenant_for = tenant_for  # tenant id -> Tenant (number prefix, calendar)
 
     def CreateOrder(self, request: order_pb2.CreateOrderRequest, context) -> order_pb2.CreateOrderResponse:
-        tenant = identity.current().tenant_id
+        tenant_id = identity.current().tenant_id
         cmd = handlers.CreateOrder(
             customer_id=request.customer_id,
             channel=Channel(order_pb2.Channel.Name(request.channel)),
@@ -36,8 +36,14 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             lines=[line_from_proto(x) for x in request.lines],
             request_id=request.request_id,
         )
+        tenant = self._tenant_for(tenant_id)
         order = handlers.create_order(
-            cmd, self._uow, self._customers, self._options_for(tenant), self._prefix_for(tenant)
+            cmd,
+            self._uow,
+            self._customers,
+            self._options_for(tenant_id),
+            tenant.number_prefix,
+            plant_tz=tenant.tz,
         )
         return order_pb2.CreateOrderResponse(order=order_to_proto(order))
 

@@ -29,7 +29,7 @@ def wire(ctx: ServiceContext) -> Wiring:
         GrpcCustomerDirectory(ctx.channel("customer")),
         GrpcStockCheck(ctx.channel("inventory")),
         options_for,
-        lambda tenant_id: ctx.tenant(tenant_id).number_prefix,
+        ctx.tenant,
     )
     return Wiring(
         bindings=[

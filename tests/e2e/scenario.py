@@ -34,6 +34,7 @@ class Caller:
 
 class Api:
     def __init__(self, addresses: dict[str, str]):
+        self.address = addresses["order"]
         self._channels = {name: grpc.insecure_channel(addr) for name, addr in addresses.items()}
         self.customers = customer_pb2_grpc.CustomerServiceStub(self._channels["customer"])
         self.orders = order_pb2_grpc.OrderServiceStub(self._channels["order"])
@@ -200,3 +201,22 @@ def check_phone_order_is_idempotent(api: Api, customer_id: str) -> None:
     again = api.ingest.SubmitPhoneOrder(form, metadata=md)
     assert not first.duplicate and again.duplicate
     assert again.order_id == first.order_id and again.order_no == first.order_no
+
+
+def check_omsctl_reads_back(addresses: dict[str, str], order_id: str, work_order_nos: set[str]) -> None:
+    """The admin's view: `omsctl work-orders --order <id>` shows the same work orders."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **{f"OMS_{name.upper()}_ADDR": addr for name, addr in addresses.items()})
+    out = subprocess.run(
+        [sys.executable, "-m", "omsctl", "--roles", "sales", "work-orders", "--order", order_id, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert {w["work_order_no"] for w in json.loads(out)} == work_order_nos

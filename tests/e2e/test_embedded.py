@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.catalog import NAMES
 from tests.e2e import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +54,8 @@ def embedded(tmp_path_factory):
     api = scenario.Api(dict.fromkeys(["customer", "order", "production", "notify", "ingest"], addr))
     yield api, data
     api.close()
-    proc.terminate()
-    proc.wait(15)
+    proc.terminate()  # SIGTERM: health goes NOT_SERVING, calls drain, relays stop, exit 0
+    assert proc.wait(15) == 0, (data / "stack.log").read_text()[-2000:]
     log.close()
 
 
@@ -64,6 +65,11 @@ def test_skeleton_flow(embedded):
     assert result["visible_after_s"] < 2.0
     scenario.check_tenants_and_customers_are_isolated(
         api, result["order"].order_id, result["order"].customer_id
+    )
+    scenario.check_omsctl_reads_back(
+        dict.fromkeys(NAMES, api.address),
+        result["order"].order_id,
+        {w.work_order_no for w in result["work_orders"]},
     )
     # each service owns its own SQLite file
     assert {p.name for p in data.glob("*.db")} == {

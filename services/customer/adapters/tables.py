@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, UniqueConstraint
 
-from services.chassis.tables import add_chassis_tables
+from services.chassis.tables import UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -20,6 +20,6 @@ customers = Table(
     Column("years_of_cooperation", Integer, nullable=False),
     Column("yearly_purchases_cny", BigInteger, nullable=False),
     Column("sales_owner", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("tenant_id", "code", name="uq_customers_tenant_code"),
 )

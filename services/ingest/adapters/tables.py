@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, MetaData, String, Table
 
-from services.chassis.tables import add_chassis_tables
+from services.chassis.tables import UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -18,5 +18,5 @@ intakes = Table(
     Column("order_id", String(36), nullable=False),
     Column("order_no", String(32), nullable=False),
     Column("received_by", String(64), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )

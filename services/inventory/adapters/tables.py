@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import Column, Integer, MetaData, String, Table
 
-from services.chassis.tables import add_chassis_tables
+from services.chassis.tables import UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -16,5 +16,5 @@ stock_levels = Table(
     Column("product_model", String(64), primary_key=True),
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False, default=0),
-    Column("synced_at", DateTime(timezone=True), nullable=False),
+    Column("synced_at", UtcDateTime(), nullable=False),
 )

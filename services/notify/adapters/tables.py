@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, MetaData, String, Table, Text
 
-from services.chassis.tables import add_chassis_tables
+from services.chassis.tables import UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -20,6 +20,6 @@ notifications = Table(
     Column("body", Text, nullable=False),
     Column("event_id", String(36), nullable=False),
     Column("reference", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_notifications_tenant_reference", "tenant_id", "reference"),
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,7 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.chassis.tables import Id, add_chassis_tables
+from services.chassis.tables import Id, UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -33,9 +32,9 @@ orders = Table(
     Column("due_date", Date, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_by", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("approved_by", String(64), nullable=False, default=""),
-    Column("approved_at", DateTime(timezone=True)),
+    Column("approved_at", UtcDateTime()),
     Column("request_id", String(64)),
     UniqueConstraint("tenant_id", "order_no", name="uq_orders_tenant_order_no"),
     UniqueConstraint("tenant_id", "request_id", name="uq_orders_tenant_request_id"),

@@ -144,11 +144,15 @@ class Order:
         )
         return order
 
-    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
+    def ensure_version(self, expected_version: int) -> None:
+        """Optimistic check against the version the caller reviewed (0 = caller did not say)."""
         if expected_version and expected_version != self.version:
             raise VersionConflict(
                 f"order {self.order_no} is at version {self.version}, not {expected_version}; reload it"
             )
+
+    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
+        self.ensure_version(expected_version)
         if self.state is not OrderState.PENDING_APPROVAL:
             raise FailedPrecondition(f"order {self.order_no} is {self.state.name}, not waiting for approval")
         self.state = OrderState.APPROVED

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,7 @@ from services.order.service_layer.ports import CustomerDirectory, StockCheck
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 UowFactory = Callable[[], OrderUnitOfWork]
+PLANT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ def create_order(
     options: OptionLibrary,
     number_prefix: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    plant_tz: tzinfo = PLANT_TZ,
 ) -> Order:
     caller = identity.current()
     caller.require("sales", "service", "customer")
@@ -76,7 +79,7 @@ def create_order(
         raise InvalidArgument(
             "unknown customer", [FieldViolation("customer_id", f"{cmd.customer_id} not found")]
         )
-    now = clock()
+    now = clock().astimezone(plant_tz)  # order numbers and "today" follow the plant's calendar
     try:
         with uow() as tx:
             seq = tx.next_number("order", f"{now:%Y%m%d}")
@@ -113,19 +116,24 @@ def approve_order(
 ) -> Order:
     caller = identity.current()
     caller.require("approver")
+    # Ask inventory outside the write transaction: no lock is held across a remote call.
+    # The version check below catches anyone who changed the order in between.
+    with uow() as tx:
+        seen = tx.orders.get(cmd.order_id)
+    seen.ensure_version(cmd.expected_version)
+    if seen.state is OrderState.PENDING_APPROVAL:
+        # Availability is checked before accepting; reservations come with the inventory issue.
+        short = stock.shortfalls(seen.requested_quantities())
+        if short:
+            raise FailedPrecondition(
+                "not enough stock to accept this order: "
+                + "; ".join(f"{s.product_model} needs {s.requested}, {s.available} available" for s in short)
+            )
     with uow() as tx:
         order = tx.orders.get(cmd.order_id)
-        if order.state is OrderState.PENDING_APPROVAL:
-            # Availability is checked before accepting; reservations come with the inventory issue.
-            short = stock.shortfalls(order.requested_quantities())
-            if short:
-                raise FailedPrecondition(
-                    "not enough stock to accept this order: "
-                    + "; ".join(
-                        f"{s.product_model} needs {s.requested}, {s.available} available" for s in short
-                    )
-                )
-        order.approve(approver=caller.user, expected_version=cmd.expected_version, now=clock())
+        order.approve(
+            approver=caller.user, expected_version=cmd.expected_version or seen.version, now=clock()
+        )
         tx.orders.save(order)
         tx.commit()
         return order

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,7 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.chassis.tables import Id, add_chassis_tables
+from services.chassis.tables import Id, UtcDateTime, add_chassis_tables
 
 metadata = MetaData()
 add_chassis_tables(metadata)
@@ -31,7 +30,7 @@ work_orders = Table(
     Column("workshop", String(32), nullable=False),
     Column("stage", String(32), nullable=False),
     Column("due_date", Date, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("tenant_id", "work_order_no", name="uq_work_orders_tenant_no"),
     Index("ix_work_orders_tenant_order", "tenant_id", "order_id"),
     Index("ix_work_orders_tenant_created", "tenant_id", "created_at"),

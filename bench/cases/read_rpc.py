@@ -1,0 +1,89 @@
+"""Case 1: a read RPC through the chassis (token check, validation, metrics, tracing, a real DB read)
+against a bare grpcio server answering a message of the same size, sequential and concurrent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import grpc
+
+from bench.api import Api, order_request
+from bench.bare_server import METHOD
+from bench.config import Config
+from bench.measure import Sample, peak_rss_kb, reset_peak_rss, run_concurrent, run_sequential
+from bench.report import Report, Row, compare
+from bench.stacks import ROOT, Environment, free_port, python_env
+from oms.order.v1 import order_pb2
+
+AIM = ">= 0.5"
+
+
+class BareServer:
+    def __init__(self, payload: bytes):
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_server", str(port)],
+            cwd=ROOT,
+            env=python_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(payload)
+        self.proc.stdin.close()
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("bare gRPC server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def measured(pid: int, work: Callable[[], Sample]) -> Sample:
+    reset_peak_rss(pid)
+    sample = work()
+    sample.peak_rss_kb = peak_rss_kb(pid)
+    return sample
+
+
+def run(env: Environment, cfg: Config, report: Report) -> None:
+    stack = env.embedded()
+    api = Api(stack.addresses())
+    order = api.orders.CreateOrder(order_request(api.a_customer_id()), metadata=api.md).order
+    request = order_pb2.GetOrderRequest(order_id=order.order_id)
+    payload = api.orders.GetOrder(request, metadata=api.md).SerializeToString()
+
+    bare = BareServer(payload)
+    channel = grpc.insecure_channel(bare.address)
+    # The same request bytes and token go out, and the reply is parsed as a GetOrderResponse,
+    # so the client does the same work in both; only the server side differs.
+    bare_get = channel.unary_unary(
+        METHOD,
+        request_serializer=order_pb2.GetOrderRequest.SerializeToString,
+        response_deserializer=order_pb2.GetOrderResponse.FromString,
+    )
+    try:
+
+        def chassis_call() -> None:
+            api.orders.GetOrder(request, metadata=api.md)
+
+        def bare_call() -> None:
+            bare_get(request, metadata=api.md)
+
+        for label, runner in (
+            ("seq", lambda op: run_sequential(op, cfg.read_calls, cfg.warmup)),
+            (f"{cfg.callers}x", lambda op: run_concurrent(op, cfg.read_calls, cfg.callers, cfg.warmup)),
+        ):
+            base = Row.of(f"read.bare-grpc.{label}", measured(bare.proc.pid, lambda r=runner: r(bare_call)))
+            mine = Row.of(
+                f"read.GetOrder.{label}", measured(stack.pid, lambda r=runner: r(chassis_call))
+            )
+            report.add(base, compare(mine, base, aim=AIM))
+        report.notes.append(f"read: reply {len(payload)} bytes (GetOrderResponse, 2 lines), SQLite")
+    finally:
+        channel.close()
+        bare.stop()
+        api.close()

@@ -1,0 +1,190 @@
+"""What the cases run against, started by the suite itself: the embedded stack as its own process,
+the distributed stack on the machine's PostgreSQL and RabbitMQ, fresh databases and vhosts.
+
+Servers always run in processes of their own, so the client never competes with them for the GIL
+and a server's peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import grpc
+import psycopg
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.catalog import NAMES
+from services.stack import DistributedStack
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_DSN = os.environ.get("OMS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432")
+AMQP_BASE = os.environ.get("OMS_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+PORT_OFFSET = 3000  # clear of `make run-distributed` (0) and the e2e tests (1000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_serving(address: str, proc: subprocess.Popen | None = None, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"server at {address} exited with {proc.returncode}")
+            with contextlib.suppress(grpc.RpcError):
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{address} not serving after {timeout_s}s")
+            time.sleep(0.2)
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
+
+class EmbeddedProcess:
+    """`python -m services` on SQLite files in a temporary folder, metrics and tracing on."""
+
+    def __init__(self, work_dir: Path):
+        self.data = work_dir / "embedded"
+        self.data.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        env = python_env(
+            OMS_DATA_DIR=str(self.data),
+            OMS_GRPC_PORT=str(port),
+            OMS_METRICS_PORT=str(free_port()),
+            OMS_LOG_LEVEL="WARNING",
+        )
+        self._log = open(self.data / "stack.log", "wb")  # noqa: SIM115 - the child's stdout while it runs
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        wait_serving(self.address, self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def addresses(self) -> dict[str, str]:
+        return dict.fromkeys(NAMES, self.address)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def fresh_vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of our own, deleted afterwards (so no queue of another run is bound)."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    name = f"oms-bench-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
+    subprocess.run(
+        [ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
+    try:
+        yield f"{AMQP_BASE}/{quote(name, safe='')}"
+    finally:
+        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def fresh_database(label: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
+    name = f"oms_bench_{label}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_DSN.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    finally:
+        with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Distributed:
+    """The six services as processes on PostgreSQL (fresh databases) and RabbitMQ (fresh vhost)."""
+
+    def __init__(self, work_dir: Path):
+        self._exit = contextlib.ExitStack()
+        amqp_url = self._exit.enter_context(fresh_vhost())
+        vhost = amqp_url.rsplit("/", 1)[1]
+        self.stack = DistributedStack(
+            pg_dsn=PG_DSN,
+            db_prefix=f"oms_bench_{uuid.uuid4().hex[:6]}",
+            amqp_base=AMQP_BASE,
+            vhost=vhost.replace("%2F", "/"),
+            port_offset=PORT_OFFSET,
+            log_dir=work_dir / "distributed",
+            extra_env={"OMS_LOG_LEVEL": "WARNING"},
+        )
+        self.stack.create_databases(drop=True)
+        self._exit.callback(self.stack.drop_databases)
+        self._exit.callback(self.stack.down)
+        try:
+            self.stack.up()
+        except BaseException:
+            self._exit.close()
+            raise
+
+    def addresses(self) -> dict[str, str]:
+        return {name: self.stack.address(name) for name in NAMES}
+
+    def pid(self, service: str) -> int:
+        return self.stack.processes[service].pid
+
+    def pids(self) -> dict[str, int]:
+        return {key: proc.pid for key, proc in self.stack.processes.items()}
+
+    def stop(self) -> None:
+        self._exit.close()
+
+
+class Environment:
+    """Stacks shared by the cases of one run, started on first use and stopped at the end."""
+
+    def __init__(self) -> None:
+        self.work_dir = Path(tempfile.mkdtemp(prefix="oms-bench-"))
+        self._embedded: EmbeddedProcess | None = None
+        self._distributed: Distributed | None = None
+
+    def embedded(self) -> EmbeddedProcess:
+        if self._embedded is None:
+            self._embedded = EmbeddedProcess(self.work_dir)
+        return self._embedded
+
+    def distributed(self) -> Distributed:
+        if self._distributed is None:
+            self._distributed = Distributed(self.work_dir)
+        return self._distributed
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+        if self._distributed is not None:
+            self._distributed.stop()
+        shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -1,0 +1,257 @@
+"""Hand-written fakes for our own interfaces (unit of work, repositories, peers).
+
+They keep the promises the real ones make, so a handler that works with them works with the real
+thing: nothing is visible to the next unit of work until `commit()`; leaving the `with` block
+without committing throws the changes away; events recorded by aggregates handed out or added
+are collected on commit and, when the fake is given the service's codec, encoded against the
+proto contracts exactly as the real outbox does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Self
+
+from sqlalchemy.exc import IntegrityError
+
+from services.chassis import identity
+from services.chassis.errors import NotFound, VersionConflict
+from services.chassis.events import DomainEvent, EventCodec, Message
+from services.order.domain.model import Order, OrderState
+from services.order.service_layer.ports import Shortfall
+
+
+@dataclass
+class FakeDatabase:
+    """What several units of work share: the committed state."""
+
+    rows: dict[str, dict[Any, Any]] = field(default_factory=dict)  # table -> key -> row
+    outbox: list[Message] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)  # committed domain events, in order
+    inbox: set[tuple[str, str]] = field(default_factory=set)
+    sequences: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    commits: int = 0
+
+    def table(self, name: str) -> dict[Any, Any]:
+        return self.rows.setdefault(name, {})
+
+
+class FakeUnitOfWork:
+    """In-memory stand-in for services.chassis.uow.UnitOfWork."""
+
+    def __init__(self, db: FakeDatabase | None = None, codec: EventCodec | None = None):
+        self.db = db if db is not None else FakeDatabase()
+        self.codec = codec
+        self.committed = False
+        self.rolled_back = False
+
+    # context management: a fresh transaction per `with`
+    def __enter__(self) -> Self:
+        self._pending: dict[str, dict[Any, Any]] = {}
+        self._pending_inbox: set[tuple[str, str]] = set()
+        self._pending_sequences: dict[tuple[str, str, str], int] = {}
+        self._seen: list[Any] = []
+        self._events: list[DomainEvent] = []
+        self._open_repositories()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.rollback()
+
+    def _open_repositories(self) -> None:
+        """Hook for service-specific fakes."""
+
+    # the UnitOfWork interface
+    def track(self, aggregate: Any) -> None:
+        self._seen.append(aggregate)
+
+    def record(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    def commit(self) -> None:
+        events = list(self._events)
+        for aggregate in self._seen:
+            events.extend(aggregate.events)
+            aggregate.events.clear()
+        self._events.clear()
+        if self.codec is not None:
+            tenant = identity.current().tenant_id
+            # Encoding can fail (an event drifting from its contract): then nothing is committed.
+            messages = [self.codec.encode(e, tenant, {}) for e in events]
+            self.db.outbox.extend(messages)
+        self.db.events.extend(events)
+        for name, rows in self._pending.items():
+            self.db.table(name).update(rows)
+        self.db.inbox |= self._pending_inbox
+        self.db.sequences.update(self._pending_sequences)
+        self.db.commits += 1
+        self.committed = True
+        self._clear_pending()
+
+    def rollback(self) -> None:
+        if self._pending or self._pending_inbox or self._pending_sequences:
+            self.rolled_back = True
+        self._clear_pending()
+
+    def _clear_pending(self) -> None:
+        self._pending = {}
+        self._pending_inbox = set()
+        self._pending_sequences = {}
+
+    def already_processed(self, consumer: str, event_id: str) -> bool:
+        key = (consumer, event_id)
+        return key in self.db.inbox or key in self._pending_inbox
+
+    def mark_processed(self, consumer: str, event_id: str) -> None:
+        key = (consumer, event_id)
+        if key in self.db.inbox:
+            raise IntegrityError("INSERT INTO inbox", {}, Exception("duplicate key"))
+        self._pending_inbox.add(key)
+
+    def next_number(self, name: str, period: str) -> int:
+        key = (identity.current().tenant_id, name, period)
+        value = self._pending_sequences.get(key, self.db.sequences.get(key, 0)) + 1
+        self._pending_sequences[key] = value
+        return value
+
+    # helpers for repositories
+    def _read(self, table: str) -> dict[Any, Any]:
+        return {**self.db.table(table), **self._pending.get(table, {})}
+
+    def _write(self, table: str, key: Any, row: Any) -> None:
+        self._pending.setdefault(table, {})[key] = row
+
+
+class FakeOrderRepository:
+    """Like OrderRepository: scoped to the caller's tenant (and, for a portal caller, customer);
+    hands out copies; `save` refuses to overwrite a version someone else committed meanwhile."""
+
+    TABLE = "orders"
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+        self._loaded_versions: dict[str, int] = {}
+
+    def _visible(self) -> list[Order]:
+        caller = identity.current()
+        out = []
+        for (tenant, _), order in self._uow._read(self.TABLE).items():
+            if tenant != caller.tenant_id:
+                continue
+            if caller.customer_id and order.customer_id != caller.customer_id:
+                continue
+            out.append(order)
+        return out
+
+    def _hand_out(self, stored: Order) -> Order:
+        order = copy.deepcopy(stored)
+        order.events = []
+        self._loaded_versions[order.order_id] = order.version
+        self._uow.track(order)
+        return order
+
+    def add(self, order: Order) -> None:
+        tenant = identity.current().tenant_id
+        for (t, _), existing in self._uow._read(self.TABLE).items():
+            if t == tenant and order.request_id and existing.request_id == order.request_id:
+                raise IntegrityError("INSERT INTO orders", {}, Exception("uq_orders_tenant_request_id"))
+            if t == tenant and existing.order_no == order.order_no:
+                raise IntegrityError("INSERT INTO orders", {}, Exception("uq_orders_tenant_order_no"))
+        stored = copy.deepcopy(order)
+        stored.events = []
+        self._uow._write(self.TABLE, (tenant, order.order_id), stored)
+        self._loaded_versions[order.order_id] = order.version
+        self._uow.track(order)
+
+    def get(self, order_id: str) -> Order:
+        for order in self._visible():
+            if order.order_id == order_id:
+                return self._hand_out(order)
+        raise NotFound(f"order {order_id} not found")
+
+    def find_by_request_id(self, request_id: str) -> Order | None:
+        for order in self._visible():
+            if order.request_id == request_id:
+                return self._hand_out(order)
+        return None
+
+    def save(self, order: Order) -> None:
+        tenant = identity.current().tenant_id
+        current = self._uow._read(self.TABLE).get((tenant, order.order_id))
+        if current is None or current.version != self._loaded_versions[order.order_id]:
+            raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
+        stored = copy.deepcopy(order)
+        stored.events = []
+        self._uow._write(self.TABLE, (tenant, order.order_id), stored)
+        self._loaded_versions[order.order_id] = order.version
+
+    def list(
+        self,
+        *,
+        state: OrderState | None,
+        due_from: date | None,
+        due_to: date | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[Order], str]:
+        found = [
+            o
+            for o in self._visible()
+            if (state is None or o.state is state)
+            and (due_from is None or o.due_date >= due_from)
+            and (due_to is None or o.due_date <= due_to)
+        ]
+        found.sort(key=lambda o: (o.due_date, o.order_id))
+        return [self._hand_out(o) for o in found[:page_size]], ""
+
+
+class FakeOrderUnitOfWork(FakeUnitOfWork):
+    orders: FakeOrderRepository
+
+    def _open_repositories(self) -> None:
+        self.orders = FakeOrderRepository(self)
+
+    def committed_orders(self) -> list[Order]:
+        return list(self.db.table(FakeOrderRepository.TABLE).values())
+
+
+class UowFactory:
+    """Callable handed to handlers; remembers every unit of work it opened."""
+
+    def __init__(self, uow_cls: type[FakeUnitOfWork] = FakeUnitOfWork, codec: EventCodec | None = None):
+        self.db = FakeDatabase()
+        self.codec = codec
+        self.uow_cls = uow_cls
+        self.opened: list[FakeUnitOfWork] = []
+
+    def __call__(self) -> Any:
+        uow = self.uow_cls(self.db, self.codec)
+        self.opened.append(uow)
+        return uow
+
+
+class FakeCustomers:
+    def __init__(self, *known: str):
+        self.known = set(known)
+        self.asked: list[str] = []
+
+    def exists(self, customer_id: str) -> bool:
+        self.asked.append(customer_id)
+        return customer_id in self.known
+
+
+class FakeStock:
+    def __init__(self, available: Mapping[str, int]):
+        self.available = dict(available)
+        self.asked: list[dict[str, int]] = []
+
+    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]:
+        self.asked.append(dict(quantities))
+        return [
+            Shortfall(model, qty, self.available.get(model, 0))
+            for model, qty in quantities.items()
+            if self.available.get(model, 0) < qty
+        ]

@@ -1,0 +1,164 @@
+"""Event consumers handle each event id once, for served tenants only, in their own transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+
+from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
+from services.chassis.events import MalformedEvent
+from services.chassis.identity import current
+from tests.unit.fakes import UowFactory
+
+
+def envelope(event_id="e-1", tenant="hardware", event_type="order_approved", data=None) -> bytes:
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "tenant_id": tenant,
+            "source": "order",
+            "occurred_at": "2026-11-25T09:30:00+00:00",
+            "data": data or {"order_id": "o-1"},
+        }
+    ).encode()
+
+
+class Recorder:
+    """A handler that notes what it saw and writes a row through the unit of work."""
+
+    def __init__(self, fail_with: Exception | None = None):
+        self.seen: list[tuple[str, str, str]] = []
+        self.fail_with = fail_with
+        self.__name__ = "create_work_orders"
+
+    def __call__(self, event, uow):
+        caller = current()
+        self.seen.append((event.event_id, caller.tenant_id, caller.user))
+        uow._write("work_orders", event.event_id, event.data)
+        if self.fail_with:
+            raise self.fail_with
+
+
+@pytest.fixture
+def uow() -> UowFactory:
+    return UowFactory()
+
+
+def consumer_for(handler, uow) -> EventConsumer:
+    return EventConsumer(
+        "production",
+        [Subscription("order", "order_approved", handler)],
+        uow,
+        tenants=["hardware", "autoparts"],
+    )
+
+
+def test_an_event_is_handled_as_the_service_for_its_tenant_and_committed(uow):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    outcome = consumer.handle("order.events", "order_approved", envelope())
+
+    assert outcome == "ok"
+    assert handler.seen == [("e-1", "hardware", "svc:production")]
+    assert uow.db.table("work_orders") == {"e-1": {"order_id": "o-1"}}
+    assert ("production.create_work_orders", "e-1") in uow.db.inbox
+
+
+def test_a_second_delivery_of_the_same_event_is_a_duplicate_and_changes_nothing(uow):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+    consumer.handle("order.events", "order_approved", envelope())
+    commits = uow.db.commits
+
+    outcome = consumer.handle("order.events", "order_approved", envelope())
+
+    assert outcome == "duplicate"
+    assert len(handler.seen) == 1
+    assert uow.db.commits == commits
+
+
+def test_a_different_event_id_is_handled_again(uow):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    consumer.handle("order.events", "order_approved", envelope("e-1"))
+    consumer.handle("order.events", "order_approved", envelope("e-2"))
+
+    assert [seen[0] for seen in handler.seen] == ["e-1", "e-2"]
+
+
+def test_an_event_of_a_tenant_this_release_does_not_serve_is_ignored(uow):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    outcome = consumer.handle("order.events", "order_approved", envelope(tenant="furniture"))
+
+    assert outcome == "foreign_tenant"
+    assert handler.seen == []
+    assert uow.opened == []
+
+
+def test_a_route_without_a_subscription_is_malformed(uow):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    with pytest.raises(MalformedEvent, match="order_cancelled"):
+        consumer.handle("order.events", "order_cancelled", envelope(event_type="order_cancelled"))
+
+    assert handler.seen == []
+
+
+def test_a_body_that_is_not_an_event_is_malformed(uow):
+    consumer = consumer_for(Recorder(), uow)
+
+    with pytest.raises(MalformedEvent):
+        consumer.handle("order.events", "order_approved", b"<html>502 Bad Gateway</html>")
+
+
+def test_a_failing_handler_leaves_no_trace_so_a_retry_handles_it_again(uow):
+    failing = Recorder(fail_with=RuntimeError("database went away"))
+    consumer = consumer_for(failing, uow)
+
+    with pytest.raises(RuntimeError):
+        consumer.handle("order.events", "order_approved", envelope())
+
+    assert uow.db.commits == 0
+    assert uow.db.table("work_orders") == {}
+    assert uow.db.inbox == set()
+
+    failing.fail_with = None
+    assert consumer.handle("order.events", "order_approved", envelope()) == "ok"
+    assert len(failing.seen) == 2
+
+
+def _racing_handler(uow):
+    """Both deliveries passed `already_processed`; the other one commits its inbox row while
+    this one is still in its handler."""
+
+    def create_work_orders(event, tx):
+        uow.db.inbox.add(("production.create_work_orders", event.event_id))
+
+    return create_work_orders
+
+
+def test_a_concurrent_delivery_that_won_the_inbox_race_makes_this_one_a_duplicate(uow):
+    consumer = consumer_for(_racing_handler(uow), uow)
+
+    assert consumer.handle("order.events", "order_approved", envelope()) == "duplicate"
+
+
+def test_after_losing_the_inbox_race_the_redelivery_is_a_duplicate(uow):
+    consumer = consumer_for(_racing_handler(uow), uow)
+    with contextlib.suppress(Exception):
+        consumer.handle("order.events", "order_approved", envelope())
+
+    assert consumer.handle("order.events", "order_approved", envelope()) == "duplicate"
+
+
+@pytest.mark.parametrize(("attempt", "delay"), [(1, 0.2), (2, 0.8), (3, 3.2)])
+def test_the_default_retry_delay_grows_fourfold(attempt, delay):
+    assert RetryPolicy().delay_s(attempt) == pytest.approx(delay)

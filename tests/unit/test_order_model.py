@@ -1,0 +1,222 @@
+"""The order aggregate: creation, approval, option checks, numbering, requested quantities."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.chassis.errors import FailedPrecondition, InvalidArgument, VersionConflict
+from services.order.domain.model import (
+    Channel,
+    OptionLibrary,
+    Order,
+    OrderApproved,
+    OrderCreated,
+    OrderLine,
+    OrderState,
+    Priority,
+    order_number,
+)
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+HINGE = OrderLine("HB-2040 铰链", 500, "stamping-1", "银色 silver", "电镀 plating", 120)
+BRACKET = OrderLine("SB-55 支架", 200, "stamping-2")
+
+
+def new_order(*, due: date = date(2026, 12, 10), lines: list[OrderLine] | None = None, **kw) -> Order:
+    return Order.create(
+        order_id=kw.get("order_id", "o-1"),
+        order_no=kw.get("order_no", "HW-20261125-00001"),
+        customer_id=kw.get("customer_id", "c-1"),
+        channel=kw.get("channel", Channel.AGENT),
+        priority=kw.get("priority", Priority.HIGH),
+        due_date=due,
+        lines=[HINGE, BRACKET] if lines is None else lines,
+        created_by="wu.xiaoyan",
+        now=NOW,
+        request_id=kw.get("request_id", ""),
+    )
+
+
+class TestCreate:
+    def test_a_new_order_waits_for_approval_at_version_1(self):
+        order = new_order()
+
+        assert order.state is OrderState.PENDING_APPROVAL
+        assert order.version == 1
+        assert order.created_at == NOW
+        assert order.approved_by == "" and order.approved_at is None
+
+    def test_records_order_created_with_wire_values(self):
+        order = new_order(channel=Channel.MARKETPLACE, priority=Priority.NORMAL)
+
+        assert order.events == [
+            OrderCreated(
+                order_id="o-1",
+                order_no="HW-20261125-00001",
+                customer_id="c-1",
+                channel="CHANNEL_MARKETPLACE",
+                priority="PRIORITY_NORMAL",
+                due_date="2026-12-10",
+            )
+        ]
+
+    def test_due_date_in_the_past_is_rejected_on_the_due_date_field(self):
+        with pytest.raises(InvalidArgument) as caught:
+            new_order(due=NOW.date() - timedelta(days=1))
+
+        assert [v.field for v in caught.value.violations] == ["due_date"]
+
+    def test_due_today_is_allowed(self):
+        assert new_order(due=NOW.date()).due_date == NOW.date()
+
+    def test_keeps_its_own_copy_of_the_lines(self):
+        lines = [HINGE]
+        order = new_order(lines=lines)
+        lines.append(BRACKET)
+
+        assert order.lines == [HINGE]
+
+
+class TestApprove:
+    def test_approving_moves_state_records_approver_and_bumps_version(self):
+        order = new_order()
+        later = NOW + timedelta(hours=2)
+
+        order.approve(approver="li.manager", expected_version=1, now=later)
+
+        assert order.state is OrderState.APPROVED
+        assert order.approved_by == "li.manager"
+        assert order.approved_at == later
+        assert order.version == 2
+
+    def test_records_order_approved_with_every_line(self):
+        order = new_order()
+        order.events.clear()
+
+        order.approve(approver="li.manager", expected_version=1, now=NOW)
+
+        assert order.events == [
+            OrderApproved(
+                order_id="o-1",
+                order_no="HW-20261125-00001",
+                customer_id="c-1",
+                priority="PRIORITY_HIGH",
+                due_date="2026-12-10",
+                version=2,
+                lines=[
+                    {
+                        "product_model": "HB-2040 铰链",
+                        "quantity": 500,
+                        "colour": "银色 silver",
+                        "surface_treatment": "电镀 plating",
+                        "workshop": "stamping-1",
+                        "unit_price_fen": 120,
+                    },
+                    {
+                        "product_model": "SB-55 支架",
+                        "quantity": 200,
+                        "colour": "",
+                        "surface_treatment": "",
+                        "workshop": "stamping-2",
+                        "unit_price_fen": 0,
+                    },
+                ],
+                approved_by="li.manager",
+            )
+        ]
+
+    def test_a_stale_version_is_a_conflict_and_changes_nothing(self):
+        order = new_order()
+        order.events.clear()
+
+        with pytest.raises(VersionConflict):
+            order.approve(approver="li.manager", expected_version=7, now=NOW)
+
+        assert order.state is OrderState.PENDING_APPROVAL
+        assert order.version == 1
+        assert order.events == []
+
+    def test_expected_version_zero_means_no_version_check(self):
+        order = new_order()
+
+        order.approve(approver="li.manager", expected_version=0, now=NOW)
+
+        assert order.state is OrderState.APPROVED
+
+    def test_approving_twice_is_a_failed_precondition(self):
+        order = new_order()
+        order.approve(approver="li.manager", expected_version=1, now=NOW)
+        order.events.clear()
+
+        with pytest.raises(FailedPrecondition):
+            order.approve(approver="li.manager", expected_version=2, now=NOW)
+
+        assert order.version == 2
+        assert order.events == []
+
+    def test_approving_twice_with_the_first_version_is_a_conflict(self):
+        order = new_order()
+        order.approve(approver="li.manager", expected_version=1, now=NOW)
+
+        with pytest.raises(VersionConflict):
+            order.approve(approver="li.manager", expected_version=1, now=NOW)
+
+
+class TestOptionLibrary:
+    LIBRARY = OptionLibrary(
+        colours=("本色 natural", "黑色 black"),
+        surface_treatments=("电镀 plating",),
+        workshops=("stamping-1", "stamping-2"),
+    )
+
+    def test_allowed_values_pass(self):
+        self.LIBRARY.check([OrderLine("X", 1, "stamping-1", "黑色 black", "电镀 plating")])
+
+    def test_each_bad_value_is_named_by_its_line_index_and_field(self):
+        lines = [
+            OrderLine("X", 1, "stamping-1", "黑色 black"),
+            OrderLine("Y", 1, "stamping-1", "purple"),
+            OrderLine("Z", 1, "welding", "本色 natural", "anodising"),
+        ]
+
+        with pytest.raises(InvalidArgument) as caught:
+            self.LIBRARY.check(lines)
+
+        assert [v.field for v in caught.value.violations] == [
+            "lines[1].colour",
+            "lines[2].surface_treatment",
+            "lines[2].workshop",
+        ]
+        assert "'purple'" in caught.value.violations[0].description
+
+    def test_an_empty_value_is_not_checked(self):
+        self.LIBRARY.check([OrderLine("X", 1, "stamping-2", colour="", surface_treatment="")])
+
+    def test_an_empty_list_means_free_text(self):
+        OptionLibrary().check([OrderLine("X", 1, "any workshop", "any colour", "any treatment")])
+
+
+@pytest.mark.parametrize(
+    ("prefix", "day", "seq", "expected"),
+    [
+        ("HW", date(2026, 11, 25), 42, "HW-20261125-00042"),
+        ("AP", date(2027, 1, 3), 1, "AP-20270103-00001"),
+        ("HW", date(2026, 11, 25), 99999, "HW-20261125-99999"),
+    ],
+)
+def test_order_number_is_prefix_day_and_five_digit_sequence(prefix, day, seq, expected):
+    assert order_number(prefix, day, seq) == expected
+
+
+def test_requested_quantities_sum_lines_of_the_same_model():
+    order = new_order(
+        lines=[
+            OrderLine("HB-2040", 300, "stamping-1", "黑色 black"),
+            OrderLine("SB-55", 10, "stamping-2"),
+            OrderLine("HB-2040", 200, "stamping-1", "银色 silver"),
+        ]
+    )
+
+    assert order.requested_quantities() == {"HB-2040": 500, "SB-55": 10}
