@@ -45,7 +45,9 @@ class DistributedStack:
         self.db_prefix = db_prefix
         self.amqp_url = f"{amqp_base}/{quote(vhost, safe='')}"
         self.ports = {name: port + port_offset for name, port in DISTRIBUTED_PORTS.items()}
-        self.metrics_ports = {name: 9100 + i + port_offset for i, name in enumerate(NAMES)}
+        self.metrics_ports = {
+            name: 9100 + i + port_offset for i, name in enumerate((*NAMES, "notify-worker"))
+        }
         self.log_dir = log_dir or ROOT / "var" / "stack"
         self.seed = seed
         self.extra_env = extra_env or {}
@@ -103,7 +105,7 @@ class DistributedStack:
             self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
         self.wait_healthy(timeout_s)
         worker_env = self.env_for("notify")
-        worker_env.pop("OMS_METRICS_PORT")  # the gRPC notify process serves notify's metrics
+        worker_env["OMS_METRICS_PORT"] = str(self.metrics_ports["notify-worker"])
         self._spawn(
             "notify-worker",
             [

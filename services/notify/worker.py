@@ -11,65 +11,89 @@ import json
 import logging
 
 import eventlet
+import pika
 from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.events import MalformedEvent
 from services.chassis.inprocess_bus import InProcessBus
+from services.chassis.metrics import serve_metrics
 from services.chassis.rabbit import connect
 from services.chassis.runtime import ServiceRuntime
-from services.chassis.settings import from_env
+from services.chassis.settings import Settings, from_env
 from services.notify.app import definition
 
 log = logging.getLogger(__name__)
 RETRY = RetryPolicy()
-_consumer: EventConsumer | None = None
+DEAD_LETTER_QUEUE = "notify.events.dead-letter"
 
 
-def consumer() -> EventConsumer:
-    """Built on first use inside the worker (never at import time)."""
-    global _consumer
-    if _consumer is None:
-        runtime = ServiceRuntime(definition, from_env("notify"), InProcessBus())  # notify publishes no events
-        _consumer = runtime.consumer
-    return _consumer
+class Handlers(DependencyProvider):
+    """Builds notify's runtime once per worker process, when nameko starts the service (never at
+    import time), and hands each worker the retrying delivery function."""
+
+    def setup(self) -> None:
+        self.settings = from_env("notify")
+        # notify publishes no events, so the runtime's relay needs no real bus
+        self.consumer = ServiceRuntime(definition, self.settings, InProcessBus()).consumer
+        serve_metrics(self.settings.metrics_port)
+
+    def get_dependency(self, worker_ctx):
+        return lambda source, event_type, payload: deliver(
+            self.consumer, self.settings, source, event_type, payload
+        )
 
 
-def deliver(source: str, event_type: str, payload: dict) -> str:
+def deliver(consumer: EventConsumer, settings: Settings, source: str, event_type: str, payload: dict) -> str:
     exchange = f"{source}.events"
-    c = consumer()
     for attempt in range(1, RETRY.max_attempts + 1):
         try:
-            return c.handle(exchange, event_type, payload)
+            return consumer.handle(exchange, event_type, payload)
         except MalformedEvent as exc:
-            return dead_letter(c, exchange, event_type, payload, str(exc))
+            return dead_letter(consumer, settings, exchange, event_type, payload, str(exc))
         except Exception as exc:
             if attempt == RETRY.max_attempts:
-                return dead_letter(c, exchange, event_type, payload, repr(exc))
-            c.record_retry(exchange, event_type)
+                return dead_letter(consumer, settings, exchange, event_type, payload, repr(exc))
+            consumer.record_retry(exchange, event_type)
             log.warning("notify: attempt %d failed: %r", attempt, exc)
             eventlet.sleep(RETRY.delay_s(attempt))
     raise AssertionError("unreachable")
 
 
-def dead_letter(c: EventConsumer, exchange: str, event_type: str, payload: dict, reason: str) -> str:
-    c.record_dead_letter(exchange, event_type)
-    queue = "notify.events.dead-letter"
-    conn = connect(from_env("notify").amqp_url, "oms-notify-dead-letter")
+def dead_letter(
+    consumer: EventConsumer, settings: Settings, exchange: str, event_type: str, payload: dict, reason: str
+) -> str:
+    conn = connect(settings.amqp_url, "oms-notify-dead-letter")
     try:
         channel = conn.channel()
         channel.confirm_delivery()
-        channel.queue_declare(queue, durable=True)
-        channel.basic_publish("", queue, json.dumps(payload, ensure_ascii=False).encode(), properties=None)
+        channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+        channel.basic_publish(
+            "",
+            DEAD_LETTER_QUEUE,
+            json.dumps(payload, ensure_ascii=False).encode(),
+            pika.BasicProperties(
+                content_type="application/json",
+                delivery_mode=2,
+                headers={
+                    "x-oms-exchange": exchange,
+                    "x-oms-routing-key": event_type,
+                    "x-oms-dead-letter-reason": reason[:500],
+                },
+            ),
+        )
     finally:
         conn.close()
+    consumer.record_dead_letter(exchange, event_type)
     log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, reason)
     return "dead_letter"
 
 
 class NotifyWorker:
     name = "notify"
+    deliver = Handlers()
 
     @event_handler("production", "work_order_created")
     def on_work_order_created(self, payload: dict) -> None:
-        deliver("production", "work_order_created", payload)
+        self.deliver("production", "work_order_created", payload)

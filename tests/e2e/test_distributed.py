@@ -60,17 +60,17 @@ def test_phone_orders_are_idempotent(stack):
     scenario.check_phone_order_is_idempotent(api, result["order"].customer_id)
 
 
+def scrape(port: int) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+
 def test_services_expose_prometheus_metrics(stack):
     s, api = stack
     scenario.run_skeleton_flow(api)
-    text = (
-        urllib.request.urlopen(f"http://127.0.0.1:{s.metrics_ports['order']}/metrics", timeout=5)
-        .read()
-        .decode()
-    )
-    assert 'oms_grpc_server_handled_total{code="OK",method="ApproveOrder",service="order"}' in text
-    assert "oms_outbox_published_total" in text
-    prod = urllib.request.urlopen(
-        f"http://127.0.0.1:{s.metrics_ports['production']}/metrics", timeout=5
-    ).read()
-    assert b'outcome="ok"' in prod
+    order = scrape(s.metrics_ports["order"])
+    assert 'oms_grpc_server_handled_total{code="OK",method="ApproveOrder",service="order"}' in order
+    assert 'oms_outbox_published_total{service="order"}' in order
+    production = scrape(s.metrics_ports["production"])
+    assert 'consumer="production.create_work_orders",event_type="order_approved",outcome="ok"' in production
+    worker = scrape(s.metrics_ports["notify-worker"])  # the nameko worker counts what it handled
+    assert 'event_type="work_order_created",outcome="ok"' in worker

@@ -1,0 +1,100 @@
+"""A trace that starts at an RPC continues in the consumer of the event it caused: the trace
+context is stored with the outbox row and picked up on the other side of the bus."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import MetaData, create_engine
+
+from oms.production.v1 import production_pb2
+from services.chassis.consumer import EventConsumer, Subscription
+from services.chassis.db import session_factory
+from services.chassis.events import EventCodec
+from services.chassis.identity import Identity, acting_as
+from services.chassis.inprocess_bus import InProcessBus
+from services.chassis.outbox import OutboxRelay
+from services.chassis.tables import add_chassis_tables
+from services.chassis.uow import UnitOfWork
+from services.production.domain.model import WorkOrderCreated
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+def database(path) -> tuple[MetaData, object]:
+    metadata = MetaData()
+    add_chassis_tables(metadata)
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    return metadata, engine
+
+
+def test_consumer_span_continues_the_producers_trace(tmp_path, spans):
+    src_meta, src_engine = database(tmp_path / "production.db")
+    dst_meta, dst_engine = database(tmp_path / "notify.db")
+    codec = EventCodec("production", {"work_order_created": production_pb2.WorkOrderCreated})
+    seen: dict[str, object] = {}
+    handled = threading.Event()
+
+    def tell_workshop_lead(event, uow) -> None:
+        seen["context"] = trace.get_current_span().get_span_context()
+        handled.set()
+
+    bus = InProcessBus()
+    bus.subscribe(
+        EventConsumer(
+            "notify",
+            [Subscription("production", "work_order_created", tell_workshop_lead)],
+            lambda: UnitOfWork(session_factory(dst_engine), dst_meta, EventCodec("notify", {})),
+            ["hardware"],
+        )
+    )
+    relay = OutboxRelay("production", src_engine, src_meta.tables["outbox"], bus)
+
+    tracer = trace.get_tracer("test")
+    caller = Identity("hardware", "svc:production", frozenset({"service"}))
+    with (
+        acting_as(caller),
+        tracer.start_as_current_span("ApproveOrder") as rpc_span,
+        UnitOfWork(session_factory(src_engine), src_meta, codec) as uow,
+    ):
+        uow.record(
+            WorkOrderCreated(
+                str(uuid.uuid4()),
+                "WO-HW-20261125-00001-01",
+                str(uuid.uuid4()),
+                "HW-20261125-00001",
+                "stamping-1",
+                "2026-12-20",
+                [],
+            )
+        )
+        uow.commit()
+    relay.drain()
+    assert handled.wait(5)
+    bus.stop()
+
+    producer = rpc_span.get_span_context()
+    consumer = seen["context"]
+    assert consumer.trace_id == producer.trace_id
+    assert consumer.span_id != producer.span_id
+    consume_spans = [
+        s for s in spans.get_finished_spans() if s.name == "consume production.work_order_created"
+    ]
+    assert consume_spans and consume_spans[-1].parent.span_id == producer.span_id
+    assert consume_spans[-1].kind is trace.SpanKind.CONSUMER
