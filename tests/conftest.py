@@ -93,3 +93,20 @@ def amqp_url(rabbitmq: str, vhost: str) -> str:
     from urllib.parse import quote
 
     return f"{rabbitmq}/{quote(vhost, safe='')}"
+
+
+@pytest.fixture(scope="session")
+def spans():
+    """An OpenTelemetry SDK provider for this test process, recording finished spans in memory."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter

@@ -219,3 +219,33 @@ def test_two_relays_share_the_outbox_without_duplicates(wire, amqp_url):
     assert sum(counts) == 2000
     wait_until(lambda: sink.count("inbox") == 2000, timeout=30)
     assert sink.count("effects") == 2000
+
+
+def test_message_follows_the_wire_convention(wire, spans):
+    """nameko's format: topic exchange <service>.events, routing key = event type, JSON body; ids,
+    tenant, time and trace context in properties and headers; persistent."""
+    from opentelemetry import trace
+
+    source, _sink, relay, _start, amqp_url = wire
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = conn.channel()
+    channel.exchange_declare(f"{source.name}.events", exchange_type="topic", durable=True)
+    tap = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(tap, f"{source.name}.events", routing_key="customer_created")
+    with trace.get_tracer("test").start_as_current_span("CreateCustomer"):
+        emit(source, 1)
+    relay.drain()
+    method, props, body = None, None, None
+    deadline = time.monotonic() + 5
+    while method is None and time.monotonic() < deadline:
+        method, props, body = channel.basic_get(tap, auto_ack=True)
+    conn.close()
+    assert method is not None, "nothing arrived"
+    doc = json.loads(body)
+    assert method.exchange == f"{source.name}.events" and method.routing_key == "customer_created"
+    assert props.delivery_mode == 2 and props.content_type == "application/json"
+    assert props.message_id == doc["event_id"] and props.type == "customer_created"
+    assert props.timestamp and props.headers["tenant_id"] == doc["tenant_id"] == "hardware"
+    assert props.headers["source"] == doc["source"] == source.name
+    assert doc["data"]["code"] == "C0" and doc["data"]["tier"] == "TIER_A"
+    assert props.headers["traceparent"].startswith("00-")

@@ -6,11 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import MetaData, create_engine
 
 from oms.production.v1 import production_pb2
@@ -23,17 +19,6 @@ from services.chassis.outbox import OutboxRelay
 from services.chassis.tables import add_chassis_tables
 from services.chassis.uow import UnitOfWork
 from services.production.domain.model import WorkOrderCreated
-
-
-@pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 def database(path) -> tuple[MetaData, object]:
