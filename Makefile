@@ -8,7 +8,7 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto' | sort)
 PROTOVALIDATE_SRC := 1.1.2
 
-.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed clean
+.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed bench bench-quick bench-scale clean
 
 ## setup: virtualenv, pinned dependencies, validate.proto, generated code
 setup: $(VENV)/.installed protos
@@ -54,6 +54,19 @@ run-distributed: setup
 	$(BIN)/python -m services.stack up
 
 ## bench: benchmark suite, ratios against same-run baselines (results in build/bench/)
+bench: setup
+	bash scripts/ensure-servers.sh
+	$(BIN)/python -m bench
+
+## bench-quick: every case with small counts (what CI runs via tests/bench); figures mean little
+bench-quick: setup
+	bash scripts/ensure-servers.sh
+	$(BIN)/python -m bench --quick
+
+## bench-scale: only the list-orders scale case (10k vs 1M orders in PostgreSQL)
+bench-scale: setup
+	bash scripts/ensure-servers.sh
+	$(BIN)/python -m bench --only scale
 
 clean:
 	rm -rf build var $(VENV)

@@ -9,9 +9,10 @@ import logging
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from bench.config import FULL, QUICK
-from bench.report import Report, machine, table
+from bench.report import RESULTS_DIR, Report, machine, table
 from bench.stacks import Environment
 
 CASES = ("read", "write", "relay", "flow", "scale")
@@ -29,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts (CI): proves the suite runs")
     parser.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
     parser.add_argument("--skip", nargs="+", choices=CASES, default=[], help="leave these cases out")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default build/bench)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # the stack probes queues before they exist
     cfg = QUICK if args.quick else FULL
     selected = [c for c in (args.only or CASES) if c not in args.skip]
 
@@ -56,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report.rows))
     for note in report.notes:
         print(f"  * {note}")
-    path = report.write()
-    print(f"\nwritten to {path} (and build/bench/latest.json)")
+    path = report.write(args.out)
+    print(f"\nwritten to {path} (and latest.json beside it)")
     if failed:
         print(f"cases that failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -47,7 +47,7 @@ QUICK = Config(
     relay_batch=500,
     flow_orders=40,
     flow_rate=50.0,
-    scale_small=2_000,
-    scale_large=20_000,
+    scale_small=10_000,  # the smallest book that fills two pages of the query
+    scale_large=50_000,
     scale_queries=50,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -110,7 +111,6 @@ def peak_rss_kb(pid: int | str = "self") -> int | None:
 def reset_peak_rss(pid: int) -> None:
     """Reset VmHWM to the current RSS, so a long-lived server's peak is attributed to one case
     (writing 5 to clear_refs is the kernel's documented way; needs to own the process)."""
-    try:
+    # Where it is refused, the figure is the peak since start: still an upper bound.
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass  # then the figure is the peak since start: still an upper bound

@@ -28,7 +28,7 @@ class Row:
     baseline: str = ""  # the row this one is compared with ("" for a baseline itself)
     ratio: float = 1.0  # this figure / the baseline's figure, both from this run
     ratio_of: str = "ops/s"  # which figure the ratio compares
-    aim: str = ""  # e.g. ">= 0.50"; shown, never asserted
+    aim: str = ""  # e.g. "ops/s ratio >= 0.5" or "p99 <= 1000 ms"; shown, never asserted
     met: bool | None = None
     note: str = ""
 
@@ -55,8 +55,8 @@ def compare(row: Row, baseline: Row, *, of: str = "ops/s", aim: str = "") -> Row
     row.baseline, row.ratio_of = baseline.case, of
     row.ratio = mine / theirs if mine is not None and theirs else math.nan
     if aim:
-        row.aim = aim
         op, limit = aim.split()
+        row.aim = f"{of} ratio {aim}"
         row.met = row.ratio >= float(limit) if op == ">=" else row.ratio <= float(limit)
     return row
 
@@ -99,7 +99,7 @@ COLUMNS = ("case", "count", "ops/s", "p50 ms", "p99 ms", "peak RSS MB", "baselin
 def cells(row: Row) -> list[str]:
     aim = ""
     if row.aim:
-        aim = f"{row.aim} ({row.ratio_of}) " + ("met" if row.met else "MISSED")
+        aim = f"{row.aim}: " + ("met" if row.met else "MISSED")
     ratio = f"{row.ratio:.2f}" if row.baseline else "1 (baseline)"
     return [
         row.case,
@@ -124,9 +124,11 @@ def table(rows: list[Row], markdown: bool = False) -> str:
     numeric = {1, 2, 3, 4, 5, 7}
     out = []
     for cols in [list(COLUMNS), *body]:
-        out.append(
-            "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
-        )
+        padded = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cols, widths, strict=True))
+        ]
+        out.append("  ".join(padded).rstrip())
     out.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(out)
 

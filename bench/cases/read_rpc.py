@@ -78,9 +78,7 @@ def run(env: Environment, cfg: Config, report: Report) -> None:
             (f"{cfg.callers}x", lambda op: run_concurrent(op, cfg.read_calls, cfg.callers, cfg.warmup)),
         ):
             base = Row.of(f"read.bare-grpc.{label}", measured(bare.proc.pid, lambda r=runner: r(bare_call)))
-            mine = Row.of(
-                f"read.GetOrder.{label}", measured(stack.pid, lambda r=runner: r(chassis_call))
-            )
+            mine = Row.of(f"read.GetOrder.{label}", measured(stack.pid, lambda r=runner: r(chassis_call)))
             report.add(base, compare(mine, base, aim=AIM))
         report.notes.append(f"read: reply {len(payload)} bytes (GetOrderResponse, 2 lines), SQLite")
     finally:

@@ -34,7 +34,9 @@ def run(env: Environment, cfg: Config, report: Report) -> None:
     count, warmup = cfg.write_calls, min(cfg.warmup, 50)
 
     sqlite_url = f"sqlite:///{env.work_dir / 'bare-insert.db'}"
-    base = Row.of("write.bare-insert.sqlite", Sample.from_json(run_job("bare-insert", _args(sqlite_url, cfg))))
+    base = Row.of(
+        "write.bare-insert.sqlite", Sample.from_json(run_job("bare-insert", _args(sqlite_url, cfg)))
+    )
     stack = env.embedded()
     api = Api(stack.addresses())
     try:
