@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.catalog import DISTRIBUTED_PORTS, NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMEKO_QUEUE = "evt-production-work_order_created--notify.on_work_order_created"
+NAMEKO_QUEUE = "evt-production-work_order_created--notify.on_work_order_created"  # nameko naming
 
 
 class DistributedStack:

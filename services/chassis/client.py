@@ -1,36 +1,55 @@
-"""gRPC channels to other services: the caller's identity travels as a fresh signed token, the
+"""gRPC channels to other services: the caller's identity travels as a signed token, the
 trace context via the OpenTelemetry client interceptor."""
 
 from __future__ import annotations
+
+import time
 
 import grpc
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
 from services.chassis import identity
-from services.chassis.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.chassis.errors import (
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    VersionConflict,
+)
 
 
 class _Credentials(grpc.UnaryUnaryClientInterceptor):
+    """Sends the current caller's identity as a token signed here, reused until near expiry."""
+
+    TTL_S = 300
+
     def __init__(self, secret: str):
         self._secret = secret
+        self._tokens: dict[identity.Identity, tuple[str, float]] = {}
+
+    def _token_for(self, caller: identity.Identity) -> str:
+        token, renew_at = self._tokens.get(caller, ("", 0.0))
+        if time.monotonic() >= renew_at:
+            token = identity.issue_token(
+                self._secret,
+                caller.tenant_id,
+                caller.user,
+                caller.roles,
+                customer_id=caller.customer_id,
+                ttl_s=self.TTL_S,
+            )
+            if len(self._tokens) > 4096:
+                self._tokens.clear()
+            self._tokens[caller] = (token, time.monotonic() + self.TTL_S / 2)
+        return token
 
     def intercept_unary_unary(self, continuation, client_call_details, request):
-        caller = identity.current()
-        token = identity.issue_token(
-            self._secret,
-            caller.tenant_id,
-            caller.user,
-            caller.roles,
-            customer_id=caller.customer_id,
-            ttl_s=300,
-        )
+        token = self._token_for(identity.current())
         metadata = [*(client_call_details.metadata or []), ("authorization", f"Bearer {token}")]
-        details = (
-            client_call_details._replace(metadata=metadata)
-            if hasattr(client_call_details, "_replace")
-            else _Details(client_call_details, metadata)
-        )
-        return continuation(details, request)
+        return continuation(_Details(client_call_details, metadata), request)
 
 
 class _Details(grpc.ClientCallDetails):
@@ -52,6 +71,11 @@ _REMOTE_ERRORS = {
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.ABORTED: VersionConflict,
+    # Our own credentials were refused: a misconfiguration, not something a retry fixes.
+    grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 

@@ -1,13 +1,9 @@
-"""Errors a domain may raise, and the one table that maps them to gRPC status codes.
-
-Domains raise these (plain Python, no gRPC import); the chassis interceptor translates them.
-"""
+"""Errors a domain may raise. Plain Python, no gRPC import: the chassis interceptor maps them to
+gRPC status codes with one table (`services.chassis.interceptors.STATUS_OF`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import grpc
 
 
 @dataclass(frozen=True)
@@ -52,22 +48,3 @@ class Unauthenticated(DomainError):
 
 class Unavailable(DomainError):
     """A dependency (another service, the WMS) did not answer; the caller may retry."""
-
-
-STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    VersionConflict: grpc.StatusCode.ABORTED,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    Unavailable: grpc.StatusCode.UNAVAILABLE,
-}
-
-
-def status_code_for(error: DomainError) -> grpc.StatusCode:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return grpc.StatusCode.INTERNAL

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jwt
 
@@ -50,6 +51,18 @@ def issue_token(
 
 
 def verify_token(secret: str, token: str, tenants: Iterable[str]) -> Identity:
+    identity, expires_at = _verified(secret, token)
+    if expires_at <= time.time():
+        raise Unauthenticated("token expired")
+    if identity.tenant_id not in set(tenants):
+        raise PermissionDenied(f"tenant {identity.tenant_id!r} is not served by this release")
+    return identity
+
+
+@lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> tuple[Identity, float]:
+    """Signature and claims checked once per token string (clients reuse a token for minutes);
+    expiry is checked on every call by the caller. Failures are not cached (they raise)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]}
@@ -61,14 +74,13 @@ def verify_token(secret: str, token: str, tenants: Iterable[str]) -> Identity:
     tenant = claims.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise Unauthenticated("token has no tenant")
-    if tenant not in set(tenants):
-        raise PermissionDenied(f"tenant {tenant!r} is not served by this release")
-    return Identity(
+    identity = Identity(
         tenant_id=tenant,
         user=claims["sub"],
         roles=frozenset(claims.get("roles", [])),
         customer_id=claims.get("customer", ""),
     )
+    return identity, float(claims["exp"])
 
 
 _current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("oms_identity", default=None)

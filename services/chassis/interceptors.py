@@ -15,15 +15,39 @@ from grpc_status import rpc_status
 
 from services.chassis import identity
 from services.chassis.errors import (
+    AlreadyExists,
     DomainError,
+    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    NotFound,
+    PermissionDenied,
     Unauthenticated,
-    status_code_for,
+    Unavailable,
+    VersionConflict,
 )
 from services.chassis.metrics import RPC_HANDLED, RPC_LATENCY
 
 log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    VersionConflict: grpc.StatusCode.ABORTED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_code_for(error: DomainError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return grpc.StatusCode.INTERNAL
+
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 

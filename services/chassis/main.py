@@ -8,7 +8,7 @@ import os
 
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import serve_metrics
-from services.chassis.rabbit import RabbitConsumer, RabbitPublisher
+from services.chassis.rabbit import RabbitConsumer, RabbitPublisher, declare_consumer_topology
 from services.chassis.runtime import ServiceDefinition, ServiceRuntime
 from services.chassis.server import GrpcServer, wait_for_termination
 from services.chassis.settings import Settings, from_env
@@ -34,6 +34,9 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     if args.command in ("migrate", "seed"):
         runtime = ServiceRuntime(definition, settings, InProcessBus())
         runtime.migrate()
+        if settings.amqp_url and runtime.wiring.subscriptions and not definition.consumers_run_elsewhere:
+            queue = declare_consumer_topology(settings.amqp_url, runtime.consumer, settings.release)
+            log.info("%s: queue %s and its bindings declared", definition.name, queue)
         if args.command == "seed":
             runtime.seed()
         runtime.stop()
@@ -58,7 +61,7 @@ def serve(definition: ServiceDefinition, settings: Settings) -> None:
         if bus is not None:
             bus.subscribe(runtime.consumer)
         else:
-            consumer = RabbitConsumer(settings.amqp_url, runtime.consumer)
+            consumer = RabbitConsumer(settings.amqp_url, runtime.consumer, release=settings.release)
             consumer.start()
             # Queues and bindings exist before health says SERVING, so no event published after
             # that point can find the exchange without our queue.

@@ -14,6 +14,9 @@ RPC_LATENCY = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("oms_outbox_published_total", "Events relayed from the outbox", ["service"])
 OUTBOX_RELAY_ERRORS = Counter("oms_outbox_relay_errors_total", "Failed relay attempts", ["service"])
+OUTBOX_UNROUTED = Counter(
+    "oms_outbox_unrouted_total", "Events the broker could route to no queue", ["exchange", "event_type"]
+)
 OUTBOX_LAG = Gauge("oms_outbox_oldest_unpublished_seconds", "Age of the oldest unrelayed event", ["service"])
 EVENTS_CONSUMED = Counter(
     "oms_events_consumed_total",

@@ -21,6 +21,7 @@ from pika.exceptions import AMQPError
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.events import MalformedEvent, Message
+from services.chassis.metrics import OUTBOX_UNROUTED
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,13 @@ class RabbitPublisher:
         self._conn: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._declared: set[str] = set()
-        self._acked = 0
-        self._nacked = 0
-        self._lock = threading.Lock()
+        self._published = self._settled = self._nacked = 0
+        self._lock = threading.RLock()  # close() may run from another thread (shutdown)
 
     def _open(self) -> BlockingChannel:
         if self._channel is not None and self._channel.is_open:
             return self._channel
-        self.close()
+        self._close()
         self._conn = connect(self._url, self._name)
         channel = self._conn.channel()
         ready = []
@@ -87,21 +87,26 @@ class RabbitPublisher:
             ack_nack_callback=self._on_confirm, callback=lambda _f: ready.append(1)
         )
         channel._flush_output(lambda: bool(ready))
+        channel._impl.add_on_return_callback(self._on_return)
         self._channel = channel
         self._declared.clear()
-        self._published = 0
-        self._acked = self._nacked = 0
+        self._published = self._settled = self._nacked = 0
         return channel
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
-        # With `multiple`, one ack covers every tag up to delivery_tag.
-        confirmed = method.delivery_tag if method.multiple else None
-        if isinstance(method, pika.spec.Basic.Ack):
-            self._acked = confirmed if confirmed is not None else self._acked + 1
-        else:
-            self._nacked += 1
-            self._acked = confirmed if confirmed is not None else self._acked + 1
+        # With `multiple`, one confirm settles every tag up to delivery_tag.
+        count = method.delivery_tag - self._settled if method.multiple else 1
+        self._settled += count
+        if not isinstance(method, pika.spec.Basic.Ack):
+            self._nacked += count
+
+    def _on_return(self, _channel, method, _props, _body) -> None:
+        # No queue is bound for this event (yet): RabbitMQ confirms it all the same, so it is
+        # gone. Consumers declare their queues in `migrate`, before anything is published; a
+        # return here means a subscriber is missing, and the platform engineer sees it counted.
+        OUTBOX_UNROUTED.labels(method.exchange, method.routing_key).inc()
+        log.warning("no queue bound for %s/%s: event not routed", method.exchange, method.routing_key)
 
     def publish_batch(self, messages: Sequence[Message]) -> None:
         if not messages:
@@ -110,7 +115,7 @@ class RabbitPublisher:
             try:
                 self._publish(messages)
             except AMQPError as exc:
-                self.close()
+                self._close()
                 raise PublishFailed(f"RabbitMQ publish failed: {exc!r}") from exc
 
     def _publish(self, messages: Sequence[Message]) -> None:
@@ -120,38 +125,65 @@ class RabbitPublisher:
             self._declared.add(exchange)
         nacked_before = self._nacked
         for m in messages:
-            channel._impl.basic_publish(m.exchange, m.routing_key, m.body, properties_for(m))
+            channel._impl.basic_publish(m.exchange, m.routing_key, m.body, properties_for(m), mandatory=True)
             self._published += 1
         target = self._published
         deadline = time.monotonic() + self._timeout
-        while self._acked < target:
+        while self._settled < target:
             if time.monotonic() > deadline:
-                self.close()
+                self._close()
                 raise PublishFailed(
-                    f"no confirm for {target - self._acked} message(s) within {self._timeout}s"
+                    f"no confirm for {target - self._settled} message(s) within {self._timeout}s"
                 )
             self._conn.process_data_events(time_limit=0.05)
         if self._nacked != nacked_before:
             raise PublishFailed(f"broker refused {self._nacked - nacked_before} message(s)")
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None and conn.is_open:
             with contextlib.suppress(AMQPError):
                 conn.close()
 
 
+def consumer_queue(service: str, release: str = "") -> str:
+    """`<service>.events`, or `<release>.<service>.events` when several releases (tenants deployed
+    on their own) share one broker: each release needs its own copy of every event, not a share."""
+    return f"{release}.{service}.events" if release else f"{service}.events"
+
+
+def declare_consumer_topology(url: str, consumer: EventConsumer, release: str = "") -> str:
+    """Create a service's queues and bindings ahead of its first start (the `migrate` step), so
+    events published before the consumer runs wait in its queue instead of going nowhere."""
+    rabbit = RabbitConsumer(url, consumer, release=release)
+    conn = connect(url, f"oms-{consumer.service}-topology")
+    try:
+        rabbit.declare(conn.channel())
+    finally:
+        conn.close()
+    return rabbit.queue
+
+
 class RabbitConsumer:
     """Consumes a service's queue on its own thread; acks only after the handler committed."""
 
     def __init__(
-        self, url: str, consumer: EventConsumer, retry: RetryPolicy | None = None, prefetch: int = 32
+        self,
+        url: str,
+        consumer: EventConsumer,
+        retry: RetryPolicy | None = None,
+        prefetch: int = 32,
+        release: str = "",
     ):
         self._url = url
         self.consumer = consumer
         self.retry = retry or RetryPolicy()
         self.prefetch = prefetch
-        self.queue = f"{consumer.service}.events"
+        self.queue = consumer_queue(consumer.service, release)
         self.retry_queue = f"{self.queue}.retry"
         self.dead_letter_queue = f"{self.queue}.dead-letter"
         self._stop = threading.Event()

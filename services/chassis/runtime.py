@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf.message import Message as ProtoMessage
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData
 
 from services.chassis.client import channel_to
 from services.chassis.consumer import EventConsumer, Subscription
@@ -41,7 +41,7 @@ class Wiring:
 class ServiceContext:
     settings: Settings
     tenants: dict[str, Tenant]
-    uow: Callable[[], UnitOfWork]
+    uow: Callable[..., UnitOfWork]  # uow() for writes, uow(read_only=True) for reads
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def channel(self, peer: str) -> grpc.Channel:
@@ -66,13 +66,32 @@ class ServiceDefinition:
     consumers_run_elsewhere: bool = False
 
 
+def unit_of_work_factory(
+    definition: ServiceDefinition, engine: Engine, on_commit: Callable[[], None] = lambda: None
+) -> Callable[..., UnitOfWork]:
+    """uow() for a business transaction, uow(read_only=True) for reads (never commit; on SQLite
+    they do not take the write lock)."""
+    sessions = session_factory(engine)
+    read_sessions = session_factory(engine, read_only=True)
+    codec = EventCodec(definition.name, definition.contracts)
+
+    def uow(read_only: bool = False) -> UnitOfWork:
+        return definition.unit_of_work(
+            read_sessions if read_only else sessions,
+            definition.metadata,
+            codec,
+            on_commit=on_commit,
+            read_only=read_only,
+        )
+
+    return uow
+
+
 class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition, settings: Settings, publisher: Publisher):
         self.definition = definition
         self.settings = settings
         self.engine = make_engine(settings.sqlalchemy_url)
-        sessions = session_factory(self.engine)
-        codec = EventCodec(definition.name, definition.contracts)
         self.relay = OutboxRelay(
             definition.name,
             self.engine,
@@ -80,10 +99,7 @@ class ServiceRuntime:
             publisher,
             interval_s=settings.relay_interval_s,
         )
-
-        def uow() -> UnitOfWork:
-            return definition.unit_of_work(sessions, definition.metadata, codec, on_commit=self.relay.wake)
-
+        uow = unit_of_work_factory(definition, self.engine, on_commit=self.relay.wake)
         self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)
         self.wiring = definition.wire(self.context)
         self.consumer = EventConsumer(definition.name, self.wiring.subscriptions, uow, settings.tenants)

@@ -10,6 +10,7 @@ from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import server_interceptor
@@ -29,6 +30,15 @@ class GrpcBinding:
     servicer: object
 
 
+def refuse_streaming_methods(full_name: str) -> None:
+    """The chassis interceptor authenticates and validates unary calls; a streaming method would
+    pass it unchecked, so a service declaring one does not start (until the chassis handles it)."""
+    service = descriptor_pool.Default().FindServiceByName(full_name)
+    streaming = [m.name for m in service.methods if m.client_streaming or m.server_streaming]
+    if streaming:
+        raise RuntimeError(f"{full_name}: streaming methods {streaming} are not supported by the chassis")
+
+
 class GrpcServer:
     def __init__(self, settings: Settings, bindings: Iterable[GrpcBinding], *, max_workers: int = 32):
         self.bindings = list(bindings)
@@ -40,6 +50,7 @@ class GrpcServer:
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         for b in self.bindings:
+            refuse_streaming_methods(b.full_name)
             b.add(b.servicer, self.server)
         names = [b.full_name for b in self.bindings]
         reflection.enable_server_reflection(

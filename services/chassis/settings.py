@@ -28,6 +28,7 @@ class Settings:
     data_dir: str = "var"
     log_level: str = "INFO"
     relay_interval_s: float = 0.2
+    release: str = ""  # names this deployment's queues when several releases share one broker
 
     def peer(self, name: str) -> str:
         try:
@@ -72,6 +73,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         data_dir=get("OMS_DATA_DIR", "var"),
         log_level=get("OMS_LOG_LEVEL", "INFO"),
         relay_interval_s=float(get("OMS_RELAY_INTERVAL_S", "0.2")),
+        release=get("OMS_RELEASE", ""),
     )
     values.update(overrides)
     return Settings(**values)

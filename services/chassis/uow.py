@@ -32,7 +32,10 @@ class UnitOfWork:
         metadata: MetaData,
         codec: EventCodec,
         on_commit: Callable[[], None] = lambda: None,
+        *,
+        read_only: bool = False,
     ):
+        self.read_only = read_only
         self._sessions = sessions
         self._outbox = metadata.tables["outbox"]
         self._inbox = metadata.tables["inbox"]
@@ -63,6 +66,8 @@ class UnitOfWork:
         self._events.append(event)
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("commit in a read-only unit of work: open it with read_only=False")
         events = list(self._events)
         for aggregate in self._seen:
             events.extend(aggregate.events)

@@ -8,10 +8,10 @@ from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.chassis.consumer import Subscription
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
+from services.notify import consumers
 from services.notify.adapters.tables import metadata
 from services.notify.api import NotifyApi
 from services.notify.domain.model import Workshop
-from services.notify.service_layer import handlers
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 
@@ -25,7 +25,7 @@ def wire(ctx: ServiceContext) -> Wiring:
     return Wiring(
         bindings=[GrpcBinding(name, notify_pb2_grpc.add_NotifyServiceServicer_to_server, NotifyApi(ctx.uow))],
         subscriptions=[
-            Subscription("production", "work_order_created", handlers.on_work_order_created(workshop))
+            Subscription("production", "work_order_created", consumers.on_work_order_created(workshop))
         ],
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import eventlet
 import pika
@@ -91,9 +92,12 @@ def dead_letter(
 
 
 class NotifyWorker:
-    name = "notify"
+    # nameko names its queues after the service; a release sharing the broker with others needs
+    # its own (read when nameko imports this module, as nameko's own config is).
+    name = f"notify-{os.environ['OMS_RELEASE']}" if os.environ.get("OMS_RELEASE") else "notify"
     deliver = Handlers()
 
-    @event_handler("production", "work_order_created")
+    # requeue_on_error: if even the dead-letter publish fails, the message goes back, not away
+    @event_handler("production", "work_order_created", requeue_on_error=True)
     def on_work_order_created(self, payload: dict) -> None:
         self.deliver("production", "work_order_created", payload)

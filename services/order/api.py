@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis import identity
+from services.chassis.fields import parse_date, parse_optional_date
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
 from services.order.service_layer.ports import CustomerDirectory, StockCheck
@@ -32,7 +31,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             customer_id=request.customer_id,
             channel=Channel(order_pb2.Channel.Name(request.channel)),
             priority=Priority(order_pb2.Priority.Name(request.priority or order_pb2.PRIORITY_NORMAL)),
-            due_date=date.fromisoformat(request.due_date),
+            due_date=parse_date("due_date", request.due_date),
             lines=[line_from_proto(x) for x in request.lines],
             request_id=request.request_id,
         )
@@ -55,8 +54,8 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
     def ListOrders(self, request: order_pb2.ListOrdersRequest, context) -> order_pb2.ListOrdersResponse:
         query = handlers.ListOrders(
             state=OrderState(order_pb2.OrderState.Name(request.state)) if request.state else None,
-            due_from=date.fromisoformat(request.due_from) if request.due_from else None,
-            due_to=date.fromisoformat(request.due_to) if request.due_to else None,
+            due_from=parse_optional_date("due_from", request.due_from),
+            due_to=parse_optional_date("due_to", request.due_to),
             page_size=request.page_size,
             page_token=request.page_token,
         )

@@ -8,9 +8,9 @@ from oms.production.v1 import production_pb2, production_pb2_grpc
 from services.chassis.consumer import Subscription
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
+from services.production import consumers
 from services.production.adapters.tables import metadata
 from services.production.api import ProductionApi
-from services.production.service_layer import handlers
 from services.production.service_layer.unit_of_work import ProductionUnitOfWork
 
 
@@ -22,7 +22,7 @@ def wire(ctx: ServiceContext) -> Wiring:
                 name, production_pb2_grpc.add_ProductionServiceServicer_to_server, ProductionApi(ctx.uow)
             )
         ],
-        subscriptions=[Subscription("order", "order_approved", handlers.create_work_orders)],
+        subscriptions=[Subscription("order", "order_approved", consumers.create_work_orders)],
     )
 
 

@@ -157,6 +157,21 @@ def check_malformed_request_is_refused(api: Api) -> None:
     except grpc.RpcError as exc:
         assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert bad_request_fields(exc) == {"customer_id", "due_date", "lines[0].quantity"}
+    # Well formed, but no such day: still the caller's mistake, named, not an internal error.
+    try:
+        api.orders.CreateOrder(
+            order_pb2.CreateOrderRequest(
+                customer_id=str(uuid.uuid4()),
+                channel=order_pb2.CHANNEL_DIRECT,
+                due_date="2026-02-30",
+                lines=[line()],
+            ),
+            metadata=md,
+        )
+        raise AssertionError("30 February was accepted")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert bad_request_fields(exc) == {"due_date"}
     after = api.orders.ListOrders(order_pb2.ListOrdersRequest(page_size=500), metadata=md).orders
     assert len(after) == len(before), "a refused request left an order behind"
 
@@ -181,6 +196,16 @@ def check_tenants_and_customers_are_isolated(api: Api, order_id: str, customer_i
     assert api.orders.GetOrder(
         order_pb2.GetOrderRequest(order_id=order_id), metadata=own.metadata()
     ).order.order_id
+    # The shop floor's records are staff-only: a portal account is refused, not shown them.
+    for call, request in (
+        (api.production.ListWorkOrders, production_pb2.ListWorkOrdersRequest(order_id=order_id)),
+        (api.notify.ListNotifications, notify_pb2.ListNotificationsRequest()),
+    ):
+        try:
+            call(request, metadata=own.metadata())
+            raise AssertionError(f"a portal account read {type(request).__name__}")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
     # No token, no answer.
     try:
         api.orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pika
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 
 from oms.customer.v1 import customer_pb2
@@ -19,7 +20,7 @@ from services.chassis.db import session_factory
 from services.chassis.events import DomainEvent, EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.outbox import OutboxRelay
-from services.chassis.rabbit import RabbitConsumer, RabbitPublisher
+from services.chassis.rabbit import PublishFailed, RabbitConsumer, RabbitPublisher
 from services.chassis.tables import add_chassis_tables
 from services.chassis.uow import UnitOfWork
 
@@ -85,6 +86,20 @@ def queue_depth(amqp_url: str, queue: str) -> int:
         conn.close()
 
 
+def duplicates_seen(service: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "oms_events_consumed_total",
+            {
+                "consumer": f"{service}.apply_customer_created",
+                "event_type": "customer_created",
+                "outcome": "duplicate",
+            },
+        )
+        or 0.0
+    )
+
+
 def wait_until(predicate, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -99,11 +114,11 @@ def wire(fresh_database, amqp_url):
     sink = Side(fresh_database("sink"), f"sink{uuid.uuid4().hex[:6]}")
     made: list = []
 
-    def start_consumer(handler, retry=FAST_RETRY):
+    def start_consumer(handler, retry=FAST_RETRY, release="", tenants=("hardware",)):
         consumer = EventConsumer(
-            sink.name, [Subscription(source.name, "customer_created", handler)], sink.uow, ["hardware"]
+            sink.name, [Subscription(source.name, "customer_created", handler)], sink.uow, list(tenants)
         )
-        rc = RabbitConsumer(amqp_url, consumer, retry=retry)
+        rc = RabbitConsumer(amqp_url, consumer, retry=retry, release=release)
         rc.start()
         assert rc.ready.wait(10)
         made.append(rc)
@@ -141,9 +156,27 @@ def test_events_cross_exactly_once(wire):
 def test_rolled_back_work_leaves_no_event(wire):
     source, *_ = wire
     with pytest.raises(RuntimeError), acting_as(HARDWARE), source.uow() as uow:
+        uow.session.execute(insert(source.effects).values(event_id="-", code="half-written"))
         uow.record(CustomerCreated(str(uuid.uuid4()), "X", "n", "TIER_C", ""))
+        uow.session.flush()
         raise RuntimeError("crash before commit")
     assert source.count("outbox") == 0
+    assert source.count("effects") == 0
+
+
+def test_a_failed_handler_leaves_nothing_half_written(wire):
+    source, sink, relay, start_consumer, _ = wire
+
+    def writes_then_fails(event, uow):
+        uow.session.execute(insert(sink.effects).values(event_id=event.event_id, code="half"))
+        uow.session.flush()
+        raise ValueError("the WMS answered nonsense")
+
+    rc = start_consumer(writes_then_fails)
+    emit(source, 1)
+    relay.drain()
+    wait_until(lambda: queue_depth(rc._url, rc.dead_letter_queue) == 1)
+    assert sink.count("effects") == 0 and sink.count("inbox") == 0
 
 
 def test_redelivered_event_is_handled_once(wire):
@@ -159,9 +192,8 @@ def test_redelivered_event_is_handled_once(wire):
         row.exchange, row.event_type, row.body.encode(), pika.BasicProperties(headers=json.loads(row.headers))
     )
     conn.close()
-    wait_until(lambda: sink.count("inbox") == 1)
-    time.sleep(0.5)
-    assert sink.count("effects") == 1
+    wait_until(lambda: duplicates_seen(sink.name) == 1)
+    assert sink.count("effects") == 1 and sink.count("inbox") == 1
 
 
 def test_failing_handler_is_retried_then_succeeds(wire):
@@ -249,3 +281,61 @@ def test_message_follows_the_wire_convention(wire, spans):
     assert props.headers["source"] == doc["source"] == source.name
     assert doc["data"]["code"] == "C0" and doc["data"]["tier"] == "TIER_A"
     assert props.headers["traceparent"].startswith("00-")
+
+
+def test_releases_sharing_a_broker_each_get_their_own_events(wire):
+    """Two tenant releases on one RabbitMQ: each has its own queue and its own copy of every
+    event, so neither acks away the other's share."""
+    source, sink, relay, start_consumer, _ = wire
+    start_consumer(record_effect(sink), release="hardware", tenants=("hardware",))
+
+    def autoparts_release(event, uow):
+        raise AssertionError("a hardware event reached autoparts' handler")
+
+    start_consumer(autoparts_release, release="autoparts", tenants=("autoparts",))
+    emit(source, 40)
+    relay.drain()
+    wait_until(lambda: sink.count("effects") == 40)
+    labels = {"consumer": f"{sink.name}.autoparts_release", "event_type": "customer_created"}
+    wait_until(
+        lambda: (
+            REGISTRY.get_sample_value("oms_events_consumed_total", {**labels, "outcome": "foreign_tenant"})
+            == 40
+        )
+    )
+
+
+def test_refused_publishes_stay_in_the_outbox(wire):
+    """A nack (here: a full queue that rejects publishes) is a failed relay, not a sent event."""
+    source, _sink, relay, _start, amqp_url = wire
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = conn.channel()
+    channel.exchange_declare(f"{source.name}.events", exchange_type="topic", durable=True)
+    full = f"{source.name}.full"
+    channel.queue_declare(full, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    channel.queue_bind(full, f"{source.name}.events", routing_key="customer_created")
+    emit(source, 5)
+    with pytest.raises(PublishFailed, match="refused 5"):
+        relay.relay_once()
+    with source.engine.connect() as c:
+        outbox = source.metadata.tables["outbox"]
+        assert c.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one() == 5
+    channel.queue_delete(full)
+    conn.close()
+
+
+def test_an_event_no_queue_is_bound_for_is_counted_as_unrouted(wire):
+    source, _sink, relay, _start, _url = wire
+    before = (
+        REGISTRY.get_sample_value(
+            "oms_outbox_unrouted_total",
+            {"exchange": f"{source.name}.events", "event_type": "customer_created"},
+        )
+        or 0.0
+    )
+    emit(source, 3)
+    relay.drain()
+    after = REGISTRY.get_sample_value(
+        "oms_outbox_unrouted_total", {"exchange": f"{source.name}.events", "event_type": "customer_created"}
+    )
+    assert after - before == 3

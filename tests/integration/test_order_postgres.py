@@ -10,17 +10,15 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from services.chassis.db import session_factory
 from services.chassis.errors import FailedPrecondition, NotFound, VersionConflict
-from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
+from services.chassis.runtime import unit_of_work_factory
 from services.order.adapters.tables import metadata, orders
 from services.order.app import definition
 from services.order.domain.model import Channel, OptionLibrary, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
 from services.order.service_layer.ports import Shortfall
-from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 pytestmark = pytest.mark.integration
 SALES = Identity("hardware", "陈丽", frozenset({"sales", "approver"}))
@@ -41,9 +39,7 @@ class PlentyOfStock:
 def uow(fresh_database):
     engine = create_engine(fresh_database("order"), pool_size=20)
     upgrade(definition.migrations_dir, engine)
-    sessions = session_factory(engine)
-    codec = EventCodec("order", definition.contracts)
-    yield lambda: OrderUnitOfWork(sessions, definition.metadata, codec)
+    yield unit_of_work_factory(definition, engine)
     engine.dispose()
 
 

@@ -42,9 +42,10 @@ class FakeDatabase:
 class FakeUnitOfWork:
     """In-memory stand-in for services.chassis.uow.UnitOfWork."""
 
-    def __init__(self, db: FakeDatabase | None = None, codec: EventCodec | None = None):
+    def __init__(self, db: FakeDatabase | None = None, codec: EventCodec | None = None, *, read_only=False):
         self.db = db if db is not None else FakeDatabase()
         self.codec = codec
+        self.read_only = read_only
         self.committed = False
         self.rolled_back = False
 
@@ -72,6 +73,8 @@ class FakeUnitOfWork:
         self._events.append(event)
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("commit in a read-only unit of work")
         events = list(self._events)
         for aggregate in self._seen:
             events.extend(aggregate.events)
@@ -227,8 +230,8 @@ class UowFactory:
         self.uow_cls = uow_cls
         self.opened: list[FakeUnitOfWork] = []
 
-    def __call__(self) -> Any:
-        uow = self.uow_cls(self.db, self.codec)
+    def __call__(self, read_only: bool = False) -> Any:
+        uow = self.uow_cls(self.db, self.codec, read_only=read_only)
         self.opened.append(uow)
         return uow
 

@@ -6,7 +6,6 @@ import grpc
 import pytest
 
 from services.chassis.errors import (
-    STATUS_OF,
     AlreadyExists,
     DomainError,
     FailedPrecondition,
@@ -17,8 +16,8 @@ from services.chassis.errors import (
     Unauthenticated,
     Unavailable,
     VersionConflict,
-    status_code_for,
 )
+from services.chassis.interceptors import STATUS_OF, status_code_for
 
 
 class CustomerNotFound(NotFound):

@@ -9,14 +9,13 @@ from google.rpc import code_pb2, error_details_pb2
 
 from oms.order.v1 import order_pb2
 from services.chassis.errors import (
-    STATUS_OF,
     DomainError,
     FieldViolation,
     InvalidArgument,
     NotFound,
     Unauthenticated,
 )
-from services.chassis.interceptors import bearer_token, field_violations, to_status
+from services.chassis.interceptors import STATUS_OF, bearer_token, field_violations, to_status
 
 CUSTOMER = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.chassis.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -108,6 +109,15 @@ class TestCreateOrder:
         assert again.order_no == first.order_no
         assert len(uow.opened[-1].committed_orders()) == 1
         assert [key for key, _ in outbox(uow)] == ["order_created"]
+
+    def test_a_request_id_reused_for_other_content_is_refused_not_answered(self, uow):
+        with acting_as(SALES):
+            first = create(uow, request_id="phone-7f3a")
+            with pytest.raises(AlreadyExists, match=first.order_no):
+                create(uow, request_id="phone-7f3a", customer_id=OTHER_CUSTOMER)
+            with pytest.raises(AlreadyExists):
+                create(uow, request_id="phone-7f3a", lines=LINES[:1])
+        assert len(uow.opened[-1].committed_orders()) == 1
 
     def test_different_request_ids_make_different_orders(self, uow):
         with acting_as(SALES):

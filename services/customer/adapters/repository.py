@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
+from services.chassis.scoping import scoped
 from services.customer.adapters.tables import customers
 from services.customer.domain.model import Customer, Tier
 
@@ -17,11 +18,7 @@ class CustomerRepository:
         self._track = track
 
     def _scoped(self, query: Select) -> Select:
-        caller = identity.current()
-        query = query.where(customers.c.tenant_id == caller.tenant_id)
-        if caller.customer_id:
-            query = query.where(customers.c.customer_id == caller.customer_id)
-        return query
+        return scoped(query, customers, customer_column="customer_id")
 
     def add(self, c: Customer) -> None:
         self._session.execute(

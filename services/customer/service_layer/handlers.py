@@ -50,10 +50,10 @@ def register_customer(cmd: RegisterCustomer, uow: UowFactory, thresholds: TierTh
 
 
 def get_customer(customer_id: str, uow: UowFactory) -> Customer:
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         return tx.customers.get(customer_id)
 
 
 def list_customers(limit: int, uow: UowFactory) -> list[Customer]:
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         return tx.customers.list(limit or 100)

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.chassis import identity
+from services.chassis.scoping import scoped
 from services.ingest.adapters.tables import intakes
 from services.ingest.domain.model import Intake
 
@@ -16,9 +17,7 @@ class IntakeRepository:
 
     def find(self, key: str) -> Intake | None:
         r = self._session.execute(
-            select(intakes).where(
-                intakes.c.tenant_id == identity.current().tenant_id, intakes.c.idempotency_key == key
-            )
+            scoped(select(intakes).where(intakes.c.idempotency_key == key), intakes)
         ).first()
         return (
             Intake(r.idempotency_key, r.channel, r.order_id, r.order_no, r.received_by, r.received_at)

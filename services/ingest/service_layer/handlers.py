@@ -24,7 +24,7 @@ def submit_phone_order(form: PhoneOrder, uow: UowFactory, orders: OrderDesk) -> 
     """Returns the intake and whether it was a duplicate submission."""
     caller = identity.current()
     caller.require("sales")
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         seen = tx.intakes.find(form.idempotency_key)
         if seen:
             return seen, True

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from services.chassis import identity
+from services.chassis.scoping import scoped
 from services.inventory.adapters.tables import stock_levels
 from services.inventory.domain.model import StockLevel
 
@@ -19,10 +20,7 @@ class StockRepository:
 
     def levels(self, models: Iterable[str]) -> dict[str, StockLevel]:
         rows = self._session.execute(
-            select(stock_levels).where(
-                stock_levels.c.tenant_id == identity.current().tenant_id,
-                stock_levels.c.product_model.in_(list(models)),
-            )
+            scoped(select(stock_levels).where(stock_levels.c.product_model.in_(list(models))), stock_levels)
         )
         return {r.product_model: StockLevel(r.product_model, r.on_hand, r.reserved) for r in rows}
 

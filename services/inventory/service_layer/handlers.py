@@ -11,7 +11,7 @@ UowFactory = Callable[[], InventoryUnitOfWork]
 
 
 def availability(requested: dict[str, int], uow: UowFactory) -> list[Availability]:
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         return check_availability(requested, tx.stock.levels(requested))
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.chassis import identity
+from services.chassis.scoping import scoped
 from services.notify.adapters.tables import notifications
 from services.notify.domain.model import Notification
 
@@ -30,7 +31,7 @@ class NotificationRepository:
         )
 
     def list(self, reference: str, limit: int) -> list[Notification]:
-        query = select(notifications).where(notifications.c.tenant_id == identity.current().tenant_id)
+        query = scoped(select(notifications), notifications)
         if reference:
             query = query.where(notifications.c.reference == reference)
         rows = self._session.execute(query.order_by(notifications.c.created_at.desc()).limit(limit))

@@ -15,6 +15,16 @@ class Workshop:
     lead: str
 
 
+@dataclass(frozen=True)
+class NewWorkOrder:
+    """What notify needs to know of a work order production just created."""
+
+    work_order_no: str
+    order_no: str
+    due_date: str
+    lines: list[tuple[str, int]]  # (product model, quantity)
+
+
 @dataclass
 class Notification:
     notification_id: str

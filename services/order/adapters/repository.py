@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.chassis import identity
 from services.chassis.errors import InvalidArgument, NotFound, VersionConflict
+from services.chassis.scoping import scoped
 from services.order.adapters.tables import order_lines, orders
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 
@@ -22,11 +23,7 @@ class OrderRepository:
         self._loaded_versions: dict[str, int] = {}
 
     def _scoped(self, query: Select) -> Select:
-        caller = identity.current()
-        query = query.where(orders.c.tenant_id == caller.tenant_id)
-        if caller.customer_id:
-            query = query.where(orders.c.customer_id == caller.customer_id)
-        return query
+        return scoped(query, orders, customer_column="customer_id")
 
     def add(self, order: Order) -> None:
         tenant = identity.current().tenant_id

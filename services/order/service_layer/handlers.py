@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from services.chassis import identity
-from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.chassis.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -70,11 +70,8 @@ def create_order(
             [FieldViolation("customer_id", "not your customer account")],
         )
     options.check(cmd.lines)
-    if cmd.request_id:
-        with uow() as tx:
-            existing = tx.orders.find_by_request_id(cmd.request_id)
-            if existing:
-                return existing
+    if cmd.request_id and (earlier := _earlier_submission(cmd, uow)):
+        return earlier
     if not customers.exists(cmd.customer_id):
         raise InvalidArgument(
             "unknown customer", [FieldViolation("customer_id", f"{cmd.customer_id} not found")]
@@ -100,12 +97,27 @@ def create_order(
             return order
     except IntegrityError:
         # The same request_id committed concurrently (a phone resending while the first is in flight).
-        if cmd.request_id:
-            with uow() as tx:
-                existing = tx.orders.find_by_request_id(cmd.request_id)
-                if existing:
-                    return existing
-        raise
+        if cmd.request_id and (earlier := _earlier_submission(cmd, uow)):
+            return earlier
+        raise AlreadyExists(f"request_id {cmd.request_id!r} is already used by another order") from None
+
+
+def _earlier_submission(cmd: CreateOrder, uow: UowFactory) -> Order | None:
+    """The order an earlier submission of this very request created; a reused key with other
+    content is refused rather than answered with someone else's order."""
+    with uow(read_only=True) as tx:
+        existing = tx.orders.find_by_request_id(cmd.request_id)
+    if existing is None:
+        return None
+    if (existing.customer_id, existing.due_date, existing.lines) != (
+        cmd.customer_id,
+        cmd.due_date,
+        cmd.lines,
+    ):
+        raise AlreadyExists(
+            f"request_id {cmd.request_id!r} was used for order {existing.order_no} with different content"
+        )
+    return existing
 
 
 def approve_order(
@@ -118,7 +130,7 @@ def approve_order(
     caller.require("approver")
     # Ask inventory outside the write transaction: no lock is held across a remote call.
     # The version check below catches anyone who changed the order in between.
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         seen = tx.orders.get(cmd.order_id)
     seen.ensure_version(cmd.expected_version)
     if seen.state is OrderState.PENDING_APPROVAL:
@@ -140,12 +152,12 @@ def approve_order(
 
 
 def get_order(order_id: str, uow: UowFactory) -> Order:
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         return tx.orders.get(order_id)
 
 
 def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
-    with uow() as tx:
+    with uow(read_only=True) as tx:
         return tx.orders.list(
             state=query.state,
             due_from=query.due_from,

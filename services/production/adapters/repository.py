@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
+from services.chassis.scoping import scoped
 from services.production.adapters.tables import work_order_lines, work_orders
 from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
 
@@ -59,7 +60,7 @@ class WorkOrderRepository:
         return self._find(None, limit=limit)
 
     def _find(self, condition, limit: int) -> list[WorkOrder]:
-        query = select(work_orders).where(work_orders.c.tenant_id == identity.current().tenant_id)
+        query = scoped(select(work_orders), work_orders)
         if condition is not None:
             query = query.where(condition)
         rows = self._session.execute(
