@@ -29,7 +29,13 @@ class EmbeddedStack:
         if seed:
             for rt in self.runtimes:
                 rt.seed()
-        self.server = GrpcServer(settings, [b for rt in self.runtimes for b in rt.wiring.bindings])
+        # One pool serves all six services, and a call may wait on a nested call to the same
+        # server (ingest -> order -> customer): the pool must outnumber such chains in flight.
+        self.server = GrpcServer(
+            settings,
+            [b for rt in self.runtimes for b in rt.wiring.bindings],
+            max_workers=max(32, settings.grpc_workers),
+        )
 
     @property
     def port(self) -> int:

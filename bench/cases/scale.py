@@ -129,18 +129,19 @@ def _label(n: int) -> str:
 
 def query_job(args: dict) -> dict:
     """Worker: time the repository's keyset page query, as the order service runs it."""
-    from services.chassis.db import make_engine, session_factory
+    from services.chassis.db import make_engine
     from services.chassis.identity import Identity, acting_as
-    from services.order.adapters.repository import OrderRepository
+    from services.chassis.runtime import unit_of_work_factory
+    from services.order.app import definition
     from services.order.domain.model import OrderState
 
     engine = make_engine(args["url"])
-    sessions = session_factory(engine)
+    uow = unit_of_work_factory(definition, engine)
     due_from, due_to = window()
 
     def page(token: str) -> tuple[list, str]:
-        with sessions() as session:
-            return OrderRepository(session, track=lambda _o: None).list(
+        with uow(read_only=True) as tx:
+            return tx.orders.list(
                 state=OrderState.PENDING_APPROVAL,
                 due_from=due_from,
                 due_to=due_to,

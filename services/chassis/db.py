@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -13,7 +13,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Room for every gRPC worker thread: a connection opened past the pool is closed after
+        # use, and each new SQLite connection pays its PRAGMAs again.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=32,
+            max_overflow=8,
+        )
         _serialise_sqlite_writers(engine)
         return engine
     if url.startswith("postgresql://"):
@@ -44,9 +51,10 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 READ_ONLY = "oms_read_only"
 
 
-def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+def connector(engine: Engine, *, read_only: bool = False) -> Callable[[], Connection]:
+    """Opens Core connections (we map no ORM classes: repositories translate rows themselves)."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    return bind.connect
 
 
 def is_postgres(engine: Engine) -> bool:

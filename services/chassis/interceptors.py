@@ -96,17 +96,23 @@ class ChassisInterceptor(grpc.ServerInterceptor):
     def __init__(self, jwt_secret: str, tenants: Iterable[str]):
         self._secret = jwt_secret
         self._tenants = tuple(tenants)
+        # grpcio asks the interceptor on every call; the wrapped handler of a method never changes.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
         method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None or method.startswith(OPEN_PREFIXES):
             return handler
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = self._wrapped[method] = grpc.unary_unary_rpc_method_handler(
             self._wrap(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        return wrapped
 
     def _wrap(self, method: str, behaviour: Callable):
         service_name, _, rpc = method.lstrip("/").rpartition("/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -37,6 +38,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         interval_s: float = 0.2,
+        linger_s: float = 0.005,
     ):
         self.service = service
         self._engine = engine
@@ -44,6 +46,7 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._interval_s = interval_s
+        self._linger_s = linger_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,5 +130,7 @@ class OutboxRelay:
                 log.exception("%s: outbox relay failed; retrying in %.1fs", self.service, backoff)
                 moved = 0
                 backoff = min(backoff * 2, 10.0)
-            if moved < self._batch_size:
-                self._wake.wait(backoff)
+            if moved < self._batch_size and self._wake.wait(backoff) and self._linger_s:
+                # Woken by a commit: let a few more commits land and relay them as one batch
+                # (one confirm round trip, one UPDATE) instead of one event at a time.
+                time.sleep(self._linger_s)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, MetaData
 
 from services.chassis.client import channel_to
 from services.chassis.consumer import EventConsumer, Subscription
-from services.chassis.db import make_engine, session_factory
+from services.chassis.db import connector, make_engine
 from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
@@ -71,13 +71,13 @@ def unit_of_work_factory(
 ) -> Callable[..., UnitOfWork]:
     """uow() for a business transaction, uow(read_only=True) for reads (never commit; on SQLite
     they do not take the write lock)."""
-    sessions = session_factory(engine)
-    read_sessions = session_factory(engine, read_only=True)
+    connect = connector(engine)
+    connect_read_only = connector(engine, read_only=True)
     codec = EventCodec(definition.name, definition.contracts)
 
     def uow(read_only: bool = False) -> UnitOfWork:
         return definition.unit_of_work(
-            read_sessions if read_only else sessions,
+            connect_read_only if read_only else connect,
             definition.metadata,
             codec,
             on_commit=on_commit,

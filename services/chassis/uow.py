@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
 
-from sqlalchemy import MetaData, insert, select
+from sqlalchemy import Connection, MetaData, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.chassis import identity
 from services.chassis.events import DomainEvent, EventCodec
@@ -24,11 +23,11 @@ class RecordsEvents(Protocol):
 class UnitOfWork:
     """Services subclass this and add their repositories in `_open_repositories`."""
 
-    session: Session
+    connection: Connection
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        connect: Callable[[], Connection],
         metadata: MetaData,
         codec: EventCodec,
         on_commit: Callable[[], None] = lambda: None,
@@ -36,7 +35,7 @@ class UnitOfWork:
         read_only: bool = False,
     ):
         self.read_only = read_only
-        self._sessions = sessions
+        self._connect = connect
         self._outbox = metadata.tables["outbox"]
         self._inbox = metadata.tables["inbox"]
         self._sequences = metadata.tables["number_sequences"]
@@ -44,18 +43,19 @@ class UnitOfWork:
         self._on_commit = on_commit
 
     def __enter__(self) -> Self:
-        self.session = self._sessions()
+        # SQLAlchemy 2 "commit as you go": the transaction begins at the first statement.
+        self.connection = self._connect()
         self._seen: list[RecordsEvents] = []
         self._events: list[DomainEvent] = []
         self._open_repositories()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.session.rollback()
-        self.session.close()
+        self.connection.rollback()
+        self.connection.close()
 
     def _open_repositories(self) -> None:
-        """Hook: create repositories bound to `self.session`."""
+        """Hook: create repositories bound to `self.connection`."""
 
     def track(self, aggregate: RecordsEvents) -> None:
         """Repositories call this for every aggregate they hand out or add."""
@@ -75,12 +75,12 @@ class UnitOfWork:
         self._events.clear()
         if events:
             self._write_outbox(events)
-        self.session.commit()
+        self.connection.commit()
         if events:
             self._on_commit()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self.connection.rollback()
 
     def _write_outbox(self, events: list[DomainEvent]) -> None:
         tenant = identity.current().tenant_id
@@ -100,17 +100,17 @@ class UnitOfWork:
                     created_at=now,
                 )
             )
-        self.session.execute(insert(self._outbox), rows)
+        self.connection.execute(insert(self._outbox), rows)
 
     # inbox: consumers' idempotency
     def already_processed(self, consumer: str, event_id: str) -> bool:
         q = select(self._inbox.c.event_id).where(
             self._inbox.c.consumer == consumer, self._inbox.c.event_id == event_id
         )
-        return self.session.execute(q).first() is not None
+        return self.connection.execute(q).first() is not None
 
     def mark_processed(self, consumer: str, event_id: str) -> None:
-        self.session.execute(
+        self.connection.execute(
             insert(self._inbox).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
         )
 
@@ -118,7 +118,7 @@ class UnitOfWork:
     def next_number(self, name: str, period: str) -> int:
         """Next value of a per-tenant counter, atomic under concurrent transactions."""
         tenant = identity.current().tenant_id
-        dialect = self.session.get_bind().dialect.name
+        dialect = self.connection.dialect.name
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._sequences)
         stmt = (
             ins.values(tenant_id=tenant, name=name, period=period, value=1)
@@ -128,4 +128,4 @@ class UnitOfWork:
             )
             .returning(self._sequences.c.value)
         )
-        return int(self.session.execute(stmt).scalar_one())
+        return int(self.connection.execute(stmt).scalar_one())

@@ -87,7 +87,7 @@ def test_parallel_resubmissions_of_one_form_make_one_order(uow):
     assert errors == []
     assert len({o.order_id for o in created}) == 1
     with uow() as tx:
-        assert tx.session.execute(select(func.count()).select_from(orders)).scalar_one() == 1
+        assert tx.connection.execute(select(func.count()).select_from(orders)).scalar_one() == 1
 
 
 def test_parallel_approvals_of_one_order_approve_it_once(uow):
@@ -99,7 +99,7 @@ def test_parallel_approvals_of_one_order_approve_it_once(uow):
     assert len(errors) == 5 and all(isinstance(e, VersionConflict | FailedPrecondition) for e in errors)
     with uow() as tx:
         outbox = metadata.tables["outbox"]
-        rows = tx.session.execute(select(outbox.c.event_type)).scalars().all()
+        rows = tx.connection.execute(select(outbox.c.event_type)).scalars().all()
     assert sorted(rows) == ["order_approved", "order_created"]  # one approval event, not six
 
 

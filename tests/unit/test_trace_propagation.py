@@ -11,7 +11,7 @@ from sqlalchemy import MetaData, create_engine
 
 from oms.production.v1 import production_pb2
 from services.chassis.consumer import EventConsumer, Subscription
-from services.chassis.db import session_factory
+from services.chassis.db import connector
 from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.inprocess_bus import InProcessBus
@@ -45,7 +45,7 @@ def test_consumer_span_continues_the_producers_trace(tmp_path, spans):
         EventConsumer(
             "notify",
             [Subscription("production", "work_order_created", tell_workshop_lead)],
-            lambda: UnitOfWork(session_factory(dst_engine), dst_meta, EventCodec("notify", {})),
+            lambda: UnitOfWork(connector(dst_engine), dst_meta, EventCodec("notify", {})),
             ["hardware"],
         )
     )
@@ -56,7 +56,7 @@ def test_consumer_span_continues_the_producers_trace(tmp_path, spans):
     with (
         acting_as(caller),
         tracer.start_as_current_span("ApproveOrder") as rpc_span,
-        UnitOfWork(session_factory(src_engine), src_meta, codec) as uow,
+        UnitOfWork(connector(src_engine), src_meta, codec) as uow,
     ):
         uow.record(
             WorkOrderCreated(

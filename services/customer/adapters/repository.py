@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, insert, select
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
@@ -13,15 +12,15 @@ from services.customer.domain.model import Customer, Tier
 
 
 class CustomerRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
         self._track = track
 
     def _scoped(self, query: Select) -> Select:
         return scoped(query, customers, customer_column="customer_id")
 
     def add(self, c: Customer) -> None:
-        self._session.execute(
+        self._db.execute(
             insert(customers).values(
                 customer_id=c.customer_id,
                 tenant_id=identity.current().tenant_id,
@@ -37,7 +36,7 @@ class CustomerRepository:
         self._track(c)
 
     def get(self, customer_id: str) -> Customer:
-        row = self._session.execute(
+        row = self._db.execute(
             self._scoped(select(customers).where(customers.c.customer_id == customer_id))
         ).first()
         if row is None:
@@ -45,11 +44,11 @@ class CustomerRepository:
         return _hydrate(row)
 
     def find_by_code(self, code: str) -> Customer | None:
-        row = self._session.execute(self._scoped(select(customers).where(customers.c.code == code))).first()
+        row = self._db.execute(self._scoped(select(customers).where(customers.c.code == code))).first()
         return _hydrate(row) if row else None
 
     def list(self, limit: int) -> list[Customer]:
-        rows = self._session.execute(self._scoped(select(customers)).order_by(customers.c.code).limit(limit))
+        rows = self._db.execute(self._scoped(select(customers)).order_by(customers.c.code).limit(limit))
         return [_hydrate(r) for r in rows]
 
 

@@ -8,4 +8,4 @@ class CustomerUnitOfWork(UnitOfWork):
     customers: CustomerRepository
 
     def _open_repositories(self) -> None:
-        self.customers = CustomerRepository(self.session, self.track)
+        self.customers = CustomerRepository(self.connection, self.track)

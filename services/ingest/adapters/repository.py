@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
 from services.chassis import identity
 from services.chassis.scoping import scoped
@@ -12,13 +11,11 @@ from services.ingest.domain.model import Intake
 
 
 class IntakeRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
 
     def find(self, key: str) -> Intake | None:
-        r = self._session.execute(
-            scoped(select(intakes).where(intakes.c.idempotency_key == key), intakes)
-        ).first()
+        r = self._db.execute(scoped(select(intakes).where(intakes.c.idempotency_key == key), intakes)).first()
         return (
             Intake(r.idempotency_key, r.channel, r.order_id, r.order_no, r.received_by, r.received_at)
             if r
@@ -26,7 +23,7 @@ class IntakeRepository:
         )
 
     def add(self, i: Intake) -> None:
-        self._session.execute(
+        self._db.execute(
             insert(intakes).values(
                 tenant_id=identity.current().tenant_id,
                 idempotency_key=i.idempotency_key,

@@ -8,4 +8,4 @@ class IngestUnitOfWork(UnitOfWork):
     intakes: IntakeRepository
 
     def _open_repositories(self) -> None:
-        self.intakes = IntakeRepository(self.session, self.track)
+        self.intakes = IntakeRepository(self.connection, self.track)

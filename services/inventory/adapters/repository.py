@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, update
 
 from services.chassis import identity
 from services.chassis.scoping import scoped
@@ -15,11 +14,11 @@ from services.inventory.domain.model import StockLevel
 
 
 class StockRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
 
     def levels(self, models: Iterable[str]) -> dict[str, StockLevel]:
-        rows = self._session.execute(
+        rows = self._db.execute(
             scoped(select(stock_levels).where(stock_levels.c.product_model.in_(list(models))), stock_levels)
         )
         return {r.product_model: StockLevel(r.product_model, r.on_hand, r.reserved) for r in rows}
@@ -28,7 +27,7 @@ class StockRepository:
         """Record what the WMS reports (upsert)."""
         tenant = identity.current().tenant_id
         now = datetime.now(UTC)
-        done = self._session.execute(
+        done = self._db.execute(
             update(stock_levels)
             .where(
                 stock_levels.c.tenant_id == tenant,
@@ -37,7 +36,7 @@ class StockRepository:
             .values(on_hand=on_hand, synced_at=now)
         )
         if done.rowcount == 0:
-            self._session.execute(
+            self._db.execute(
                 insert(stock_levels).values(
                     tenant_id=tenant, product_model=product_model, on_hand=on_hand, reserved=0, synced_at=now
                 )

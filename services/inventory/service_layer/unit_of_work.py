@@ -8,4 +8,4 @@ class InventoryUnitOfWork(UnitOfWork):
     stock: StockRepository
 
     def _open_repositories(self) -> None:
-        self.stock = StockRepository(self.session, self.track)
+        self.stock = StockRepository(self.connection, self.track)

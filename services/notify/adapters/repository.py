@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
 from services.chassis import identity
 from services.chassis.scoping import scoped
@@ -12,11 +11,11 @@ from services.notify.domain.model import Notification
 
 
 class NotificationRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
 
     def add(self, n: Notification) -> None:
-        self._session.execute(
+        self._db.execute(
             insert(notifications).values(
                 notification_id=n.notification_id,
                 tenant_id=identity.current().tenant_id,
@@ -34,7 +33,7 @@ class NotificationRepository:
         query = scoped(select(notifications), notifications)
         if reference:
             query = query.where(notifications.c.reference == reference)
-        rows = self._session.execute(query.order_by(notifications.c.created_at.desc()).limit(limit))
+        rows = self._db.execute(query.order_by(notifications.c.created_at.desc()).limit(limit))
         return [
             Notification(
                 r.notification_id,

@@ -8,4 +8,4 @@ class NotifyUnitOfWork(UnitOfWork):
     notifications: NotificationRepository
 
     def _open_repositories(self) -> None:
-        self.notifications = NotificationRepository(self.session, self.track)
+        self.notifications = NotificationRepository(self.connection, self.track)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from services.chassis import identity
 from services.chassis.client import remote_error
 from services.order.service_layer.ports import Shortfall
 
@@ -13,19 +16,31 @@ TIMEOUT_S = 5
 
 
 class GrpcCustomerDirectory:
-    def __init__(self, channel: grpc.Channel):
+    """Asks the customer service whether a customer exists. Customers are never deleted, so a
+    "yes" is remembered for a while per tenant (an order form reuses the same few customers);
+    a "no" is always asked again, since the customer may be registered a moment later."""
+
+    def __init__(self, channel: grpc.Channel, remember_s: float = 300):
         self._stub = customer_pb2_grpc.CustomerServiceStub(channel)
+        self._remember_s = remember_s
+        self._known: dict[tuple[str, str], float] = {}
 
     def exists(self, customer_id: str) -> bool:
+        key = (identity.current().tenant_id, customer_id)
+        if self._known.get(key, 0.0) > time.monotonic():
+            return True
         try:
             self._stub.GetCustomer(
                 customer_pb2.GetCustomerRequest(customer_id=customer_id), timeout=TIMEOUT_S
             )
-            return True
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return False
             raise remote_error(exc, "customer service") from None
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[key] = time.monotonic() + self._remember_s
+        return True
 
 
 class GrpcStockCheck:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 from datetime import date
 
-from sqlalchemy import Select, and_, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, and_, insert, or_, select, update
 
 from services.chassis import identity
 from services.chassis.errors import InvalidArgument, NotFound, VersionConflict
@@ -17,8 +16,8 @@ from services.order.domain.model import Channel, Order, OrderLine, OrderState, P
 
 
 class OrderRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
         self._track = track
         self._loaded_versions: dict[str, int] = {}
 
@@ -27,7 +26,7 @@ class OrderRepository:
 
     def add(self, order: Order) -> None:
         tenant = identity.current().tenant_id
-        self._session.execute(
+        self._db.execute(
             insert(orders).values(
                 order_id=order.order_id,
                 tenant_id=tenant,
@@ -45,7 +44,7 @@ class OrderRepository:
                 request_id=order.request_id or None,
             )
         )
-        self._session.execute(
+        self._db.execute(
             insert(order_lines),
             [
                 dict(
@@ -66,21 +65,19 @@ class OrderRepository:
         self._track(order)
 
     def get(self, order_id: str) -> Order:
-        row = self._session.execute(self._scoped(select(orders).where(orders.c.order_id == order_id))).first()
+        row = self._db.execute(self._scoped(select(orders).where(orders.c.order_id == order_id))).first()
         if row is None:
             raise NotFound(f"order {order_id} not found")
         return self._hydrate([row])[0]
 
     def find_by_request_id(self, request_id: str) -> Order | None:
-        row = self._session.execute(
-            self._scoped(select(orders).where(orders.c.request_id == request_id))
-        ).first()
+        row = self._db.execute(self._scoped(select(orders).where(orders.c.request_id == request_id))).first()
         return self._hydrate([row])[0] if row else None
 
     def save(self, order: Order) -> None:
         """Write state changes; fails with VersionConflict if someone else changed it meanwhile."""
         loaded = self._loaded_versions[order.order_id]
-        result = self._session.execute(
+        result = self._db.execute(
             update(orders)
             .where(
                 orders.c.order_id == order.order_id,
@@ -123,7 +120,7 @@ class OrderRepository:
                     and_(orders.c.due_date == after_due, orders.c.order_id > after_id),
                 )
             )
-        rows = self._session.execute(
+        rows = self._db.execute(
             query.order_by(orders.c.due_date, orders.c.order_id).limit(page_size + 1)
         ).all()
         more = len(rows) > page_size
@@ -136,7 +133,7 @@ class OrderRepository:
             return []
         ids = [r.order_id for r in rows]
         lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
-        for ln in self._session.execute(
+        for ln in self._db.execute(
             select(order_lines).where(order_lines.c.order_id.in_(ids)).order_by(order_lines.c.line_no)
         ):
             lines[ln.order_id].append(

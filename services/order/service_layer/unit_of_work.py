@@ -8,4 +8,4 @@ class OrderUnitOfWork(UnitOfWork):
     orders: OrderRepository
 
     def _open_repositories(self) -> None:
-        self.orders = OrderRepository(self.session, self.track)
+        self.orders = OrderRepository(self.connection, self.track)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
@@ -13,12 +12,12 @@ from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
 
 
 class WorkOrderRepository:
-    def __init__(self, session: Session, track):
-        self._session = session
+    def __init__(self, db: Connection, track):
+        self._db = db
         self._track = track
 
     def add(self, wo: WorkOrder) -> None:
-        self._session.execute(
+        self._db.execute(
             insert(work_orders).values(
                 work_order_id=wo.work_order_id,
                 tenant_id=identity.current().tenant_id,
@@ -31,7 +30,7 @@ class WorkOrderRepository:
                 created_at=wo.created_at,
             )
         )
-        self._session.execute(
+        self._db.execute(
             insert(work_order_lines),
             [
                 dict(
@@ -63,13 +62,13 @@ class WorkOrderRepository:
         query = scoped(select(work_orders), work_orders)
         if condition is not None:
             query = query.where(condition)
-        rows = self._session.execute(
+        rows = self._db.execute(
             query.order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no).limit(limit)
         ).all()
         if not rows:
             return []
         lines: dict[str, list[WorkOrderLine]] = {r.work_order_id: [] for r in rows}
-        for ln in self._session.execute(
+        for ln in self._db.execute(
             select(work_order_lines)
             .where(work_order_lines.c.work_order_id.in_(list(lines)))
             .order_by(work_order_lines.c.line_no)

@@ -8,4 +8,4 @@ class ProductionUnitOfWork(UnitOfWork):
     work_orders: WorkOrderRepository
 
     def _open_repositories(self) -> None:
-        self.work_orders = WorkOrderRepository(self.session, self.track)
+        self.work_orders = WorkOrderRepository(self.connection, self.track)

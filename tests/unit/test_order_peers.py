@@ -1,0 +1,71 @@
+"""The order service's view of the customer service: a known customer is remembered per
+tenant, an unknown one is asked again every time."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from services.chassis.errors import Unavailable
+from services.chassis.identity import Identity, acting_as
+from services.order.adapters.peers import GrpcCustomerDirectory
+
+
+class Missing(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode):
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._code.name
+
+
+class CustomerStub:
+    def __init__(self, known: set[str], down: bool = False):
+        self.known, self.down, self.calls = known, down, 0
+
+    def GetCustomer(self, request, timeout):  # the gRPC method name
+        self.calls += 1
+        if self.down:
+            raise Missing(grpc.StatusCode.UNAVAILABLE)
+        if request.customer_id not in self.known:
+            raise Missing(grpc.StatusCode.NOT_FOUND)
+
+
+def directory(stub: CustomerStub) -> GrpcCustomerDirectory:
+    d = GrpcCustomerDirectory(grpc.insecure_channel("127.0.0.1:1"))
+    d._stub = stub
+    return d
+
+
+def as_tenant(tenant: str):
+    return acting_as(Identity(tenant, "陈丽", frozenset({"sales"})))
+
+
+def test_a_known_customer_is_asked_for_once_per_tenant():
+    stub = CustomerStub({"c-midea"})
+    d = directory(stub)
+    with as_tenant("hardware"):
+        assert d.exists("c-midea") and d.exists("c-midea")
+    assert stub.calls == 1
+    with as_tenant("autoparts"):
+        assert d.exists("c-midea")
+    assert stub.calls == 2
+
+
+def test_an_unknown_customer_is_asked_for_every_time():
+    stub = CustomerStub(set())
+    d = directory(stub)
+    with as_tenant("hardware"):
+        assert not d.exists("c-new")
+        stub.known.add("c-new")  # registered a moment later
+        assert d.exists("c-new")
+    assert stub.calls == 2
+
+
+def test_a_customer_service_outage_is_unavailable_not_unknown():
+    d = directory(CustomerStub({"c-midea"}, down=True))
+    with as_tenant("hardware"), pytest.raises(Unavailable):
+        d.exists("c-midea")
