@@ -45,6 +45,14 @@ test: setup lint
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
+test-integration: setup
+	bash scripts/ensure-servers.sh
+	$(BIN)/python -m pytest -q tests/integration
+
+test-e2e: setup
+	bash scripts/ensure-servers.sh
+	$(BIN)/python -m pytest -q tests/e2e
+
 ## run: the whole system in one process on embedded defaults (SQLite, in-process bus, demo tenants)
 run: setup
 	$(BIN)/python -m services

@@ -34,7 +34,7 @@ class EmbeddedStack:
         self.server = GrpcServer(
             settings,
             [b for rt in self.runtimes for b in rt.wiring.bindings],
-            max_workers=max(32, settings.grpc_workers),
+            max_workers=32,
         )
 
     @property

@@ -41,7 +41,7 @@ def refuse_streaming_methods(full_name: str) -> None:
 
 class GrpcServer:
     def __init__(self, settings: Settings, bindings: Iterable[GrpcBinding], *, max_workers: int = 0):
-        max_workers = max_workers or settings.grpc_workers
+        max_workers = settings.grpc_workers or max_workers or 8
         self.bindings = list(bindings)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),

@@ -19,9 +19,9 @@ class Settings:
     service: str
     env: str = "dev"
     grpc_port: int = 50050
-    # Worker threads. Handlers are mostly Python (GIL-bound): a few threads per core serve more
-    # calls per second than many, which only contend for the GIL.
-    grpc_workers: int = 8
+    # Worker threads; 0 = the launcher's default. Handlers are mostly Python (GIL-bound): a few
+    # threads per core serve more calls per second than many, which only contend for the GIL.
+    grpc_workers: int = 0
     metrics_port: int = 0  # 0 = no metrics HTTP server (embedded tests); /metrics otherwise
     db_url: str = ""
     amqp_url: str = ""  # empty = in-process bus
@@ -67,7 +67,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         service=service,
         env=e.get("OMS_ENV", "dev"),
         grpc_port=int(get("OMS_GRPC_PORT", "50050")),
-        grpc_workers=int(get("OMS_GRPC_WORKERS", "8")),
+        grpc_workers=int(get("OMS_GRPC_WORKERS", "0")),
         metrics_port=int(get("OMS_METRICS_PORT", "0")),
         db_url=get("OMS_DB_URL", None if production else ""),
         amqp_url=get("OMS_AMQP_URL", None if production else ""),
