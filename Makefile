@@ -55,7 +55,7 @@ test-e2e: setup
 
 ## run: the whole system in one process on embedded defaults (SQLite, in-process bus, demo tenants)
 run: setup
-	$(BIN)/python -m services
+	OMS_METRICS_PORT=$${OMS_METRICS_PORT:-9464} $(BIN)/python -m services
 
 ## run-distributed: every service as its own process on PostgreSQL + RabbitMQ, notify under nameko
 run-distributed: setup

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,6 +39,8 @@ class OutboxRelay:
         batch_size: int = 500,
         interval_s: float = 0.2,
         linger_s: float = 0.005,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_every_s: float = 3600,
     ):
         self.service = service
         self._engine = engine
@@ -47,6 +49,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._interval_s = interval_s
         self._linger_s = linger_s
+        self._housekeeping = housekeeping
+        self._housekeeping_every_s = housekeeping_every_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -120,7 +124,14 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = self._interval_s
+        next_housekeeping = time.monotonic()
         while not self._stop.is_set():
+            if self._housekeeping and time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + self._housekeeping_every_s
+                try:
+                    self._housekeeping()
+                except Exception:
+                    log.exception("%s: housekeeping failed; trying again later", self.service)
             self._wake.clear()  # before reading, so a commit during the read is not missed
             try:
                 moved = self.relay_once()

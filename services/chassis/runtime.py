@@ -17,6 +17,7 @@ from services.chassis.client import channel_to
 from services.chassis.consumer import EventConsumer, Subscription
 from services.chassis.db import connector, make_engine
 from services.chassis.events import EventCodec
+from services.chassis.housekeeping import purge_expired
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.outbox import OutboxRelay, Publisher
@@ -98,6 +99,7 @@ class ServiceRuntime:
             definition.metadata.tables["outbox"],
             publisher,
             interval_s=settings.relay_interval_s,
+            housekeeping=lambda: purge_expired(self.engine, definition.metadata, settings.retention),
         )
         uow = unit_of_work_factory(definition, self.engine, on_commit=self.relay.wake)
         self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from services.chassis.housekeeping import Retention
+
 DEV_JWT_SECRET = (
     "zhongshu-dev-secret-change-me-0123456789"  # embedded/dev only; refused when OMS_ENV=production
 )
@@ -32,6 +34,7 @@ class Settings:
     log_level: str = "INFO"
     relay_interval_s: float = 0.2
     release: str = ""  # names this deployment's queues when several releases share one broker
+    retention: Retention = field(default_factory=Retention)
 
     def peer(self, name: str) -> str:
         try:
@@ -78,6 +81,10 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         log_level=get("OMS_LOG_LEVEL", "INFO"),
         relay_interval_s=float(get("OMS_RELAY_INTERVAL_S", "0.2")),
         release=get("OMS_RELEASE", ""),
+        retention=Retention(
+            outbox_days=float(get("OMS_OUTBOX_RETENTION_DAYS", "7")),
+            inbox_days=float(get("OMS_INBOX_RETENTION_DAYS", "30")),
+        ),
     )
     values.update(overrides)
     return Settings(**values)
