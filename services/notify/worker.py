@@ -41,16 +41,26 @@ class Handlers(DependencyProvider):
         serve_metrics(self.settings.metrics_port)
 
     def get_dependency(self, worker_ctx):
+        # nameko hands the message's AMQP headers to the worker as context data: the trace
+        # context (traceparent) rides there, so the consumer span continues the producer's trace.
+        headers = {k: v for k, v in worker_ctx.context_data.items() if isinstance(v, str)}
         return lambda source, event_type, payload: deliver(
-            self.consumer, self.settings, source, event_type, payload
+            self.consumer, self.settings, source, event_type, payload, headers
         )
 
 
-def deliver(consumer: EventConsumer, settings: Settings, source: str, event_type: str, payload: dict) -> str:
+def deliver(
+    consumer: EventConsumer,
+    settings: Settings,
+    source: str,
+    event_type: str,
+    payload: dict,
+    headers: dict[str, str] | None = None,
+) -> str:
     exchange = f"{source}.events"
     for attempt in range(1, RETRY.max_attempts + 1):
         try:
-            return consumer.handle(exchange, event_type, payload)
+            return consumer.handle(exchange, event_type, payload, headers)
         except MalformedEvent as exc:
             return dead_letter(consumer, settings, exchange, event_type, payload, str(exc))
         except Exception as exc:
