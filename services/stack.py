@@ -23,9 +23,11 @@ import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import DISTRIBUTED_PORTS, NAMES
+from services.chassis.consumer import Subscription
+from services.notify.app import nameko_queue
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMEKO_QUEUE = "evt-production-work_order_created--notify.on_work_order_created"  # nameko naming
+NAMEKO_QUEUE = nameko_queue("", Subscription("production", "work_order_created", lambda _event, _uow: None))
 
 
 class DistributedStack:

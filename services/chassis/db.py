@@ -10,17 +10,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         # Room for every gRPC worker thread: a connection opened past the pool is closed after
         # use, and each new SQLite connection pays its PRAGMAs again.
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=32,
-            max_overflow=8,
-        )
+        pool = {"pool_size": 32, "max_overflow": 8} if path and path != ":memory:" else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         _serialise_sqlite_writers(engine)
         return engine
     if url.startswith("postgresql://"):

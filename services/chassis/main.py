@@ -8,7 +8,12 @@ import os
 
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import serve_metrics
-from services.chassis.rabbit import RabbitConsumer, RabbitPublisher, declare_consumer_topology
+from services.chassis.rabbit import (
+    RabbitConsumer,
+    RabbitPublisher,
+    declare_consumer_topology,
+    declare_external_queues,
+)
 from services.chassis.runtime import ServiceDefinition, ServiceRuntime
 from services.chassis.server import GrpcServer, wait_for_termination
 from services.chassis.settings import Settings, from_env
@@ -34,15 +39,30 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     if args.command in ("migrate", "seed"):
         runtime = ServiceRuntime(definition, settings, InProcessBus())
         runtime.migrate()
-        if settings.amqp_url and runtime.wiring.subscriptions and not definition.consumers_run_elsewhere:
-            queue = declare_consumer_topology(settings.amqp_url, runtime.consumer, settings.release)
-            log.info("%s: queue %s and its bindings declared", definition.name, queue)
+        if settings.amqp_url and runtime.wiring.subscriptions:
+            queues = declare_topology(definition, runtime, settings)
+            log.info("%s: queues %s and their bindings declared", definition.name, ", ".join(queues))
         if args.command == "seed":
             runtime.seed()
         runtime.stop()
         log.info("%s: %s done", definition.name, args.command)
         return
     serve(definition, settings)
+
+
+def declare_topology(definition: ServiceDefinition, runtime: ServiceRuntime, settings: Settings) -> list[str]:
+    if not definition.consumers_run_elsewhere:
+        return declare_consumer_topology(settings.amqp_url, runtime.consumer, settings.release)
+    if definition.external_queue is None:
+        return []
+    return declare_external_queues(
+        settings.amqp_url,
+        definition.name,
+        [
+            (definition.external_queue(settings.release, sub), sub.exchange, sub.event_type)
+            for sub in runtime.wiring.subscriptions
+        ],
+    )
 
 
 def serve(definition: ServiceDefinition, settings: Settings) -> None:

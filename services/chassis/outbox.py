@@ -124,7 +124,8 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = self._interval_s
-        next_housekeeping = time.monotonic()
+        # Not at start-up (a restart loop would purge on every start): a minute in, then hourly.
+        next_housekeeping = time.monotonic() + min(60.0, self._housekeeping_every_s)
         while not self._stop.is_set():
             if self._housekeeping and time.monotonic() >= next_housekeeping:
                 next_housekeeping = time.monotonic() + self._housekeeping_every_s

@@ -75,6 +75,7 @@ class RabbitPublisher:
         self._declared: set[str] = set()
         self._published = self._settled = self._nacked = 0
         self._lock = threading.RLock()  # close() may run from another thread (shutdown)
+        self._closing = False
 
     def _open(self) -> BlockingChannel:
         if self._channel is not None and self._channel.is_open:
@@ -130,6 +131,8 @@ class RabbitPublisher:
         target = self._published
         deadline = time.monotonic() + self._timeout
         while self._settled < target:
+            if self._closing:
+                raise PublishFailed("publisher closing; unconfirmed messages stay in the outbox")
             if time.monotonic() > deadline:
                 self._close()
                 raise PublishFailed(
@@ -140,6 +143,7 @@ class RabbitPublisher:
             raise PublishFailed(f"broker refused {self._nacked - nacked_before} message(s)")
 
     def close(self) -> None:
+        self._closing = True  # an in-flight publish stops waiting for confirms within 50 ms
         with self._lock:
             self._close()
 
@@ -156,7 +160,7 @@ def consumer_queue(service: str, release: str = "") -> str:
     return f"{release}.{service}.events" if release else f"{service}.events"
 
 
-def declare_consumer_topology(url: str, consumer: EventConsumer, release: str = "") -> str:
+def declare_consumer_topology(url: str, consumer: EventConsumer, release: str = "") -> list[str]:
     """Create a service's queues and bindings ahead of its first start (the `migrate` step), so
     events published before the consumer runs wait in its queue instead of going nowhere."""
     rabbit = RabbitConsumer(url, consumer, release=release)
@@ -165,7 +169,22 @@ def declare_consumer_topology(url: str, consumer: EventConsumer, release: str = 
         rabbit.declare(conn.channel())
     finally:
         conn.close()
-    return rabbit.queue
+    return [rabbit.queue]
+
+
+def declare_external_queues(url: str, service: str, bindings: list[tuple[str, str, str]]) -> list[str]:
+    """The same for a consumer the chassis does not run (nameko): (queue, exchange, routing key),
+    declared exactly as that consumer declares them (durable, not auto-deleted, no arguments)."""
+    conn = connect(url, f"oms-{service}-topology")
+    try:
+        channel = conn.channel()
+        for queue, exchange, routing_key in bindings:
+            declare_exchange(channel, exchange)
+            channel.queue_declare(queue, durable=True)
+            channel.queue_bind(queue, exchange, routing_key=routing_key)
+    finally:
+        conn.close()
+    return [queue for queue, _, _ in bindings]
 
 
 class RabbitConsumer:

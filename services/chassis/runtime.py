@@ -63,8 +63,10 @@ class ServiceDefinition:
     contracts: Mapping[str, type[ProtoMessage]]
     unit_of_work: type[UnitOfWork]
     wire: Callable[[ServiceContext], Wiring]
-    # notify's consumers run under nameko in distributed mode, not on the chassis consumer
+    # notify's consumers run under nameko in distributed mode, not on the chassis consumer;
+    # external_queue names the queue that consumer reads a subscription from (release, subscription)
     consumers_run_elsewhere: bool = False
+    external_queue: Callable[[str, Subscription], str] | None = None
 
 
 def unit_of_work_factory(

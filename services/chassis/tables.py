@@ -68,6 +68,7 @@ def add_chassis_tables(metadata: MetaData) -> None:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(36), primary_key=True),
         Column("processed_at", UtcDateTime(), nullable=False),
+        Index("ix_inbox_processed_at", "processed_at"),  # housekeeping purges by age
     )
     Table(
         "number_sequences",

@@ -30,6 +30,17 @@ def wire(ctx: ServiceContext) -> Wiring:
     )
 
 
+def nameko_service_name(release: str) -> str:
+    """nameko names its queues after the service: a release sharing the broker needs its own."""
+    return f"notify-{release}" if release else "notify"
+
+
+def nameko_queue(release: str, sub: Subscription) -> str:
+    """The queue nameko's @event_handler reads (SERVICE_POOL naming; the worker's handler method
+    for an event type is always `on_<event type>`)."""
+    return f"evt-{sub.source}-{sub.event_type}--{nameko_service_name(release)}.on_{sub.event_type}"
+
+
 definition = ServiceDefinition(
     name="notify",
     metadata=metadata,
@@ -38,4 +49,5 @@ definition = ServiceDefinition(
     unit_of_work=NotifyUnitOfWork,
     wire=wire,
     consumers_run_elsewhere=True,  # by the nameko worker in distributed mode
+    external_queue=nameko_queue,
 )

@@ -20,14 +20,13 @@ from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.events import MalformedEvent
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import serve_metrics
-from services.chassis.rabbit import connect
+from services.chassis.rabbit import connect, consumer_queue
 from services.chassis.runtime import ServiceRuntime
 from services.chassis.settings import Settings, from_env
-from services.notify.app import definition
+from services.notify.app import definition, nameko_service_name
 
 log = logging.getLogger(__name__)
 RETRY = RetryPolicy()
-DEAD_LETTER_QUEUE = "notify.events.dead-letter"
 
 
 class Handlers(DependencyProvider):
@@ -79,10 +78,11 @@ def dead_letter(
     try:
         channel = conn.channel()
         channel.confirm_delivery()
-        channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+        dead_letter_queue = f"{consumer_queue('notify', settings.release)}.dead-letter"
+        channel.queue_declare(dead_letter_queue, durable=True)
         channel.basic_publish(
             "",
-            DEAD_LETTER_QUEUE,
+            dead_letter_queue,
             json.dumps(payload, ensure_ascii=False).encode(),
             pika.BasicProperties(
                 content_type="application/json",
@@ -104,7 +104,7 @@ def dead_letter(
 class NotifyWorker:
     # nameko names its queues after the service; a release sharing the broker with others needs
     # its own (read when nameko imports this module, as nameko's own config is).
-    name = f"notify-{os.environ['OMS_RELEASE']}" if os.environ.get("OMS_RELEASE") else "notify"
+    name = nameko_service_name(os.environ.get("OMS_RELEASE", ""))
     deliver = Handlers()
 
     # requeue_on_error: if even the dead-letter publish fails, the message goes back, not away

@@ -45,6 +45,7 @@ def test_purges_only_expired_published_events_and_old_inbox_marks(fresh_database
                 event("never_sent", None, created_days_ago=90),
             ],
         )
+        conn.execute(insert(outbox), [event("sent_long_ago", 9 + i) for i in range(11)])
         conn.execute(
             insert(inbox),
             [
@@ -57,7 +58,12 @@ def test_purges_only_expired_published_events_and_old_inbox_marks(fresh_database
             ],
         )
 
-    assert purge_expired(engine, metadata, Retention(outbox_days=7, inbox_days=30), now=NOW) == (1, 1)
+    # small batches: the purge goes on until nothing expired is left
+    assert purge_expired(engine, metadata, Retention(outbox_days=7, inbox_days=30), now=NOW, batch=5) == (
+        12,
+        1,
+    )
+    assert purge_expired(engine, metadata, Retention(outbox_days=7, inbox_days=30), now=NOW) == (0, 0)
     with engine.connect() as conn:
         left = sorted(conn.execute(select(outbox.c.event_type)).scalars())
         marks = conn.execute(select(inbox.c.processed_at)).scalars().all()

@@ -46,3 +46,13 @@ def test_production_refuses_to_start_without_a_required_value_and_names_it(missi
 def test_a_missing_peer_address_names_its_variable():
     with pytest.raises(MissingSetting, match="OMS_CUSTOMER_ADDR"):
         from_env("order", env={}).peer("customer")
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_still_makes_an_engine(url):
+    from sqlalchemy import text
+
+    from services.chassis.db import make_engine
+
+    with make_engine(url).connect() as conn:
+        assert conn.execute(text("select 1")).scalar_one() == 1
