@@ -65,10 +65,19 @@ class OrderRepository:
         self._track(order)
 
     def get(self, order_id: str) -> Order:
-        row = self._db.execute(self._scoped(select(orders).where(orders.c.order_id == order_id))).first()
-        if row is None:
+        # One round trip: the order row repeated beside each of its lines.
+        rows = self._db.execute(
+            self._scoped(
+                select(orders, *_LINE_COLUMNS)
+                .outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id)
+                .where(orders.c.order_id == order_id)
+                .order_by(order_lines.c.line_no)
+            )
+        ).all()
+        if not rows:
             raise NotFound(f"order {order_id} not found")
-        return self._hydrate([row])[0]
+        lines = [_line(r, prefix="l_") for r in rows if r.l_line_no is not None]
+        return self._hydrate(rows[:1], {order_id: lines})[0]
 
     def find_by_request_id(self, request_id: str) -> Order | None:
         row = self._db.execute(self._scoped(select(orders).where(orders.c.request_id == request_id))).first()
@@ -128,24 +137,17 @@ class OrderRepository:
         token = encode_cursor(rows[-1].due_date, rows[-1].order_id) if more and rows else ""
         return self._hydrate(rows), token
 
-    def _hydrate(self, rows) -> list[Order]:
+    def _hydrate(self, rows, lines: dict[str, list[OrderLine]] | None = None) -> list[Order]:
         if not rows:
             return []
-        ids = [r.order_id for r in rows]
-        lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
-        for ln in self._db.execute(
-            select(order_lines).where(order_lines.c.order_id.in_(ids)).order_by(order_lines.c.line_no)
-        ):
-            lines[ln.order_id].append(
-                OrderLine(
-                    ln.product_model,
-                    ln.quantity,
-                    ln.workshop,
-                    ln.colour,
-                    ln.surface_treatment,
-                    ln.unit_price_fen,
-                )
-            )
+        if lines is None:
+            lines = {r.order_id: [] for r in rows}
+            for ln in self._db.execute(
+                select(order_lines)
+                .where(order_lines.c.order_id.in_(list(lines)))
+                .order_by(order_lines.c.line_no)
+            ):
+                lines[ln.order_id].append(_line(ln))
         out = []
         for r in rows:
             order = Order(
@@ -168,6 +170,21 @@ class OrderRepository:
             self._track(order)
             out.append(order)
         return out
+
+
+_LINE_COLUMNS = [c.label(f"l_{c.name}") for c in order_lines.c]
+
+
+def _line(row, prefix: str = "") -> OrderLine:
+    m = row._mapping
+    return OrderLine(
+        product_model=m[f"{prefix}product_model"],
+        quantity=m[f"{prefix}quantity"],
+        workshop=m[f"{prefix}workshop"],
+        colour=m[f"{prefix}colour"],
+        surface_treatment=m[f"{prefix}surface_treatment"],
+        unit_price_fen=m[f"{prefix}unit_price_fen"],
+    )
 
 
 def encode_cursor(due: date, order_id: str) -> str:
