@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 import grpc
+import pika
 from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -219,6 +220,42 @@ def cmd_notifications(c: Client, a) -> int:
     return 0
 
 
+def cmd_dead_letters(c: Client, a) -> int:
+    """Talks to RabbitMQ, not gRPC: dead letters exist only in distributed mode."""
+    from services.catalog import definitions
+    from services.chassis.consumer import Subscription
+    from services.chassis.dead_letters import list_dead_letters, replay_dead_letters
+
+    if not a.replay:
+        letters = list_dead_letters(a.amqp, a.service, a.release, limit=a.limit)
+        table(
+            [
+                {
+                    "message_id": d.message_id,
+                    "event": f"{d.exchange}/{d.routing_key}",
+                    "attempts": d.attempts,
+                    "reason": d.reason[:80],
+                }
+                for d in letters
+            ],
+            ["message_id", "event", "attempts", "reason"],
+        )
+        return 0
+    definition = next(d for d in definitions() if d.name == a.service)
+    target = None
+    if definition.consumers_run_elsewhere and definition.external_queue:
+
+        def target(letter):  # notify: back to the queue nameko reads
+            sub = Subscription(
+                letter.exchange.removesuffix(".events"), letter.routing_key, lambda _e, _u: None
+            )
+            return definition.external_queue(a.release, sub)
+
+    count = replay_dead_letters(a.amqp, a.service, a.release, limit=a.limit, target_queue=target)
+    print(f"replayed {count} dead letter(s) to {a.service}")
+    return 0
+
+
 def cmd_token(c: Client, a) -> int:
     print(c.metadata[0][1].removeprefix("Bearer "))
     return 0
@@ -281,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("notifications", cmd_notifications, "notifications sent (通知记录)")
     sp.add_argument("--reference")
     sp.add_argument("--limit", type=int, default=50)
+    sp = add("dead-letters", cmd_dead_letters, "list or replay a service's dead letters (死信) over RabbitMQ")
+    sp.add_argument("service", choices=list(SERVICE_NAMES))
+    sp.add_argument("--replay", action="store_true", help="send them back to the service, fresh attempts")
+    sp.add_argument("--limit", type=int, default=100)
+    sp.add_argument("--amqp", default=os.environ.get("OMS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"))
+    sp.add_argument("--release", default=os.environ.get("OMS_RELEASE", ""))
     add("token", cmd_token, "print a bearer token for the chosen tenant/user/roles")
     return p
 
@@ -302,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(Client(args), args)
     except grpc.RpcError as exc:
         print(explain(exc), file=sys.stderr)
+        return 2
+    except pika.exceptions.AMQPError as exc:
+        print(f"error: RabbitMQ: {exc!r}", file=sys.stderr)
         return 2
 
 

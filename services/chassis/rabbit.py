@@ -204,7 +204,7 @@ class RabbitConsumer:
         self.prefetch = prefetch
         self.queue = consumer_queue(consumer.service, release)
         self.retry_queue = f"{self.queue}.retry"
-        self.dead_letter_queue = f"{self.queue}.dead-letter"
+        self.dead_letter_queue = f"{self.queue}.dead-letter"  # = dead_letters.dead_letter_queue()
         self._stop = threading.Event()
         self._conn: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None

@@ -17,10 +17,11 @@ from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
+from services.chassis.dead_letters import dead_letter_queue
 from services.chassis.events import MalformedEvent
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import serve_metrics
-from services.chassis.rabbit import connect, consumer_queue
+from services.chassis.rabbit import connect
 from services.chassis.runtime import ServiceRuntime
 from services.chassis.settings import Settings, from_env
 from services.notify.app import definition, nameko_service_name
@@ -78,11 +79,11 @@ def dead_letter(
     try:
         channel = conn.channel()
         channel.confirm_delivery()
-        dead_letter_queue = f"{consumer_queue('notify', settings.release)}.dead-letter"
-        channel.queue_declare(dead_letter_queue, durable=True)
+        queue = dead_letter_queue("notify", settings.release)
+        channel.queue_declare(queue, durable=True)
         channel.basic_publish(
             "",
-            dead_letter_queue,
+            queue,
             json.dumps(payload, ensure_ascii=False).encode(),
             pika.BasicProperties(
                 content_type="application/json",

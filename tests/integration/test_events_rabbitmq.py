@@ -337,3 +337,33 @@ def test_an_event_no_queue_is_bound_for_is_counted_as_unrouted(wire):
         "oms_outbox_unrouted_total", {"exchange": f"{source.name}.events", "event_type": "customer_created"}
     )
     assert after - before == 3
+
+
+def test_dead_letters_can_be_read_and_replayed_to_the_failed_consumer_once_fixed(wire):
+    from services.chassis.dead_letters import list_dead_letters, replay_dead_letters
+
+    source, sink, relay, start_consumer, amqp_url = wire
+    wms_down = {"now": True}
+    effect = record_effect(sink)
+
+    def apply_customer_created(event, uow):
+        if wms_down["now"]:
+            raise ConnectionError("WMS did not answer")
+        effect(event, uow)
+
+    rc = start_consumer(apply_customer_created)
+    emit(source, 2)
+    relay.drain()
+    wait_until(lambda: queue_depth(amqp_url, rc.dead_letter_queue) == 2)
+
+    letters = list_dead_letters(amqp_url, sink.name)
+    assert len(letters) == 2 and queue_depth(amqp_url, rc.dead_letter_queue) == 2  # reading removes nothing
+    assert {(d.exchange, d.routing_key, d.attempts) for d in letters} == {
+        (f"{source.name}.events", "customer_created", FAST_RETRY.max_attempts)
+    }
+    assert "WMS did not answer" in letters[0].reason
+
+    wms_down["now"] = False
+    assert replay_dead_letters(amqp_url, sink.name) == 2
+    wait_until(lambda: sink.count("effects") == 2)
+    assert queue_depth(amqp_url, rc.dead_letter_queue) == 0
