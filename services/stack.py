@@ -101,6 +101,17 @@ class DistributedStack:
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def stop(self, name: str, timeout_s: float = 15) -> None:
+        """Stop one service process (SIGTERM, as Kubernetes does)."""
+        proc = self.processes.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout_s)
+
+    def start(self, name: str, timeout_s: float = 60) -> None:
+        """Start one stopped service process again and wait until it is healthy."""
+        self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
+        self.wait_healthy(timeout_s, names=(name,))
+
     def up(self, timeout_s: float = 60) -> None:
         self.create_databases()
         for name in NAMES:
@@ -123,9 +134,9 @@ class DistributedStack:
         )
         self.wait_for_queue(NAMEKO_QUEUE, timeout_s)
 
-    def wait_healthy(self, timeout_s: float) -> None:
+    def wait_healthy(self, timeout_s: float, names: tuple[str, ...] = NAMES) -> None:
         deadline = time.monotonic() + timeout_s
-        for name in NAMES:
+        for name in names:
             with grpc.insecure_channel(self.address(name)) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:

@@ -3,6 +3,7 @@ RabbitMQ between them, notify's consumer under `nameko run`."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 import uuid
 
@@ -74,3 +75,42 @@ def test_services_expose_prometheus_metrics(stack):
     assert 'consumer="production.create_work_orders",event_type="order_approved",outcome="ok"' in production
     worker = scrape(s.metrics_ports["notify-worker"])  # the nameko worker counts what it handled
     assert 'event_type="work_order_created",outcome="ok"' in worker
+
+
+def test_work_orders_wait_for_production_while_it_is_down(stack):
+    """Nothing lost: approvals made while production is stopped are waiting in its queue and
+    become work orders when it comes back."""
+    from oms.customer.v1 import customer_pb2
+    from oms.order.v1 import order_pb2
+    from oms.production.v1 import production_pb2
+
+    s, api = stack
+    md = scenario.Caller("hardware").metadata()
+    customer = api.customers.ListCustomers(customer_pb2.ListCustomersRequest(), metadata=md).customers[0]
+    s.stop("production")
+    approved = []
+    for _ in range(3):
+        order = api.orders.CreateOrder(
+            order_pb2.CreateOrderRequest(
+                customer_id=customer.customer_id,
+                channel=order_pb2.CHANNEL_AGENT,
+                due_date=scenario.due(),
+                lines=[scenario.line(qty=100)],
+            ),
+            metadata=md,
+        ).order
+        api.orders.ApproveOrder(order_pb2.ApproveOrderRequest(order_id=order.order_id), metadata=md)
+        approved.append(order.order_id)
+    s.start("production")
+    deadline = time.monotonic() + 10
+    while True:
+        found = [
+            api.production.ListWorkOrders(
+                production_pb2.ListWorkOrdersRequest(order_id=oid), metadata=md
+            ).work_orders
+            for oid in approved
+        ]
+        if all(len(w) == 1 for w in found):
+            break
+        assert time.monotonic() < deadline, f"work orders after restart: {[len(w) for w in found]}"
+        time.sleep(0.1)
