@@ -18,12 +18,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import grpc
-import pika
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import DISTRIBUTED_PORTS, NAMES
 from services.chassis.consumer import Subscription
+from services.chassis.rabbit import queue_depth
 from services.notify.app import nameko_queue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,17 +154,8 @@ class DistributedStack:
 
     def wait_for_queue(self, queue: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while True:
+        while queue_depth(self.amqp_url, queue) is None:
             self._check_alive()
-            conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-            try:
-                conn.channel().queue_declare(queue, passive=True)
-                return
-            except pika.exceptions.ChannelClosedByBroker:
-                pass
-            finally:
-                if conn.is_open:
-                    conn.close()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"queue {queue} not declared after {timeout_s}s; see {self.log_dir}")
             time.sleep(0.3)

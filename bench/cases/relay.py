@@ -20,7 +20,7 @@ from bench.worker import run_job
 from oms.order.v1 import order_pb2
 from services.chassis.events import EventCodec, Message
 from services.chassis.identity import Identity, acting_as
-from services.chassis.rabbit import properties_for
+from services.chassis.rabbit import properties_for, queue_depth
 from services.chassis.tables import add_chassis_tables
 from services.order.domain.model import OrderCreated
 
@@ -97,14 +97,6 @@ def drain_and_count(amqp_url: str, queue: str, expected: int) -> tuple[int, int]
     ch.cancel()
     conn.close()
     return len(seen), len(set(seen))
-
-
-def queue_depth(amqp_url: str, queue: str) -> int:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return conn.channel().queue_declare(queue, passive=True).method.message_count
-    finally:
-        conn.close()
 
 
 def run(env: Environment, cfg: Config, report: Report) -> None:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import pika
 
-from services.chassis.rabbit import ATTEMPT, ORIGIN_EXCHANGE, ORIGIN_ROUTING_KEY, connect, consumer_queue
+from services.chassis.rabbit import (
+    ATTEMPT,
+    ORIGIN_EXCHANGE,
+    ORIGIN_ROUTING_KEY,
+    connect,
+    consumer_queue,
+    queue_depth,
+)
 
 
 @dataclass(frozen=True)
@@ -39,20 +46,12 @@ def _read(props: pika.BasicProperties, body: bytes) -> DeadLetter:
     )
 
 
-def _exists(conn, queue: str) -> bool:
-    try:
-        conn.channel().queue_declare(queue, passive=True)
-        return True
-    except pika.exceptions.ChannelClosedByBroker:  # 404: nothing was ever dead-lettered here
-        return False
-
-
 def list_dead_letters(url: str, service: str, release: str = "", limit: int = 100) -> list[DeadLetter]:
     """Read without removing: the messages go back to the queue when the channel closes."""
+    if queue_depth(url, dead_letter_queue(service, release)) is None:
+        return []  # nothing was ever dead-lettered here
     conn = connect(url, f"oms-{service}-dead-letters")
     try:
-        if not _exists(conn, dead_letter_queue(service, release)):
-            return []
         channel = conn.channel()
         found = []
         while len(found) < limit:
@@ -76,11 +75,11 @@ def replay_dead_letters(
     """Send dead letters back to the service's own queue with a fresh attempt count, each one
     confirmed before it is removed from the dead-letter queue."""
     target = target_queue or (lambda _letter: consumer_queue(service, release))
+    if queue_depth(url, dead_letter_queue(service, release)) is None:
+        return 0
     conn = connect(url, f"oms-{service}-dead-letters")
     replayed = 0
     try:
-        if not _exists(conn, dead_letter_queue(service, release)):
-            return 0
         channel = conn.channel()
         channel.confirm_delivery()
         while limit is None or replayed < limit:

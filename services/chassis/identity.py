@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,11 +50,11 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str, tenants: Iterable[str]) -> Identity:
+def verify_token(secret: str, token: str, tenants: Container[str]) -> Identity:
     identity, expires_at = _verified(secret, token)
     if expires_at <= time.time():
         raise Unauthenticated("token expired")
-    if identity.tenant_id not in set(tenants):
+    if identity.tenant_id not in tenants:
         raise PermissionDenied(f"tenant {identity.tenant_id!r} is not served by this release")
     return identity
 

@@ -95,7 +95,7 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str:
 class ChassisInterceptor(grpc.ServerInterceptor):
     def __init__(self, jwt_secret: str, tenants: Iterable[str]):
         self._secret = jwt_secret
-        self._tenants = tuple(tenants)
+        self._tenants = frozenset(tenants)
         # grpcio asks the interceptor on every call; the wrapped handler of a method never changes.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 

@@ -42,6 +42,18 @@ def connect(url: str, name: str) -> BlockingConnection:
     return BlockingConnection(params)
 
 
+def queue_depth(url: str, queue: str) -> int | None:
+    """Messages waiting in a queue, or None when there is no such queue (a passive declare)."""
+    conn = connect(url, "oms-queue-check")
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    except pika.exceptions.ChannelClosedByBroker:  # 404 NOT_FOUND
+        return None
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
 def declare_exchange(channel: BlockingChannel, exchange: str) -> None:
     channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True)
 

@@ -34,7 +34,7 @@ class Caller:
 
 class Api:
     def __init__(self, addresses: dict[str, str]):
-        self.address = addresses["order"]
+        self.addresses = addresses  # every service, for omsctl
         self._channels = {name: grpc.insecure_channel(addr) for name, addr in addresses.items()}
         self.customers = customer_pb2_grpc.CustomerServiceStub(self._channels["customer"])
         self.orders = order_pb2_grpc.OrderServiceStub(self._channels["order"])
@@ -119,6 +119,7 @@ def run_skeleton_flow(api: Api) -> dict:
         time.sleep(0.02)
     visible_after = time.monotonic() - started
     assert len(work_orders) == 2, f"work orders not visible within 2 s (saw {len(work_orders)})"
+    assert visible_after < 2.0, f"work orders visible only after {visible_after:.2f} s"
     by_shop = {w.workshop: w for w in work_orders}
     assert set(by_shop) == {"stamping-1", "assembly"}
     assert by_shop["stamping-1"].lines[0].colour == "银色 silver"
@@ -226,6 +227,15 @@ def check_phone_order_is_idempotent(api: Api, customer_id: str) -> None:
     again = api.ingest.SubmitPhoneOrder(form, metadata=md)
     assert not first.duplicate and again.duplicate
     assert again.order_id == first.order_id and again.order_no == first.order_no
+
+
+def check_walking_skeleton(api: Api) -> dict:
+    """The flow, then who may see its results, then the admin's view of them."""
+    result = run_skeleton_flow(api)
+    order = result["order"]
+    check_tenants_and_customers_are_isolated(api, order.order_id, order.customer_id)
+    check_omsctl_reads_back(api.addresses, order.order_id, {w.work_order_no for w in result["work_orders"]})
+    return result
 
 
 def check_omsctl_reads_back(addresses: dict[str, str], order_id: str, work_order_nos: set[str]) -> None:

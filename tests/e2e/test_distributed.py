@@ -38,17 +38,7 @@ def stack(postgres, rabbitmq, vhost, tmp_path_factory):
 
 
 def test_skeleton_flow(stack):
-    s, api = stack
-    result = scenario.run_skeleton_flow(api)
-    assert result["visible_after_s"] < 2.0
-    scenario.check_tenants_and_customers_are_isolated(
-        api, result["order"].order_id, result["order"].customer_id
-    )
-    scenario.check_omsctl_reads_back(
-        {name: s.address(name) for name in NAMES},
-        result["order"].order_id,
-        {w.work_order_no for w in result["work_orders"]},
-    )
+    scenario.check_walking_skeleton(stack[1])
 
 
 def test_malformed_request(stack):

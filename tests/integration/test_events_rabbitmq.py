@@ -7,7 +7,6 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import pika
 import pytest
@@ -17,26 +16,17 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from oms.customer.v1 import customer_pb2
 from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
 from services.chassis.db import connector
-from services.chassis.events import DomainEvent, EventCodec
+from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.outbox import OutboxRelay
-from services.chassis.rabbit import PublishFailed, RabbitConsumer, RabbitPublisher
+from services.chassis.rabbit import PublishFailed, RabbitConsumer, RabbitPublisher, queue_depth
 from services.chassis.tables import add_chassis_tables
 from services.chassis.uow import UnitOfWork
+from services.customer.domain.model import CustomerCreated
 
 pytestmark = pytest.mark.integration
 HARDWARE = Identity("hardware", "tester", frozenset({"admin"}))
 FAST_RETRY = RetryPolicy(max_attempts=3, first_delay_s=0.05, factor=2)
-
-
-@dataclass(frozen=True)
-class CustomerCreated(DomainEvent):
-    event_type = "customer_created"
-    customer_id: str
-    code: str
-    name: str
-    tier: str
-    sales_owner: str
 
 
 def make_metadata() -> tuple[MetaData, Table]:
@@ -76,14 +66,6 @@ def emit(side: Side, n: int, prefix: str = "C") -> None:
         for i in range(n):
             uow.record(CustomerCreated(str(uuid.uuid4()), f"{prefix}{i}", "美的", "TIER_A", "陈丽"))
         uow.commit()
-
-
-def queue_depth(amqp_url: str, queue: str) -> int:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return conn.channel().queue_declare(queue, passive=True).method.message_count
-    finally:
-        conn.close()
 
 
 def duplicates_seen(service: str) -> float:

@@ -10,23 +10,16 @@ import sys
 import uuid
 from pathlib import Path
 
-import pika
 import pytest
+
+from services.chassis.rabbit import queue_depth
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def queue_exists(amqp_url: str, queue: str) -> bool:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        conn.channel().queue_declare(queue, passive=True)
-        return True
-    except pika.exceptions.ChannelClosedByBroker:
-        return False
-    finally:
-        if conn.is_open:
-            conn.close()
+    return queue_depth(amqp_url, queue) is not None
 
 
 @pytest.mark.parametrize(
