@@ -1,7 +1,11 @@
-"""Who is calling: signed tokens, tenants served, roles."""
+"""Who is calling: signed tokens, tenants served, roles; every claim of a signed token is checked
+for type and size (a malformed one is UNAUTHENTICATED, never an internal error)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 
 import jwt
@@ -120,3 +124,97 @@ def test_acting_as_sets_the_caller_for_the_block_only():
         assert current() is outer
     with pytest.raises(Unauthenticated):
         current()
+
+
+def _forged(payload: str, secret: str = SECRET) -> str:
+    """A correctly signed HS256 token around a raw JSON payload (any JSON, even what PyJWT's
+    encoder would never write: Infinity, 400-digit numbers, duplicate keys)."""
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(payload.encode())
+    signature = b64(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest())
+    return (signing_input + b"." + signature).decode()
+
+
+GOOD_CLAIMS = {"iss": ISSUER, "sub": "wu.xiaoyan", "tenant": "hardware", "roles": ["sales"]}
+
+MALFORMED_CLAIMS = {
+    "roles is a number": {"roles": 5},
+    "roles is one string": {"roles": "admin"},
+    "roles holds objects": {"roles": [{"name": "admin"}]},
+    "roles holds lists": {"roles": [["admin"]]},
+    "roles holds a number": {"roles": ["sales", 7]},
+    "roles holds null": {"roles": [None]},
+    "roles is an object": {"roles": {"admin": True}},
+    "a role is empty": {"roles": [""]},
+    "a role is huge": {"roles": ["r" * 5000]},
+    "a role has a control character": {"roles": ["sales\x1b[31m"]},
+    "too many roles": {"roles": [f"role-{i}" for i in range(1000)]},
+    "sub is a number": {"sub": 5},
+    "sub is an object": {"sub": {"name": "wu"}},
+    "sub is empty": {"sub": ""},
+    "sub is huge": {"sub": "x" * 5000},
+    "sub has a NUL": {"sub": "wu\x00xiaoyan"},
+    "sub has a C1 control": {"sub": "wu\x85xiaoyan"},
+    "sub has a line break": {"sub": "wu\nxiaoyan"},
+    "tenant is a list": {"tenant": ["hardware"]},
+    "tenant is a number": {"tenant": 1},
+    "tenant is empty": {"tenant": ""},
+    "tenant has a control character": {"tenant": "hardware\x07"},
+    "customer is an object": {"customer": {"id": "c-42"}},
+    "customer is a list": {"customer": ["c-42"]},
+    "customer is a number": {"customer": 42},
+    "customer is null": {"customer": None},
+    "customer is empty": {"customer": ""},
+    "customer is huge": {"customer": "c" * 5000},
+    "customer has a control character": {"customer": "c-42\x7f"},
+    "exp is a string": {"exp": "9999999999"},
+}
+
+
+@pytest.mark.parametrize("claims", MALFORMED_CLAIMS.values(), ids=MALFORMED_CLAIMS.keys())
+def test_a_signed_token_with_a_malformed_claim_is_unauthenticated(claims):
+    token = _signed({**GOOD_CLAIMS, **claims})
+
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verify_token(SECRET, token, SERVED)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":1{"0" * 400}}}',
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":Infinity}}',
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":NaN}}',
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":1e300}}',
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":4102444800,"iat":-Infinity}}',
+        f'{{"iss":"{ISSUER}","sub":"wu","tenant":"hardware","exp":4102444800,"nbf":1{"0" * 400}}}',
+        "[1, 2, 3]",
+        '"just a string"',
+        "null",
+        "{",
+    ],
+    ids=[
+        *("huge exp", "infinite exp", "NaN exp", "exp beyond any date", "infinite iat", "huge nbf"),
+        *("array payload", "string payload", "null payload", "broken json"),
+    ],
+)
+def test_a_signed_token_whose_payload_python_json_accepts_but_no_issuer_writes_is_unauthenticated(payload):
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verify_token(SECRET, _forged(payload), SERVED)
+
+
+def test_the_claims_a_real_token_carries_still_pass():
+    token = issue_token(SECRET, "autoparts", "陈丽 (sales)", ["sales", "approver"], customer_id="c-42")
+
+    assert verify_token(SECRET, token, SERVED) == Identity(
+        tenant_id="autoparts", user="陈丽 (sales)", roles=frozenset({"sales", "approver"}), customer_id="c-42"
+    )
+
+
+def test_a_token_without_roles_has_none():
+    token = _signed({"iss": ISSUER, "sub": "wu.xiaoyan", "tenant": "hardware"})
+
+    assert verify_token(SECRET, token, SERVED).roles == frozenset()

@@ -220,3 +220,18 @@ def test_requested_quantities_sum_lines_of_the_same_model():
     )
 
     assert order.requested_quantities() == {"HB-2040": 500, "SB-55": 10}
+
+
+def test_a_page_token_is_checked_after_decoding_too():
+    """A page token is base64 of the caller's choosing: decoded, it could carry a NUL byte that
+    PostgreSQL refuses (INTERNAL). Only a token this service could have issued gets through."""
+    import base64
+
+    from services.order.adapters.repository import decode_cursor, encode_cursor
+
+    order_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    assert decode_cursor(encode_cursor(date(2026, 12, 1), order_id)) == (date(2026, 12, 1), order_id)
+    for forged in ("2026-12-01|\x00' OR 1=1", "2026-12-01|x", "2026-13-01|" + order_id, "no-bar"):
+        with pytest.raises(InvalidArgument) as caught:
+            decode_cursor(base64.urlsafe_b64encode(forged.encode()).decode())
+        assert caught.value.violations[0].field == "page_token"

@@ -4,12 +4,13 @@ customer-portal caller sees only its own customer's orders."""
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import date
 
 from sqlalchemy import Connection, Select, and_, insert, or_, select, update
 
 from services.chassis import identity
-from services.chassis.errors import InvalidArgument, NotFound, VersionConflict
+from services.chassis.errors import FieldViolation, InvalidArgument, NotFound, VersionConflict
 from services.chassis.scoping import scoped
 from services.order.adapters.tables import order_lines, orders
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
@@ -194,6 +195,10 @@ def encode_cursor(due: date, order_id: str) -> str:
 def decode_cursor(token: str) -> tuple[date, str]:
     try:
         due, order_id = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
-        return date.fromisoformat(due), order_id
+        # Decoded, the token is still the caller's input: only a real order id goes to the query.
+        return date.fromisoformat(due), str(uuid.UUID(order_id))
     except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not one this service issued") from None
+        raise InvalidArgument(
+            "page_token is not one this service issued",
+            [FieldViolation("page_token", "not a token from an earlier page of this list")],
+        ) from None
