@@ -88,6 +88,33 @@ def vhost(rabbitmq: str) -> Iterator[str]:
     subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
 
 
+@pytest.fixture
+def fresh_vhost(rabbitmq: str) -> Iterator:
+    """Factory: an AMQP URL on a new, empty vhost (deleted after the test), for tests that must
+    not meet queues or messages another test left in the session's vhost."""
+    ctl = shutil.which("rabbitmqctl")
+    made: list[str] = []
+
+    def make(label: str = "vh") -> str:
+        from urllib.parse import quote
+
+        if ctl is None:
+            pytest.fail("rabbitmqctl is needed to create a vhost; install rabbitmq-server")
+        name = f"oms-test-{label}-{uuid.uuid4().hex[:8]}"
+        subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
+        subprocess.run(
+            [ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+        )
+        made.append(name)
+        return f"{rabbitmq}/{quote(name, safe='')}"
+
+    yield make
+    for name in made:
+        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def amqp_url(rabbitmq: str, vhost: str) -> str:
     from urllib.parse import quote

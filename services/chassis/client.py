@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
 from services.chassis import identity
@@ -13,6 +15,8 @@ from services.chassis.errors import (
     AlreadyExists,
     DomainError,
     FailedPrecondition,
+    FieldViolation,
+    Internal,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -71,15 +75,45 @@ _REMOTE_ERRORS = {
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.ABORTED: VersionConflict,
     # Our own credentials were refused: a misconfiguration, not something a retry fixes.
     grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    # The peer is down, overloaded or too slow: the caller may retry.
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Unavailable,
+    grpc.StatusCode.CANCELLED: Unavailable,
+    # The peer failed: retrying the same call will not help.
+    grpc.StatusCode.INTERNAL: Internal,
+    grpc.StatusCode.UNKNOWN: Internal,
+    grpc.StatusCode.UNIMPLEMENTED: Internal,
+    grpc.StatusCode.DATA_LOSS: Internal,
 }
 
 
 def remote_error(exc: grpc.RpcError, what: str) -> DomainError:
-    """Translate a peer's failure into this service's terms (never re-raise a raw RpcError)."""
-    cls = _REMOTE_ERRORS.get(exc.code(), Unavailable)
-    return cls(f"{what}: {exc.details()}")
+    """Translate a peer's failure into this service's terms (never re-raise a raw RpcError),
+    keeping its meaning: the same class of status, and the fields it named."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    cls = _REMOTE_ERRORS.get(code, Internal)
+    message = f"{what}: {exc.details() if callable(getattr(exc, 'details', None)) else exc}"
+    if cls is InvalidArgument:
+        return InvalidArgument(message, _field_violations(exc))
+    return cls(message)
+
+
+def _field_violations(exc: grpc.RpcError) -> list[FieldViolation]:
+    """The peer's BadRequest details, so a caller is told which of its fields to fix."""
+    try:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    except (ValueError, AttributeError):
+        return []
+    out = []
+    for detail in status.details if status else ():
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            out += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+    return out

@@ -69,17 +69,20 @@ class EventConsumer:
         headers: Mapping[str, Any] | None = None,
     ) -> str:
         sub = self._routes.get((exchange, routing_key))
-        event = ReceivedEvent.parse(body)
         if sub is None:
             raise MalformedEvent(f"{self.service} has no handler for {exchange}/{routing_key}")
+        event = ReceivedEvent.parse(body)
+        if event.event_type != routing_key:
+            raise MalformedEvent(f"envelope says {event.event_type!r}, routing key says {routing_key!r}")
+        if event.tenant_id not in self._tenants:
+            # Each release has its own vhost: another business line's event here is misrouted.
+            raise MalformedEvent(f"tenant {event.tenant_id!r} is not served by this release")
         name = f"{self.service}.{sub.handler.__name__}"
         outcome = self._handle(sub, name, event, headers or {})
         EVENTS_CONSUMED.labels(name, event.event_type, outcome).inc()
         return outcome
 
     def _handle(self, sub: Subscription, name: str, event: ReceivedEvent, headers: Mapping[str, Any]) -> str:
-        if event.tenant_id not in self._tenants:
-            return "foreign_tenant"  # another release's business line shares this broker
         ctx = context_from_headers({k: str(v) for k, v in headers.items()})
         span_name = f"consume {event.source}.{event.event_type}"
         with tracer().start_as_current_span(span_name, context=ctx, kind=trace.SpanKind.CONSUMER) as span:

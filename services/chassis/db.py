@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -55,3 +56,38 @@ def connector(engine: Engine, *, read_only: bool = False) -> Callable[[], Connec
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+# PostgreSQL SQLSTATE classes that say "the database is not there right now", not "this request
+# is wrong": connection exceptions (08), insufficient resources (53), operator intervention
+# (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now), and transaction
+# rollbacks a retry resolves (40001 serialization failure, 40P01 deadlock).
+_TRANSIENT_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
+# SQLite's "database is locked" / "busy" (a writer held the lock past our timeout).
+_TRANSIENT_SQLITE = ("database is locked", "database is busy", "unable to open database")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A storage failure a caller may retry in a moment (→ UNAVAILABLE), as opposed to a bug."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    if isinstance(exc, sa_exc.OperationalError):
+        # psycopg raises OperationalError without a SQLSTATE when it cannot connect at all.
+        message = str(exc.orig).lower()
+        return sqlstate is None and (
+            "sqlite" not in type(exc.orig).__module__ or any(s in message for s in _TRANSIENT_SQLITE)
+        )
+    return False
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """The database refused a value as such (too long, out of range, a NUL byte): the caller's
+    input got past the field rules, and is still the caller's to fix (→ INVALID_ARGUMENT)."""
+    return isinstance(exc, sa_exc.DataError)

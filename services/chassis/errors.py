@@ -48,3 +48,8 @@ class Unauthenticated(DomainError):
 
 class Unavailable(DomainError):
     """A dependency (another service, the WMS) did not answer; the caller may retry."""
+
+
+class Internal(DomainError):
+    """Another service failed in a way no retry fixes (its INTERNAL): said as such, so a careful
+    client does not retry a call that cannot succeed."""

@@ -42,6 +42,19 @@ class MalformedEvent(ValueError):
     """A message that no retry can fix (not JSON, missing envelope fields): dead-letter it."""
 
 
+# Envelope fields and their longest sane value (event ids are UUIDs, kept in 36-character columns).
+ENVELOPE_FIELDS = {"event_id": 36, "event_type": 64, "tenant_id": 64, "source": 64, "occurred_at": 64}
+
+
+def _envelope_text(doc: Mapping[str, Any], name: str, limit: int) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"not an OMS event: {name} is missing or not text")
+    if len(value) > limit or not value.isprintable():
+        raise MalformedEvent(f"not an OMS event: {name} is longer than {limit} or holds control characters")
+    return value
+
+
 @dataclass(frozen=True)
 class ReceivedEvent:
     event_id: str
@@ -53,18 +66,21 @@ class ReceivedEvent:
 
     @classmethod
     def parse(cls, body: bytes | str | Mapping[str, Any]) -> ReceivedEvent:
+        """Read an envelope from the wire, trusting nothing: each field must be text of a sane
+        length without control characters, `data` an object. MalformedEvent says what is wrong."""
         try:
             doc = body if isinstance(body, Mapping) else json.loads(body)
-            return cls(
-                event_id=str(doc["event_id"]),
-                event_type=str(doc["event_type"]),
-                tenant_id=str(doc["tenant_id"]),
-                source=str(doc["source"]),
-                occurred_at=str(doc["occurred_at"]),
-                data=dict(doc.get("data") or {}),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise MalformedEvent(f"not an OMS event: {exc}") from exc
+        except (ValueError, TypeError) as exc:  # not UTF-8, not JSON
+            raise MalformedEvent(f"not an OMS event: body is not JSON ({exc})") from None
+        if not isinstance(doc, Mapping):
+            raise MalformedEvent("not an OMS event: body is not a JSON object")
+        fields = {name: _envelope_text(doc, name, limit) for name, limit in ENVELOPE_FIELDS.items()}
+        data = doc.get("data")
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise MalformedEvent("not an OMS event: data is not a JSON object")
+        return cls(**fields, data=dict(data))
 
     def as_proto(self, message_cls: type[ProtoMessage]) -> ProtoMessage:
         """Read `data` through its contract; unknown fields are ignored (tolerant reader)."""

@@ -14,11 +14,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.chassis import identity
+from services.chassis.db import is_bad_value, is_transient
 from services.chassis.errors import (
     AlreadyExists,
     DomainError,
     FailedPrecondition,
     FieldViolation,
+    Internal,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -39,6 +41,7 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Internal: grpc.StatusCode.INTERNAL,
 }
 
 
@@ -50,6 +53,16 @@ def status_code_for(error: DomainError) -> grpc.StatusCode:
 
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def storage_error(exc: BaseException) -> DomainError | None:
+    """What a database failure means to the caller: retry in a moment (the database is restarting,
+    a lock wait ran out), or fix the request (a value the database refuses); None for a bug."""
+    if is_transient(exc):
+        return Unavailable("the database is not available right now; retry in a moment")
+    if is_bad_value(exc):
+        return InvalidArgument("a value in the request cannot be stored (too long or not valid text)")
+    return None
 
 
 def field_violations(error: protovalidate.ValidationError) -> list[FieldViolation]:
@@ -135,10 +148,15 @@ class ChassisInterceptor(grpc.ServerInterceptor):
             except DomainError as exc:
                 code = status_code_for(exc).name
                 context.abort_with_status(rpc_status.to_status(to_status(exc)))
-            except Exception:
+            except Exception as exc:
                 if context.code() is not None:  # an abort inside the handler already set the status
                     code = context.code().name
                     raise
+                known = storage_error(exc)
+                if known is not None:
+                    code = status_code_for(known).name
+                    log.warning("%s: %s (%s)", method, known, type(exc).__name__)
+                    context.abort_with_status(rpc_status.to_status(to_status(known)))
                 code = "INTERNAL"
                 log.exception("%s failed", method)
                 context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPChannelError, AMQPConnectionError, AMQPError
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.events import MalformedEvent, Message
@@ -28,16 +30,23 @@ log = logging.getLogger(__name__)
 ORIGIN_EXCHANGE = "x-oms-exchange"
 ORIGIN_ROUTING_KEY = "x-oms-routing-key"
 ATTEMPT = "x-oms-attempt"
+DEAD_LETTER_REASON = "x-oms-dead-letter-reason"
 
 
 class PublishFailed(RuntimeError):
-    pass
+    """Nothing in the batch can be taken as sent (the broker is unreachable, a confirm never came).
+    `isolate` says the broker refused the batch as a whole (it closed the channel): some message
+    in it may be the cause, so the relay should retry the rows one at a time to find it."""
+
+    def __init__(self, message: str, *, isolate: bool = False):
+        super().__init__(message)
+        self.isolate = isolate
 
 
-def connect(url: str, name: str) -> BlockingConnection:
+def connect(url: str, name: str, heartbeat_s: int = 30) -> BlockingConnection:
     params = pika.URLParameters(url)
     params.client_properties = {"connection_name": name}
-    params.heartbeat = 30
+    params.heartbeat = heartbeat_s
     params.blocked_connection_timeout = 30
     return BlockingConnection(params)
 
@@ -76,24 +85,34 @@ class RabbitPublisher:
     pika's BlockingChannel only offers confirm-per-message, which costs a round trip each; the
     pipelined form uses the underlying channel's confirm callback (the same calls BlockingChannel
     itself makes) and waits once per batch.
+
+    Confirms are tracked per delivery tag, never by counting: the broker confirms an unroutable
+    message at once and may cover lower tags later with one `multiple` ack, so confirms arrive out
+    of tag order. A nack refuses exactly the messages it covers; `publish_batch` reports those
+    (by index) and the relay keeps them in the outbox.
     """
 
-    def __init__(self, url: str, name: str = "oms-relay", confirm_timeout_s: float = 30):
+    def __init__(
+        self, url: str, name: str = "oms-relay", confirm_timeout_s: float = 30, heartbeat_s: int = 30
+    ):
         self._url = url
         self._name = name
+        self._heartbeat_s = heartbeat_s
         self._timeout = confirm_timeout_s
         self._conn: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._declared: set[str] = set()
-        self._published = self._settled = self._nacked = 0
+        self._next_tag = 1
+        self._outstanding: set[int] = set()  # published, not yet confirmed either way
+        self._nacked: set[int] = set()
         self._lock = threading.RLock()  # close() may run from another thread (shutdown)
         self._closing = False
 
     def _open(self) -> BlockingChannel:
-        if self._channel is not None and self._channel.is_open:
+        if self._channel is not None and self._channel.is_open and self._conn is not None:
             return self._channel
         self._close()
-        self._conn = connect(self._url, self._name)
+        self._conn = connect(self._url, self._name, self._heartbeat_s)
         channel = self._conn.channel()
         ready = []
         channel._impl.confirm_delivery(
@@ -103,16 +122,18 @@ class RabbitPublisher:
         channel._impl.add_on_return_callback(self._on_return)
         self._channel = channel
         self._declared.clear()
-        self._published = self._settled = self._nacked = 0
+        self._next_tag = 1  # delivery tags restart on every channel
+        self._outstanding.clear()
+        self._nacked.clear()
         return channel
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
-        # With `multiple`, one confirm settles every tag up to delivery_tag.
-        count = method.delivery_tag - self._settled if method.multiple else 1
-        self._settled += count
+        tag = method.delivery_tag
+        settled = {t for t in self._outstanding if t <= tag} if method.multiple else {tag}
+        self._outstanding -= settled
         if not isinstance(method, pika.spec.Basic.Ack):
-            self._nacked += count
+            self._nacked |= settled
 
     def _on_return(self, _channel, method, _props, _body) -> None:
         # No queue is bound for this event (yet): RabbitMQ confirms it all the same, so it is
@@ -121,38 +142,82 @@ class RabbitPublisher:
         OUTBOX_UNROUTED.labels(method.exchange, method.routing_key).inc()
         log.warning("no queue bound for %s/%s: event not routed", method.exchange, method.routing_key)
 
-    def publish_batch(self, messages: Sequence[Message]) -> None:
+    def publish_batch(self, messages: Sequence[Message]) -> dict[int, str]:
+        """Publish and wait for every confirm. Returns {index: reason} for the messages the broker
+        refused (the rest are safely with it); raises PublishFailed when nothing can be said."""
         if not messages:
-            return
+            return {}
         with self._lock:
+            reused = self._channel is not None and self._channel.is_open
             try:
-                self._publish(messages)
+                return self._publish(messages)
+            except AMQPConnectionError as exc:
+                self._close()
+                if not reused or self._closing:
+                    raise PublishFailed(f"RabbitMQ publish failed: {exc!r}") from exc
+                # An idle connection the broker dropped (missed heartbeats, a broker restart):
+                # reconnect once, quietly; consumers dedupe whatever the old one delivered.
+                log.info("%s: reconnecting to RabbitMQ after %r", self._name, exc)
+            except AMQPChannelError as exc:
+                self._close()
+                reason = f"RabbitMQ closed the channel: {exc!r}"
+                if len(messages) == 1:
+                    return {0: reason[:500]}  # the broker refused this very message
+                raise PublishFailed(reason, isolate=True) from exc
+            except AMQPError as exc:
+                self._close()
+                raise PublishFailed(f"RabbitMQ publish failed: {exc!r}") from exc
+            try:
+                return self._publish(messages)
             except AMQPError as exc:
                 self._close()
                 raise PublishFailed(f"RabbitMQ publish failed: {exc!r}") from exc
 
-    def _publish(self, messages: Sequence[Message]) -> None:
+    def _publish(self, messages: Sequence[Message]) -> dict[int, str]:
         channel = self._open()
         for exchange in {m.exchange for m in messages} - self._declared:
             declare_exchange(channel, exchange)
             self._declared.add(exchange)
-        nacked_before = self._nacked
-        for m in messages:
-            channel._impl.basic_publish(m.exchange, m.routing_key, m.body, properties_for(m), mandatory=True)
-            self._published += 1
-        target = self._published
+        refused: dict[int, str] = {}
+        tags: dict[int, int] = {}  # delivery tag -> index in the batch
+        for i, m in enumerate(messages):
+            try:
+                props = properties_for(m)
+                channel._impl.basic_publish(m.exchange, m.routing_key, m.body, props, mandatory=True)
+            except (TypeError, ValueError, pika.exceptions.UnsupportedAMQPFieldException) as exc:
+                refused[i] = f"cannot be encoded as an AMQP message: {exc!r}"[:500]
+                continue  # nothing reached the wire, no tag was used
+            tags[self._next_tag] = i
+            self._outstanding.add(self._next_tag)
+            self._next_tag += 1
         deadline = time.monotonic() + self._timeout
-        while self._settled < target:
+        while not self._outstanding.isdisjoint(tags):
             if self._closing:
                 raise PublishFailed("publisher closing; unconfirmed messages stay in the outbox")
             if time.monotonic() > deadline:
                 self._close()
-                raise PublishFailed(
-                    f"no confirm for {target - self._settled} message(s) within {self._timeout}s"
-                )
+                unconfirmed = len(self._outstanding.intersection(tags))
+                raise PublishFailed(f"no confirm for {unconfirmed} message(s) within {self._timeout}s")
+            assert self._conn is not None
             self._conn.process_data_events(time_limit=0.05)
-        if self._nacked != nacked_before:
-            raise PublishFailed(f"broker refused {self._nacked - nacked_before} message(s)")
+            if not channel.is_open:  # closed by the broker (e.g. a message it will not take)
+                raise pika.exceptions.ChannelClosed(0, "channel closed while waiting for confirms")
+        for tag in self._nacked.intersection(tags):
+            refused[tags[tag]] = "refused by the broker (nack)"
+        self._nacked.difference_update(tags)
+        return refused
+
+    def keepalive(self) -> None:
+        """Let pika answer heartbeats while the relay is idle, so the broker keeps the connection;
+        a connection found dead is dropped quietly and reopened by the next publish."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.process_data_events(time_limit=0)
+            except AMQPError as exc:
+                log.info("%s: idle RabbitMQ connection lost (%r); reopening on next publish", self._name, exc)
+                self._close()
 
     def close(self) -> None:
         self._closing = True  # an in-flight publish stops waiting for confirms within 50 ms
@@ -200,7 +265,12 @@ def declare_external_queues(url: str, service: str, bindings: list[tuple[str, st
 
 
 class RabbitConsumer:
-    """Consumes a service's queue on its own thread; acks only after the handler committed."""
+    """Consumes a service's queue on its own thread; acks only after the handler committed.
+
+    Every part of a delivery (body, headers, properties) is untrusted: whatever cannot be read is
+    dead-lettered with its reason, and nothing a message carries can end the consuming thread.
+    Should that thread end anyway, `on_fatal` is told (the service then stops serving).
+    """
 
     def __init__(
         self,
@@ -209,6 +279,8 @@ class RabbitConsumer:
         retry: RetryPolicy | None = None,
         prefetch: int = 32,
         release: str = "",
+        on_fatal: Callable[[BaseException], None] | None = None,
+        max_reconnect_delay_s: float = 2.0,
     ):
         self._url = url
         self.consumer = consumer
@@ -217,11 +289,14 @@ class RabbitConsumer:
         self.queue = consumer_queue(consumer.service, release)
         self.retry_queue = f"{self.queue}.retry"
         self.dead_letter_queue = f"{self.queue}.dead-letter"  # = dead_letters.dead_letter_queue()
+        self._on_fatal = on_fatal
+        self._max_reconnect_delay_s = max_reconnect_delay_s
         self._stop = threading.Event()
         self._conn: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        self.connected = threading.Event()
 
     def declare(self, channel: BlockingChannel) -> None:
         channel.queue_declare(self.queue, durable=True)
@@ -241,6 +316,9 @@ class RabbitConsumer:
         )
         self._thread.start()
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 5) -> None:
         self._stop.set()
         conn, channel = self._conn, self._channel
@@ -251,7 +329,16 @@ class RabbitConsumer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        backoff = 0.5
+        try:
+            self._consume_until_stopped()
+        except BaseException as exc:  # nothing should get here; if it does, the service must know
+            log.critical("%s consumer stopped: %r", self.consumer.service, exc, exc_info=True)
+            if self._on_fatal is not None:
+                self._on_fatal(exc)
+            raise
+
+    def _consume_until_stopped(self) -> None:
+        delay = 0.25
         while not self._stop.is_set():
             try:
                 self._conn = connect(self._url, f"oms-{self.consumer.service}-consumer")
@@ -261,30 +348,67 @@ class RabbitConsumer:
                 channel.basic_qos(prefetch_count=self.prefetch)
                 channel.basic_consume(self.queue, self._on_message)
                 self.ready.set()
-                backoff = 0.5
+                self.connected.set()
+                if delay > 0.25:
+                    log.info("%s consumer: reattached to %s", self.consumer.service, self.queue)
+                delay = 0.25
                 channel.start_consuming()
-            except AMQPError as exc:
+            except Exception as exc:
+                self.connected.clear()
                 if self._stop.is_set():
                     break
-                log.warning("%s consumer: %r; reconnecting in %.1fs", self.consumer.service, exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 15)
+                level = logging.WARNING if isinstance(exc, AMQPError) else logging.ERROR
+                log.log(
+                    level,
+                    "%s consumer: %r; reconnecting in %.2fs",
+                    self.consumer.service,
+                    exc,
+                    delay,
+                    exc_info=level == logging.ERROR,
+                )
+                # A broker back after an outage is found within a couple of seconds.
+                self._stop.wait(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self._max_reconnect_delay_s)
             finally:
+                self.connected.clear()
                 conn, self._conn = self._conn, None
                 if conn is not None and conn.is_open:
-                    with contextlib.suppress(AMQPError):
+                    with contextlib.suppress(Exception):
                         conn.close()
 
     def _on_message(self, channel: BlockingChannel, method, props: pika.BasicProperties, body: bytes) -> None:
-        headers = dict(props.headers or {})
-        exchange = headers.get(ORIGIN_EXCHANGE, method.exchange)
-        routing_key = headers.get(ORIGIN_ROUTING_KEY, method.routing_key)
-        attempt = int(headers.get(ATTEMPT, 1))
+        try:
+            delivery = read_delivery(method, props)
+        except MalformedEvent as exc:
+            headers = safe_headers(props.headers)
+            self._forward(
+                channel,
+                self.dead_letter_queue,
+                body,
+                props,
+                headers,
+                str(headers.get(ORIGIN_EXCHANGE, method.exchange)),
+                str(headers.get(ORIGIN_ROUTING_KEY, method.routing_key)),
+                1,
+                reason=str(exc),
+            )
+            self.consumer.record_dead_letter(method.exchange, method.routing_key)
+            channel.basic_ack(method.delivery_tag)
+            return
+        exchange, routing_key, attempt, headers = delivery
         try:
             self.consumer.handle(exchange, routing_key, body, headers)
         except MalformedEvent as exc:
             self._forward(
-                channel, self.dead_letter_queue, body, props, exchange, routing_key, attempt, reason=str(exc)
+                channel,
+                self.dead_letter_queue,
+                body,
+                props,
+                headers,
+                exchange,
+                routing_key,
+                attempt,
+                reason=str(exc),
             )
         except Exception as exc:
             if attempt >= self.retry.max_attempts:
@@ -300,6 +424,7 @@ class RabbitConsumer:
                     self.dead_letter_queue,
                     body,
                     props,
+                    headers,
                     exchange,
                     routing_key,
                     attempt,
@@ -316,6 +441,7 @@ class RabbitConsumer:
                     self.retry_queue,
                     body,
                     props,
+                    headers,
                     exchange,
                     routing_key,
                     attempt + 1,
@@ -332,6 +458,7 @@ class RabbitConsumer:
         queue_name: str,
         body: bytes,
         props: pika.BasicProperties,
+        headers: dict[str, Any],
         exchange: str,
         routing_key: str,
         attempt: int,
@@ -339,20 +466,65 @@ class RabbitConsumer:
         expiration: str | None = None,
         reason: str = "",
     ) -> None:
-        headers = dict(props.headers or {})
-        headers.update({ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: routing_key, ATTEMPT: attempt})
+        headers = {**headers, ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: routing_key, ATTEMPT: attempt}
         if reason:
-            headers["x-oms-dead-letter-reason"] = reason[:500]
+            headers[DEAD_LETTER_REASON] = reason[:500]
         channel.basic_publish(
             "",
             queue_name,
             body,
             pika.BasicProperties(
-                content_type=props.content_type,
+                content_type=_short_text(props.content_type),
                 delivery_mode=pika.DeliveryMode.Persistent,
-                message_id=props.message_id,
-                type=props.type,
+                message_id=_short_text(props.message_id),
+                type=_short_text(props.type),
                 headers=headers,
                 expiration=expiration,
             ),
         )
+
+
+def _short_text(value: object) -> str | None:
+    """A property copied onto a forwarded message: a short string, or dropped."""
+    return value if isinstance(value, str) and len(value) <= 255 else None
+
+
+def safe_headers(raw: object) -> dict[str, Any]:
+    """Headers as they may be copied onto a forwarded message: text keys, values that are plain
+    text or numbers (anything else, e.g. nested tables or binary, is turned into bounded text)."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in list(raw.items())[:64]:
+        if not isinstance(key, str) or len(key) > 128:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            value = repr(value)
+        if isinstance(value, str):
+            value = value[:1000]
+        out[key] = value
+    return out
+
+
+def read_delivery(method, props: pika.BasicProperties) -> tuple[str, str, int, dict[str, Any]]:
+    """(exchange, routing key, attempt, headers) of a delivery, or MalformedEvent saying which part
+    of it cannot be trusted."""
+    if props.headers is not None and not isinstance(props.headers, dict):
+        raise MalformedEvent("headers are not a table")
+    headers = safe_headers(props.headers)
+    if props.headers and len(headers) != len(props.headers):
+        raise MalformedEvent("headers hold keys that are not short text")
+    exchange = headers.get(ORIGIN_EXCHANGE, method.exchange)
+    routing_key = headers.get(ORIGIN_ROUTING_KEY, method.routing_key)
+    for name, value in ((ORIGIN_EXCHANGE, exchange), (ORIGIN_ROUTING_KEY, routing_key)):
+        if not isinstance(value, str) or not 0 < len(value) <= 255:
+            raise MalformedEvent(f"header {name} is not an exchange or routing key: {str(value)[:64]!r}")
+    attempt = headers.get(ATTEMPT, 1)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= 1000:
+        raise MalformedEvent(f"header {ATTEMPT} is not an attempt number: {str(attempt)[:64]!r}")
+    for name, value in (("content_type", props.content_type), ("message_id", props.message_id)):
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise MalformedEvent(f"property {name} is not short text")
+    if props.content_type and props.content_type.split(";")[0].strip().lower() != "application/json":
+        raise MalformedEvent(f"content type {props.content_type[:64]!r} is not application/json")
+    return exchange, routing_key, attempt, headers

@@ -25,21 +25,29 @@ Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only 
 
 
 class UtcDateTime(TypeDecorator):
-    """A timestamp that always comes back timezone-aware (UTC). SQLite stores no offset, and a
-    naive datetime beside an aware one fails at the first comparison."""
+    """A timestamp stored in UTC and always read back timezone-aware (UTC), on every database.
+
+    Any aware datetime is accepted and converted to UTC before it is stored: SQLite keeps no
+    offset, so a plant-zone time (+08:00) stored as it is would read back as that wall-clock time
+    in UTC, 8 hours late. A naive datetime is refused (which zone would it be in?). Convert to a
+    tenant's zone only to show a time or to number by the plant's calendar."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r}: use datetime.now(UTC)")
-        return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC)
 
 
 def add_chassis_tables(metadata: MetaData) -> None:
@@ -55,6 +63,11 @@ def add_chassis_tables(metadata: MetaData) -> None:
         Column("headers", Text, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("published_at", UtcDateTime()),
+        # Refused publishes: counted per row; at the relay's limit the row is parked (kept, with
+        # its reason, out of the relay's way) for a person to look at and release.
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text),
+        Column("parked_at", UtcDateTime()),
         Index(
             "ix_outbox_unpublished",
             "id",

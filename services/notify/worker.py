@@ -13,15 +13,16 @@ import os
 
 import eventlet
 import pika
-from nameko.events import event_handler
+from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
+from nameko.messaging import QueueConsumer
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.dead_letters import dead_letter_queue
 from services.chassis.events import MalformedEvent
 from services.chassis.inprocess_bus import InProcessBus
-from services.chassis.metrics import serve_metrics
-from services.chassis.rabbit import connect
+from services.chassis.metrics import EVENTS_CONSUMED, serve_metrics
+from services.chassis.rabbit import DEAD_LETTER_REASON, ORIGIN_EXCHANGE, ORIGIN_ROUTING_KEY, connect
 from services.chassis.runtime import ServiceRuntime
 from services.chassis.settings import Settings, from_env
 from services.notify.app import definition, nameko_service_name
@@ -38,7 +39,7 @@ class Handlers(DependencyProvider):
         self.settings = from_env("notify")
         # notify publishes no events, so the runtime's relay needs no real bus
         self.consumer = ServiceRuntime(definition, self.settings, InProcessBus()).consumer
-        serve_metrics(self.settings.metrics_port)
+        serve_metrics(self.settings.metrics_port, self.settings.bind_host)
 
     def get_dependency(self, worker_ctx):
         # nameko hands the message's AMQP headers to the worker as context data: the trace
@@ -75,6 +76,14 @@ def deliver(
 def dead_letter(
     consumer: EventConsumer, settings: Settings, exchange: str, event_type: str, payload: dict, reason: str
 ) -> str:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    _publish_dead_letter(settings, body, {ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: event_type}, reason)
+    consumer.record_dead_letter(exchange, event_type)
+    log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, reason)
+    return "dead_letter"
+
+
+def _publish_dead_letter(settings: Settings, body: bytes, headers: dict, reason: str) -> None:
     conn = connect(settings.amqp_url, "oms-notify-dead-letter")
     try:
         channel = conn.channel()
@@ -84,22 +93,50 @@ def dead_letter(
         channel.basic_publish(
             "",
             queue,
-            json.dumps(payload, ensure_ascii=False).encode(),
+            body,
             pika.BasicProperties(
                 content_type="application/json",
                 delivery_mode=2,
-                headers={
-                    "x-oms-exchange": exchange,
-                    "x-oms-routing-key": event_type,
-                    "x-oms-dead-letter-reason": reason[:500],
-                },
+                headers={**headers, DEAD_LETTER_REASON: reason[:500]},
             ),
         )
     finally:
         conn.close()
-    consumer.record_dead_letter(exchange, event_type)
-    log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, reason)
-    return "dead_letter"
+
+
+class PoisonProofQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message kombu cannot decode (not JSON, a content
+    type it does not accept) is dead-lettered with its reason and acked. nameko's own would raise
+    out of its consuming loop, kill the container, and meet the same message again after every
+    restart."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for consumer in consumers:
+            consumer.on_decode_error = self._dead_letter_undecodable
+        return consumers
+
+    def _dead_letter_undecodable(self, message, exc: Exception) -> None:
+        info = message.delivery_info or {}
+        exchange, routing_key = str(info.get("exchange", "")), str(info.get("routing_key", ""))
+        reason = f"not a JSON event nameko can decode: {exc!r}"
+        settings = from_env("notify")
+        _publish_dead_letter(
+            settings,
+            message.body if isinstance(message.body, bytes) else str(message.body).encode(),
+            {ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: routing_key},
+            reason,
+        )
+        EVENTS_CONSUMED.labels("notify.undecodable", routing_key[:64], "dead_letter").inc()
+        log.error("notify: dead-lettered undecodable message from %s/%s: %s", exchange, routing_key, reason)
+        message.ack()
+
+
+class PoisonProofEventHandler(EventHandler):
+    queue_consumer = PoisonProofQueueConsumer()
+
+
+poison_proof_event_handler = PoisonProofEventHandler.decorator
 
 
 class NotifyWorker:
@@ -109,6 +146,6 @@ class NotifyWorker:
     deliver = Handlers()
 
     # requeue_on_error: if even the dead-letter publish fails, the message goes back, not away
-    @event_handler("production", "work_order_created", requeue_on_error=True)
+    @poison_proof_event_handler("production", "work_order_created", requeue_on_error=True)
     def on_work_order_created(self, payload: dict) -> None:
         self.deliver("production", "work_order_created", payload)

@@ -91,15 +91,42 @@ def test_a_different_event_id_is_handled_again(uow):
     assert [seen[0] for seen in handler.seen] == ["e-1", "e-2"]
 
 
-def test_an_event_of_a_tenant_this_release_does_not_serve_is_ignored(uow):
+def test_an_event_of_a_tenant_this_release_does_not_serve_is_dead_lettered_not_dropped(uow):
+    """Each release has its own vhost: another tenant's event here is misrouted, and a person
+    should see it (dead letter with the reason), not a counter of silently dropped events."""
     handler = Recorder()
     consumer = consumer_for(handler, uow)
 
-    outcome = consumer.handle("order.events", "order_approved", envelope(tenant="furniture"))
+    with pytest.raises(MalformedEvent, match="'furniture' is not served"):
+        consumer.handle("order.events", "order_approved", envelope(tenant="furniture"))
 
-    assert outcome == "foreign_tenant"
     assert handler.seen == []
     assert uow.opened == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe not utf-8", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'"just text"', "not a JSON object"),
+        (envelope(event_id=None), "event_id is missing"),
+        (envelope(event_id=42), "event_id is missing or not text"),
+        (envelope(event_id="e" * 37), "longer than 36"),
+        (envelope(event_id="e-\x1b[31m"), "control characters"),
+        (envelope(tenant=["hardware"]), "tenant_id is missing or not text"),
+        (envelope(data=["not", "an", "object"]), "data is not a JSON object"),
+        (envelope(event_type="order_created"), "routing key says 'order_approved'"),
+    ],
+)
+def test_every_part_of_an_envelope_is_checked_before_any_handler_runs(uow, body, reason):
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    with pytest.raises(MalformedEvent, match=reason.replace("[", "\\[")):
+        consumer.handle("order.events", "order_approved", body)
+
+    assert handler.seen == [] and uow.opened == []
 
 
 def test_a_route_without_a_subscription_is_malformed(uow):

@@ -1,0 +1,124 @@
+"""The nameko worker on real RabbitMQ: poison that kombu cannot even decode (not JSON, a content
+type nameko does not accept) is dead-lettered with its reason instead of killing the container
+(which then met the same message after every restart); a malformed envelope too; and the worker
+goes on telling workshop leads of real work orders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from services.chassis.dead_letters import dead_letter_queue, list_dead_letters
+from services.chassis.rabbit import queue_depth
+from services.notify.adapters.tables import notifications
+from services.stack import NAMEKO_QUEUE
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def consumers_on(url: str, queue: str) -> int:
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.consumer_count
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not met in {timeout}s"
+        time.sleep(0.1)
+
+
+def event(tenant: str = "hardware") -> bytes:
+    return json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "work_order_created",
+            "tenant_id": tenant,
+            "source": "production",
+            "occurred_at": "2026-11-25T09:30:00+00:00",
+            "data": {
+                "work_order_id": str(uuid.uuid4()),
+                "work_order_no": "HW-WO-20261125-00001",
+                "order_id": str(uuid.uuid4()),
+                "order_no": "HW-20261125-00001",
+                "workshop": "stamping-1",
+                "due_date": "2026-12-20",
+                "lines": [{"product_model": "HB-2040 铰链 hinge", "quantity": 5000}],
+            },
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def test_the_nameko_worker_dead_letters_poison_and_keeps_working(fresh_database, fresh_vhost, tmp_path):
+    db_url = fresh_database("notify")
+    amqp_url = fresh_vhost("notify")
+    env = dict(os.environ, OMS_DB_URL=db_url, OMS_AMQP_URL=amqp_url, OMS_METRICS_PORT="0")
+    env["PYTHONPATH"] = str(ROOT)
+    subprocess.run([sys.executable, "-m", "services.notify", "migrate"], cwd=ROOT, env=env, check=True)
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nameko",
+            "run",
+            "--config",
+            "services/notify/nameko.yaml",
+            "services.notify.worker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    engine = create_engine(db_url)
+    try:
+        wait_until(lambda: consumers_on(amqp_url, NAMEKO_QUEUE) == 1, what="nameko consuming")
+        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = conn.channel()
+        json_props = pika.BasicProperties(content_type="application/json")
+        poison = [
+            (b"\x80 not json at all", json_props),
+            (b"{}", pika.BasicProperties(content_type="application/x-python-serialize")),
+            (b'{"hello": "world"}', json_props),  # JSON, but no envelope
+            (event(tenant="furniture"), json_props),  # a business line this release does not serve
+        ]
+        for body, props in poison:
+            channel.basic_publish("production.events", "work_order_created", body, props)
+        dlq = dead_letter_queue("notify")
+        wait_until(lambda: queue_depth(amqp_url, dlq) == len(poison), what="poison dead-lettered")
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+
+        channel.basic_publish("production.events", "work_order_created", event(), json_props)
+        conn.close()
+
+        def told() -> int:
+            with engine.connect() as c:
+                return c.execute(select(func.count()).select_from(notifications)).scalar_one()
+
+        wait_until(lambda: told() == 1, what="the workshop lead told")
+        reasons = " | ".join(d.reason for d in list_dead_letters(amqp_url, "notify"))
+        assert "decode" in reasons and "'furniture' is not served" in reasons
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        engine.dispose()
