@@ -3,46 +3,69 @@
 from __future__ import annotations
 
 import logging
+import sys
 
-from services.chassis.main import setup_logging
+from services.chassis.main import refuse_to_start, setup_logging
 from services.chassis.metrics import serve_metrics
 from services.chassis.server import wait_for_termination
-from services.chassis.settings import from_env
+from services.chassis.settings import (
+    DEV_JWT_SECRET,
+    SettingError,
+    Settings,
+    connect_host,
+    from_env,
+    is_loopback,
+)
 from services.chassis.telemetry import setup_tracing
 from services.embedded import EmbeddedStack
 
 log = logging.getLogger("oms")
+OMSCTL_DEFAULT_ADDR = "127.0.0.1:50050"  # where omsctl looks when given no --addr
 
 
-def main() -> None:
-    settings = from_env("embedded")
-    setup_logging(settings)
-    setup_tracing("embedded")
-    serve_metrics(settings.metrics_port)
-    stack = EmbeddedStack(settings)
-    stack.start()
+def banner(settings: Settings, stack: EmbeddedStack) -> str:
+    host = connect_host(settings.bind_host)
+    addr = f"{host}:{stack.port}"
     tenants = ", ".join(
         f"{t.tenant_id} ({t.name_zh} {t.name_en})" for t in stack.runtimes[0].context.tenants.values()
     )
-    metrics = (
-        f"http://127.0.0.1:{settings.metrics_port}/metrics"
-        if settings.metrics_port
-        else "off (OMS_METRICS_PORT)"
+    metrics = "off (OMS_METRICS_PORT)"
+    if settings.metrics_port:
+        metrics = f"http://{host}:{settings.metrics_port}/metrics"
+    omsctl = ".venv/bin/omsctl" + ("" if addr == OMSCTL_DEFAULT_ADDR else f" --addr {addr}")
+    listening = (
+        "this machine only" if is_loopback(settings.bind_host) else f"OMS_BIND_HOST={settings.bind_host}"
     )
-    print(
-        f"""
+    secret = (
+        ""
+        if settings.jwt_secret == DEV_JWT_SECRET
+        else "\n      (in a shell where OMS_JWT_SECRET is exported as it is here)"
+    )
+    return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
-  gRPC:      127.0.0.1:{stack.port}  (all six services; health + reflection on)
+  gRPC:      {addr}  (all six services; health + reflection on; {listening})
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
   tenants:   {tenants}
   metrics:   {metrics}
-Try:  .venv/bin/omsctl --tenant hardware customers
-      .venv/bin/omsctl health
+Try:  {omsctl} --tenant hardware customers
+      {omsctl} health{secret}
 Stop with Ctrl-C.
-""",
-        flush=True,
-    )
-    wait_for_termination(stack.stop)
+"""
+
+
+def main() -> None:
+    prog = "python -m services"
+    try:
+        settings = from_env("embedded")
+        setup_logging(settings)
+        setup_tracing("embedded")
+        serve_metrics(settings.metrics_port, settings.bind_host)
+        stack = EmbeddedStack(settings)
+    except SettingError as exc:
+        refuse_to_start(exc, prog)
+    stack.start()
+    print(banner(settings, stack), flush=True)
+    sys.exit(wait_for_termination(stack.stop))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ class ServiceRuntime:
         self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)
         self.wiring = definition.wire(self.context)
         self.consumer = EventConsumer(definition.name, self.wiring.subscriptions, uow, settings.tenants)
+        self._relaying = False
 
     @property
     def name(self) -> str:
@@ -124,7 +125,18 @@ class ServiceRuntime:
 
     def start(self) -> None:
         self.relay.start()
+        self._relaying = True
 
     def stop(self) -> None:
+        """Stop the relay, then (if it was running) one last relay pass, so events committed by
+        the last calls leave now rather than at the next start; then close the database."""
         self.relay.stop()
+        if self._relaying:
+            self._relaying = False
+            try:
+                moved = self.relay.relay_once()
+                if moved:
+                    log.info("%s: final relay pass sent %d event(s)", self.name, moved)
+            except Exception as exc:
+                log.warning("%s: final relay pass failed (%r); events stay in the outbox", self.name, exc)
         self.engine.dispose()

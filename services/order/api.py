@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis import identity
 from services.chassis.fields import parse_date, parse_optional_date
@@ -101,7 +103,8 @@ def order_to_proto(o: Order) -> order_pb2.Order:
         ],
         version=o.version,
         created_by=o.created_by,
-        created_at=o.created_at.isoformat(),
+        # Times leave in UTC whatever zone the handler worked in (create uses the plant's calendar).
+        created_at=o.created_at.astimezone(UTC).isoformat(),
         approved_by=o.approved_by,
-        approved_at=o.approved_at.isoformat() if o.approved_at else "",
+        approved_at=o.approved_at.astimezone(UTC).isoformat() if o.approved_at else "",
     )

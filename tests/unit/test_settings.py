@@ -56,3 +56,87 @@ def test_in_memory_sqlite_still_makes_an_engine(url):
 
     with make_engine(url).connect() as conn:
         assert conn.execute(text("select 1")).scalar_one() == 1
+
+
+def test_dev_listens_on_this_machine_only_and_production_everywhere():
+    from services.chassis.settings import grpc_address
+
+    dev = from_env("order", env={})
+    assert dev.bind_host == "127.0.0.1" and grpc_address(dev.bind_host, 50050) == "127.0.0.1:50050"
+    prod = from_env(
+        "order",
+        env={"OMS_ENV": "production", "OMS_DB_URL": "postgresql://db/x", "OMS_AMQP_URL": "amqp://mq"}
+        | {"OMS_JWT_SECRET": "s" * 40},
+    )
+    assert grpc_address(prod.bind_host, 50051) == "[::]:50051"
+    assert grpc_address("::1", 5) == "[::1]:5"
+
+
+def test_listening_elsewhere_is_a_setting_but_not_with_the_public_dev_secret():
+    from services.chassis.settings import InvalidSetting
+
+    assert from_env("order", env={"OMS_BIND_HOST": "::1"}).bind_host == "::1"
+    assert from_env("order", env={"OMS_BIND_HOST": "localhost"}).bind_host == "localhost"
+    own = from_env("order", env={"OMS_BIND_HOST": "0.0.0.0", "OMS_JWT_SECRET": "x" * 40})
+    assert own.bind_host == "0.0.0.0"
+    for host in ("0.0.0.0", "192.168.1.20", "oms.example"):
+        with pytest.raises(InvalidSetting, match=r"OMS_BIND_HOST.*OMS_JWT_SECRET"):
+            from_env("order", env={"OMS_BIND_HOST": host})
+    # production listens everywhere by default, so the dev secret is refused there too
+    with pytest.raises(InvalidSetting, match="OMS_JWT_SECRET"):
+        from_env(
+            "order",
+            env={"OMS_ENV": "production", "OMS_DB_URL": "postgresql://db/x", "OMS_AMQP_URL": "amqp://mq"}
+            | {"OMS_JWT_SECRET": DEV_JWT_SECRET},
+        )
+
+
+@pytest.mark.parametrize("value", ["prod", "development", "Production", "test"])
+def test_oms_env_is_dev_or_production_and_nothing_else(value):
+    from services.chassis.settings import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match="OMS_ENV"):
+        from_env("order", env={"OMS_ENV": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OMS_GRPC_PORT", "fifty"), ("OMS_METRICS_PORT", "70000"), ("OMS_SHUTDOWN_GRACE_S", "-1")],
+)
+def test_a_malformed_number_names_its_variable(name, value):
+    from services.chassis.settings import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match=name):
+        from_env("order", env={name: value})
+
+
+def test_shutdown_defaults_drain_only_where_a_load_balancer_has_to_notice():
+    dev = from_env("order", env={})
+    assert (dev.drain_delay_s, dev.shutdown_grace_s) == (0, 10)
+    prod = from_env(
+        "order",
+        env={"OMS_ENV": "production", "OMS_DB_URL": "postgresql://db/x", "OMS_AMQP_URL": "amqp://mq"}
+        | {"OMS_JWT_SECRET": "s" * 40, "OMS_SHUTDOWN_GRACE_S": "20"},
+    )
+    assert prod.drain_delay_s > 0 and prod.shutdown_grace_s == 20
+
+
+def test_a_tenant_release_in_production_needs_a_vhost_of_its_own():
+    """Exchanges are per vhost: two releases on the default vhost each got every event of the
+    other business line (and dropped it). Each release gets its own."""
+    from services.chassis.settings import InvalidSetting, amqp_vhost
+
+    production = {
+        "OMS_ENV": "production",
+        "OMS_DB_URL": "postgresql://order@db/oms_order",
+        "OMS_JWT_SECRET": "a-secret-of-our-own-0123456789abcdef",
+        "OMS_RELEASE": "hardware",
+    }
+    for shared in ("amqp://oms:pw@rabbitmq:5672/", "amqp://oms:pw@rabbitmq:5672", "amqp://oms:pw@mq/%2F"):
+        with pytest.raises(InvalidSetting, match=r"OMS_AMQP_URL.*OMS_RELEASE"):
+            from_env("order", {**production, "OMS_AMQP_URL": shared})
+    own = from_env("order", {**production, "OMS_AMQP_URL": "amqp://oms:pw@rabbitmq:5672/oms-hardware"})
+    assert amqp_vhost(own.amqp_url) == "oms-hardware"
+    # one release alone on a broker (no OMS_RELEASE) may use the default vhost
+    alone = {k: v for k, v in production.items() if k != "OMS_RELEASE"}
+    assert from_env("order", {**alone, "OMS_AMQP_URL": "amqp://oms:pw@rabbitmq:5672/"}).release == ""
