@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,54 @@ class Message:
 
 class MalformedEvent(ValueError):
     """A message that no retry can fix (not JSON, missing envelope fields): dead-letter it."""
+
+
+# Headers the transports set and read (the same on RabbitMQ, nameko and the in-process bus).
+ATTEMPT = "x-oms-attempt"
+ORIGIN_EXCHANGE = "x-oms-exchange"
+ORIGIN_ROUTING_KEY = "x-oms-routing-key"
+DEAD_LETTER_REASON = "x-oms-dead-letter-reason"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_TEXT_HEADERS = {  # header -> longest sane value; each must be printable text
+    ORIGIN_EXCHANGE: 255,
+    ORIGIN_ROUTING_KEY: 255,
+    "tracestate": 512,
+    "tenant_id": 64,
+    "event_type": 64,
+    "source": 64,
+}
+
+
+def check_headers(raw: object) -> dict[str, Any]:
+    """The headers of a delivery, checked: those we read must be what they claim (an attempt
+    number, an exchange name, a W3C traceparent...); MalformedEvent says which is not. Others
+    may hold anything and are kept as bounded text or numbers (to copy onto a forwarded copy)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise MalformedEvent("headers are not a table")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not 0 < len(key) <= 128:
+            raise MalformedEvent(f"header name {str(key)[:64]!r} is not short text")
+        if key in _TEXT_HEADERS:
+            limit = _TEXT_HEADERS[key]
+            if not isinstance(value, str) or not 0 < len(value) <= limit or not value.isprintable():
+                raise MalformedEvent(f"header {key} is not text of at most {limit} characters")
+        elif key == "traceparent":
+            if not isinstance(value, str) or not _TRACEPARENT.match(value):
+                raise MalformedEvent("header traceparent is not a W3C trace context")
+        elif key == ATTEMPT:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                raise MalformedEvent(f"header {ATTEMPT} is not an attempt number: {str(value)[:64]!r}")
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            value = repr(value)[:1000]  # nested tables, binary, lists: harmless, kept as text
+        elif isinstance(value, str):
+            value = value[:1000]
+        out[key] = value
+        if len(out) > 64:
+            raise MalformedEvent("more than 64 headers")
+    return out
 
 
 # Envelope fields and their longest sane value (event ids are UUIDs, kept in 36-character columns).

@@ -54,7 +54,7 @@ class OutboxRelay:
         batch_size: int = 500,
         interval_s: float = 0.2,
         linger_s: float = 0.005,
-        max_backoff_s: float = 10.0,
+        max_backoff_s: float = 3.0,
         max_attempts: int = 8,
         housekeeping: Callable[[], object] | None = None,
         housekeeping_every_s: float = 3600,

@@ -22,15 +22,18 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, AMQPError
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
-from services.chassis.events import MalformedEvent, Message
+from services.chassis.events import (
+    ATTEMPT,
+    DEAD_LETTER_REASON,
+    ORIGIN_EXCHANGE,
+    ORIGIN_ROUTING_KEY,
+    MalformedEvent,
+    Message,
+    check_headers,
+)
 from services.chassis.metrics import OUTBOX_UNROUTED
 
 log = logging.getLogger(__name__)
-
-ORIGIN_EXCHANGE = "x-oms-exchange"
-ORIGIN_ROUTING_KEY = "x-oms-routing-key"
-ATTEMPT = "x-oms-attempt"
-DEAD_LETTER_REASON = "x-oms-dead-letter-reason"
 
 
 class PublishFailed(RuntimeError):
@@ -490,8 +493,8 @@ def _short_text(value: object) -> str | None:
 
 
 def safe_headers(raw: object) -> dict[str, Any]:
-    """Headers as they may be copied onto a forwarded message: text keys, values that are plain
-    text or numbers (anything else, e.g. nested tables or binary, is turned into bounded text)."""
+    """Headers as they may be copied onto a dead-lettered copy of a message that failed its
+    checks: text keys, values that are plain text or numbers (anything else as bounded text)."""
     if not isinstance(raw, dict):
         return {}
     out: dict[str, Any] = {}
@@ -509,19 +512,10 @@ def safe_headers(raw: object) -> dict[str, Any]:
 def read_delivery(method, props: pika.BasicProperties) -> tuple[str, str, int, dict[str, Any]]:
     """(exchange, routing key, attempt, headers) of a delivery, or MalformedEvent saying which part
     of it cannot be trusted."""
-    if props.headers is not None and not isinstance(props.headers, dict):
-        raise MalformedEvent("headers are not a table")
-    headers = safe_headers(props.headers)
-    if props.headers and len(headers) != len(props.headers):
-        raise MalformedEvent("headers hold keys that are not short text")
+    headers = check_headers(props.headers)
     exchange = headers.get(ORIGIN_EXCHANGE, method.exchange)
     routing_key = headers.get(ORIGIN_ROUTING_KEY, method.routing_key)
-    for name, value in ((ORIGIN_EXCHANGE, exchange), (ORIGIN_ROUTING_KEY, routing_key)):
-        if not isinstance(value, str) or not 0 < len(value) <= 255:
-            raise MalformedEvent(f"header {name} is not an exchange or routing key: {str(value)[:64]!r}")
     attempt = headers.get(ATTEMPT, 1)
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= 1000:
-        raise MalformedEvent(f"header {ATTEMPT} is not an attempt number: {str(attempt)[:64]!r}")
     for name, value in (("content_type", props.content_type), ("message_id", props.message_id)):
         if value is not None and (not isinstance(value, str) or len(value) > 255):
             raise MalformedEvent(f"property {name} is not short text")

@@ -19,7 +19,7 @@ from nameko.messaging import QueueConsumer
 
 from services.chassis.consumer import EventConsumer, RetryPolicy
 from services.chassis.dead_letters import dead_letter_queue
-from services.chassis.events import MalformedEvent
+from services.chassis.events import MalformedEvent, check_headers
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import EVENTS_CONSUMED, serve_metrics
 from services.chassis.rabbit import DEAD_LETTER_REASON, ORIGIN_EXCHANGE, ORIGIN_ROUTING_KEY, connect
@@ -44,7 +44,7 @@ class Handlers(DependencyProvider):
     def get_dependency(self, worker_ctx):
         # nameko hands the message's AMQP headers to the worker as context data: the trace
         # context (traceparent) rides there, so the consumer span continues the producer's trace.
-        headers = {k: v for k, v in worker_ctx.context_data.items() if isinstance(v, str)}
+        headers = dict(worker_ctx.context_data)
         return lambda source, event_type, payload: deliver(
             self.consumer, self.settings, source, event_type, payload, headers
         )
@@ -56,9 +56,15 @@ def deliver(
     source: str,
     event_type: str,
     payload: dict,
-    headers: dict[str, str] | None = None,
+    headers: dict | None = None,
 ) -> str:
     exchange = f"{source}.events"
+    try:
+        # The same header checks as the chassis consumer: the headers are untrusted input too.
+        checked = check_headers(headers)
+    except MalformedEvent as exc:
+        return dead_letter(consumer, settings, exchange, event_type, payload, str(exc))
+    headers = {k: v for k, v in checked.items() if isinstance(v, str) and not k.startswith("call_id")}
     for attempt in range(1, RETRY.max_attempts + 1):
         try:
             return consumer.handle(exchange, event_type, payload, headers)

@@ -220,3 +220,37 @@ class TestReceive:
 
         with pytest.raises(MalformedEvent, match="order_approved"):
             event.as_proto(order_pb2.OrderApproved)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"x-oms-attempt": "first"}, "x-oms-attempt is not an attempt number"),
+        ({"x-oms-attempt": True}, "x-oms-attempt is not an attempt number"),
+        ({"x-oms-attempt": 0}, "x-oms-attempt is not an attempt number"),
+        ({"x-oms-exchange": {"nested": [1, 2]}}, "x-oms-exchange is not text"),
+        ({"x-oms-routing-key": "x" * 256}, "x-oms-routing-key is not text"),
+        ({"traceparent": "0" * 65536}, "traceparent is not a W3C trace context"),
+        ({"traceparent": "00-zz-00"}, "traceparent is not a W3C trace context"),
+        ({"tenant_id": "hardware\x1b[2J"}, "tenant_id is not text"),
+        ({f"h{i}": i for i in range(70)}, "more than 64 headers"),
+        ("not a table", "headers are not a table"),
+    ],
+)
+def test_headers_the_transports_read_are_checked(headers, reason):
+    from services.chassis.events import check_headers
+
+    with pytest.raises(MalformedEvent, match=reason):
+        check_headers(headers)
+
+
+def test_headers_nobody_reads_may_hold_anything_and_are_kept_as_bounded_text():
+    from services.chassis.events import check_headers
+
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    checked = check_headers(
+        {"traceparent": traceparent, "x-oms-attempt": 3, "deep": {"a": [1, b"\x00"]}, "long": "x" * 5000}
+    )
+    assert checked["traceparent"] == traceparent and checked["x-oms-attempt"] == 3
+    assert checked["deep"] == "{'a': [1, b'\\x00']}" and len(checked["long"]) == 1000
+    assert check_headers(None) == {}
