@@ -33,17 +33,6 @@ class Subscription:
         return f"{self.source}.events"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    first_delay_s: float = 0.2
-    factor: float = 4.0
-
-    def delay_s(self, attempt: int) -> float:
-        """Delay before attempt `attempt + 1`."""
-        return self.first_delay_s * self.factor ** (attempt - 1)
-
-
 class EventConsumer:
     """Dispatches one delivered message to its subscription. Raises MalformedEvent for a message
     no retry can fix; any other exception means "retry later"."""

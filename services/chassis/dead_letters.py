@@ -10,14 +10,8 @@ from dataclasses import dataclass
 
 import pika
 
-from services.chassis.rabbit import (
-    ATTEMPT,
-    ORIGIN_EXCHANGE,
-    ORIGIN_ROUTING_KEY,
-    connect,
-    consumer_queue,
-    queue_depth,
-)
+from services.chassis.events import ATTEMPT, DEAD_LETTER_REASON, ORIGIN_EXCHANGE, ORIGIN_ROUTING_KEY
+from services.chassis.rabbit import connect, consumer_queue, queue_depth
 
 
 @dataclass(frozen=True)
@@ -34,14 +28,18 @@ def dead_letter_queue(service: str, release: str = "") -> str:
     return f"{consumer_queue(service, release)}.dead-letter"
 
 
+def _attempts(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _read(props: pika.BasicProperties, body: bytes) -> DeadLetter:
     headers = props.headers or {}
     return DeadLetter(
         message_id=props.message_id or "",
         exchange=str(headers.get(ORIGIN_EXCHANGE, "")),
         routing_key=str(headers.get(ORIGIN_ROUTING_KEY, "")),
-        attempts=int(headers.get(ATTEMPT, 1)),
-        reason=str(headers.get("x-oms-dead-letter-reason", "")),
+        attempts=_attempts(headers.get(ATTEMPT, 1)),
+        reason=str(headers.get(DEAD_LETTER_REASON, "")),
         body=body,
     )
 
@@ -87,7 +85,7 @@ def replay_dead_letters(
             if method is None:
                 break
             letter = _read(props, body)
-            headers = {k: v for k, v in (props.headers or {}).items() if k != "x-oms-dead-letter-reason"}
+            headers = {k: v for k, v in (props.headers or {}).items() if k != DEAD_LETTER_REASON}
             headers[ATTEMPT] = 1
             channel.basic_publish(
                 "",

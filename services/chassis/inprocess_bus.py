@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.chassis.consumer import EventConsumer, RetryPolicy
-from services.chassis.events import MalformedEvent, Message
+from services.chassis.consumer import EventConsumer
+from services.chassis.events import Message
+from services.chassis.retry import Retry, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,17 @@ class _Worker:
             message, attempt = item
             try:
                 self.consumer.handle(message.exchange, message.routing_key, message.body, message.headers)
-            except MalformedEvent as exc:
-                self._dead_letter(message, str(exc))
             except Exception as exc:
-                if attempt >= self.retry.max_attempts:
-                    self._dead_letter(message, repr(exc))
-                else:
+                decision = self.retry.decide(attempt, exc)
+                if isinstance(decision, Retry):
                     self.consumer.record_retry(message.exchange, message.routing_key)
                     log.warning("%s: retrying %s after %r", self.consumer.service, message.message_id, exc)
-                    timer = threading.Timer(
-                        self.retry.delay_s(attempt), self.queue.put, [(message, attempt + 1)]
-                    )
+                    # A timer, not a sleep: this worker goes on with the messages behind it.
+                    timer = threading.Timer(decision.delay_s, self.queue.put, [(message, decision.attempt)])
                     timer.daemon = True
                     timer.start()
+                else:
+                    self._dead_letter(message, decision.reason)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         self.consumer.record_dead_letter(message.exchange, message.routing_key)

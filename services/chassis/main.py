@@ -119,6 +119,7 @@ def declare_topology(definition: ServiceDefinition, runtime: ServiceRuntime, set
             (definition.external_queue(settings.release, sub), sub.exchange, sub.event_type)
             for sub in runtime.wiring.subscriptions
         ],
+        release=settings.release,
     )
 
 

@@ -21,10 +21,9 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, AMQPError
 
-from services.chassis.consumer import EventConsumer, RetryPolicy
+from services.chassis.consumer import EventConsumer
 from services.chassis.events import (
     ATTEMPT,
-    DEAD_LETTER_REASON,
     ORIGIN_EXCHANGE,
     ORIGIN_ROUTING_KEY,
     MalformedEvent,
@@ -32,6 +31,7 @@ from services.chassis.events import (
     check_headers,
 )
 from services.chassis.metrics import OUTBOX_UNROUTED
+from services.chassis.retry import DeadLetter, RetryPolicy, forwarded_headers, retry_queue, tier_queues
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +252,16 @@ def declare_consumer_topology(url: str, consumer: EventConsumer, release: str = 
     return [rabbit.queue]
 
 
-def declare_external_queues(url: str, service: str, bindings: list[tuple[str, str, str]]) -> list[str]:
+def declare_external_queues(
+    url: str,
+    service: str,
+    bindings: list[tuple[str, str, str]],
+    release: str = "",
+    retry: RetryPolicy | None = None,
+) -> list[str]:
     """The same for a consumer the chassis does not run (nameko): (queue, exchange, routing key),
-    declared exactly as that consumer declares them (durable, not auto-deleted, no arguments)."""
+    declared exactly as that consumer declares them (durable, not auto-deleted, no arguments),
+    with the chassis retry tiers that feed each queue and the service's dead-letter queue."""
     conn = connect(url, f"oms-{service}-topology")
     try:
         channel = conn.channel()
@@ -262,6 +269,9 @@ def declare_external_queues(url: str, service: str, bindings: list[tuple[str, st
             declare_exchange(channel, exchange)
             channel.queue_declare(queue, durable=True)
             channel.queue_bind(queue, exchange, routing_key=routing_key)
+            for name, arguments in tier_queues(queue, retry or RetryPolicy()).items():
+                channel.queue_declare(name, durable=True, arguments=arguments)
+        channel.queue_declare(f"{consumer_queue(service, release)}.dead-letter", durable=True)
     finally:
         conn.close()
     return [queue for queue, _, _ in bindings]
@@ -290,7 +300,6 @@ class RabbitConsumer:
         self.retry = retry or RetryPolicy()
         self.prefetch = prefetch
         self.queue = consumer_queue(consumer.service, release)
-        self.retry_queue = f"{self.queue}.retry"
         self.dead_letter_queue = f"{self.queue}.dead-letter"  # = dead_letters.dead_letter_queue()
         self._on_fatal = on_fatal
         self._max_reconnect_delay_s = max_reconnect_delay_s
@@ -303,11 +312,8 @@ class RabbitConsumer:
 
     def declare(self, channel: BlockingChannel) -> None:
         channel.queue_declare(self.queue, durable=True)
-        channel.queue_declare(
-            self.retry_queue,
-            durable=True,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.queue},
-        )
+        for name, arguments in tier_queues(self.queue, self.retry).items():
+            channel.queue_declare(name, durable=True, arguments=arguments)
         channel.queue_declare(self.dead_letter_queue, durable=True)
         for sub in self.consumer.subscriptions:
             declare_exchange(channel, sub.exchange)
@@ -381,100 +387,70 @@ class RabbitConsumer:
 
     def _on_message(self, channel: BlockingChannel, method, props: pika.BasicProperties, body: bytes) -> None:
         try:
-            delivery = read_delivery(method, props)
+            exchange, routing_key, attempt, headers = read_delivery(method, props)
         except MalformedEvent as exc:
             headers = safe_headers(props.headers)
-            self._forward(
-                channel,
-                self.dead_letter_queue,
-                body,
-                props,
-                headers,
-                str(headers.get(ORIGIN_EXCHANGE, method.exchange)),
-                str(headers.get(ORIGIN_ROUTING_KEY, method.routing_key)),
-                1,
-                reason=str(exc),
-            )
-            self.consumer.record_dead_letter(method.exchange, method.routing_key)
+            exchange = str(headers.get(ORIGIN_EXCHANGE, method.exchange))
+            routing_key = str(headers.get(ORIGIN_ROUTING_KEY, method.routing_key))
+            self._dead_letter(channel, body, props, headers, exchange, routing_key, 1, str(exc))
             channel.basic_ack(method.delivery_tag)
             return
-        exchange, routing_key, attempt, headers = delivery
         try:
             self.consumer.handle(exchange, routing_key, body, headers)
-        except MalformedEvent as exc:
-            self._forward(
-                channel,
-                self.dead_letter_queue,
-                body,
-                props,
-                headers,
-                exchange,
-                routing_key,
-                attempt,
-                reason=str(exc),
-            )
         except Exception as exc:
-            if attempt >= self.retry.max_attempts:
-                log.error(
-                    "%s: giving up on %s after %d attempts: %r",
-                    self.consumer.service,
-                    props.message_id,
-                    attempt,
-                    exc,
-                )
-                self._forward(
-                    channel,
-                    self.dead_letter_queue,
-                    body,
-                    props,
-                    headers,
-                    exchange,
-                    routing_key,
-                    attempt,
-                    reason=repr(exc),
+            decision = self.retry.decide(attempt, exc)
+            if isinstance(decision, DeadLetter):
+                self._dead_letter(
+                    channel, body, props, headers, exchange, routing_key, attempt, decision.reason
                 )
             else:
                 log.warning(
                     "%s: attempt %d of %s failed: %r", self.consumer.service, attempt, props.message_id, exc
                 )
                 self.consumer.record_retry(exchange, routing_key)
-                delay_ms = int(self.retry.delay_s(attempt) * 1000)
                 self._forward(
                     channel,
-                    self.retry_queue,
+                    retry_queue(self.queue, decision.delay_s),
                     body,
                     props,
-                    headers,
-                    exchange,
-                    routing_key,
-                    attempt + 1,
-                    expiration=str(delay_ms),
+                    forwarded_headers(headers, exchange, routing_key, decision.attempt),
                 )
-                channel.basic_ack(method.delivery_tag)
-                return
-            self.consumer.record_dead_letter(exchange, routing_key)
         channel.basic_ack(method.delivery_tag)
 
-    def _forward(
+    def _dead_letter(
         self,
         channel: BlockingChannel,
-        queue_name: str,
         body: bytes,
         props: pika.BasicProperties,
         headers: dict[str, Any],
         exchange: str,
         routing_key: str,
         attempt: int,
-        *,
-        expiration: str | None = None,
-        reason: str = "",
+        reason: str,
     ) -> None:
-        headers = {**headers, ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: routing_key, ATTEMPT: attempt}
-        if reason:
-            headers[DEAD_LETTER_REASON] = reason[:500]
+        log.error(
+            "%s: dead-lettered %s (attempt %d): %s", self.consumer.service, props.message_id, attempt, reason
+        )
+        self._forward(
+            channel,
+            self.dead_letter_queue,
+            body,
+            props,
+            forwarded_headers(headers, exchange, routing_key, attempt, reason),
+        )
+        self.consumer.record_dead_letter(exchange, routing_key)
+
+    def _forward(
+        self,
+        channel: BlockingChannel,
+        queue: str,
+        body: bytes,
+        props: pika.BasicProperties,
+        headers: dict,
+    ) -> None:
         channel.basic_publish(
             "",
-            queue_name,
+            queue,
             body,
             pika.BasicProperties(
                 content_type=_short_text(props.content_type),
@@ -482,7 +458,6 @@ class RabbitConsumer:
                 message_id=_short_text(props.message_id),
                 type=_short_text(props.type),
                 headers=headers,
-                expiration=expiration,
             ),
         )
 

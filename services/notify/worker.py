@@ -1,8 +1,9 @@
 """The notify worker on nameko: `nameko run --config services/notify/nameko.yaml services.notify.worker`.
 
 nameko only delivers; the handling is the chassis EventConsumer running notify's plain-Python
-handlers (idempotent through the inbox), exactly as in the embedded stack. Failures are retried
-with the chassis backoff policy, then the message goes to `notify.events.dead-letter`.
+handlers (idempotent through the inbox), exactly as in the embedded stack. Failures follow the
+chassis retry policy (services/chassis/retry.py): a retry waits in a delay-tier queue that feeds
+nameko's queue again, a hopeless or malformed message goes to `notify.events.dead-letter`.
 """
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ import json
 import logging
 import os
 
-import eventlet
 import pika
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
 
-from services.chassis.consumer import EventConsumer, RetryPolicy
+from services.chassis.consumer import EventConsumer, Subscription
 from services.chassis.dead_letters import dead_letter_queue
-from services.chassis.events import MalformedEvent, check_headers
+from services.chassis.events import ATTEMPT, check_headers
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.metrics import EVENTS_CONSUMED, serve_metrics
-from services.chassis.rabbit import DEAD_LETTER_REASON, ORIGIN_EXCHANGE, ORIGIN_ROUTING_KEY, connect
+from services.chassis.rabbit import connect, declare_external_queues
+from services.chassis.retry import DeadLetter, RetryPolicy, forwarded_headers, retry_queue
 from services.chassis.runtime import ServiceRuntime
 from services.chassis.settings import Settings, from_env
-from services.notify.app import definition, nameko_service_name
+from services.notify.app import definition, nameko_queue, nameko_service_name
 
 log = logging.getLogger(__name__)
 RETRY = RetryPolicy()
@@ -33,12 +34,18 @@ RETRY = RetryPolicy()
 
 class Handlers(DependencyProvider):
     """Builds notify's runtime once per worker process, when nameko starts the service (never at
-    import time), and hands each worker the retrying delivery function."""
+    import time), and hands each worker the delivery function."""
 
     def setup(self) -> None:
         self.settings = from_env("notify")
         # notify publishes no events, so the runtime's relay needs no real bus
-        self.consumer = ServiceRuntime(definition, self.settings, InProcessBus()).consumer
+        runtime = ServiceRuntime(definition, self.settings, InProcessBus())
+        self.consumer = runtime.consumer
+        # The retry tiers and dead-letter queue of every queue nameko reads exist before the first
+        # failure needs them (`migrate` declares them too; declaring is idempotent).
+        declare_external_queues(
+            self.settings.amqp_url, "notify", external_bindings(runtime, self.settings), self.settings.release
+        )
         serve_metrics(self.settings.metrics_port, self.settings.bind_host)
 
     def get_dependency(self, worker_ctx):
@@ -50,6 +57,13 @@ class Handlers(DependencyProvider):
         )
 
 
+def external_bindings(runtime: ServiceRuntime, settings: Settings) -> list[tuple[str, str, str]]:
+    return [
+        (nameko_queue(settings.release, sub), sub.exchange, sub.event_type)
+        for sub in runtime.wiring.subscriptions
+    ]
+
+
 def deliver(
     consumer: EventConsumer,
     settings: Settings,
@@ -58,52 +72,63 @@ def deliver(
     payload: dict,
     headers: dict | None = None,
 ) -> str:
+    """Handle one delivery; a failure is decided by the chassis retry policy, exactly as on the
+    chassis consumer: a retry waits in its delay tier's queue (never in a worker slot), a
+    hopeless or malformed message goes to the dead-letter queue with the same headers."""
     exchange = f"{source}.events"
+    attempt = 1
     try:
         # The same header checks as the chassis consumer: the headers are untrusted input too.
         checked = check_headers(headers)
-    except MalformedEvent as exc:
-        return dead_letter(consumer, settings, exchange, event_type, payload, str(exc))
-    headers = {k: v for k, v in checked.items() if isinstance(v, str) and not k.startswith("call_id")}
-    for attempt in range(1, RETRY.max_attempts + 1):
-        try:
-            return consumer.handle(exchange, event_type, payload, headers)
-        except MalformedEvent as exc:
-            return dead_letter(consumer, settings, exchange, event_type, payload, str(exc))
-        except Exception as exc:
-            if attempt == RETRY.max_attempts:
-                return dead_letter(consumer, settings, exchange, event_type, payload, repr(exc))
-            consumer.record_retry(exchange, event_type)
-            log.warning("notify: attempt %d failed: %r", attempt, exc)
-            eventlet.sleep(RETRY.delay_s(attempt))
-    raise AssertionError("unreachable")
+        attempt = checked.get(ATTEMPT, 1)
+        trace_headers = {
+            k: v for k, v in checked.items() if isinstance(v, str) and not k.startswith("call_id")
+        }
+        return consumer.handle(exchange, event_type, payload, trace_headers)
+    except Exception as exc:
+        decision = RETRY.decide(attempt, exc)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        message_id = str(payload.get("event_id", ""))[:64] if isinstance(payload, dict) else ""
+        if isinstance(decision, DeadLetter):
+            headers = forwarded_headers({}, exchange, event_type, attempt, decision.reason)
+            _publish(settings, dead_letter_queue("notify", settings.release), body, headers, message_id)
+            consumer.record_dead_letter(exchange, event_type)
+            log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, decision.reason)
+            return "dead_letter"
+        queue = nameko_queue(settings.release, Subscription(source, event_type, _no_handler))
+        headers = forwarded_headers({}, exchange, event_type, decision.attempt)
+        _publish(settings, retry_queue(queue, decision.delay_s), body, headers, message_id)
+        consumer.record_retry(exchange, event_type)
+        log.warning(
+            "notify: attempt %d of %s failed: %r; retrying in %.1fs",
+            attempt,
+            message_id,
+            exc,
+            decision.delay_s,
+        )
+        return "retry"
 
 
-def dead_letter(
-    consumer: EventConsumer, settings: Settings, exchange: str, event_type: str, payload: dict, reason: str
-) -> str:
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    _publish_dead_letter(settings, body, {ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: event_type}, reason)
-    consumer.record_dead_letter(exchange, event_type)
-    log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, reason)
-    return "dead_letter"
+def _no_handler(_event, _uow) -> None:
+    """Subscriptions only name queues here; the handler runs in the consumer."""
 
 
-def _publish_dead_letter(settings: Settings, body: bytes, headers: dict, reason: str) -> None:
-    conn = connect(settings.amqp_url, "oms-notify-dead-letter")
+def _publish(settings: Settings, queue: str, body: bytes, headers: dict, message_id: str = "") -> None:
+    """One confirmed publish to a queue (a retry tier or the dead-letter queue); if it fails the
+    exception reaches nameko, which requeues the message (requeue_on_error): nothing is lost."""
+    conn = connect(settings.amqp_url, "oms-notify-forward")
     try:
         channel = conn.channel()
         channel.confirm_delivery()
-        queue = dead_letter_queue("notify", settings.release)
-        channel.queue_declare(queue, durable=True)
         channel.basic_publish(
             "",
             queue,
             body,
             pika.BasicProperties(
                 content_type="application/json",
-                delivery_mode=2,
-                headers={**headers, DEAD_LETTER_REASON: reason[:500]},
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=message_id or None,
+                headers=headers,
             ),
         )
     finally:
@@ -127,12 +152,9 @@ class PoisonProofQueueConsumer(QueueConsumer):
         exchange, routing_key = str(info.get("exchange", "")), str(info.get("routing_key", ""))
         reason = f"not a JSON event nameko can decode: {exc!r}"
         settings = from_env("notify")
-        _publish_dead_letter(
-            settings,
-            message.body if isinstance(message.body, bytes) else str(message.body).encode(),
-            {ORIGIN_EXCHANGE: exchange, ORIGIN_ROUTING_KEY: routing_key},
-            reason,
-        )
+        body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+        headers = forwarded_headers({}, exchange, routing_key, 1, reason)
+        _publish(settings, dead_letter_queue("notify", settings.release), body, headers)
         EVENTS_CONSUMED.labels("notify.undecodable", routing_key[:64], "dead_letter").inc()
         log.error("notify: dead-lettered undecodable message from %s/%s: %s", exchange, routing_key, reason)
         message.ack()

@@ -15,12 +15,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 
 from oms.customer.v1 import customer_pb2
-from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
+from services.chassis.consumer import EventConsumer, Subscription
 from services.chassis.db import connector
 from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.outbox import OutboxRelay
 from services.chassis.rabbit import RabbitConsumer, RabbitPublisher, queue_depth
+from services.chassis.retry import RetryPolicy
 from services.chassis.tables import add_chassis_tables
 from services.chassis.uow import UnitOfWork
 from services.customer.domain.model import CustomerCreated
@@ -556,3 +557,32 @@ def test_releases_on_their_own_vhosts_never_see_each_others_events(wire, fresh_v
         autoparts_publisher.close()
         autoparts_source.engine.dispose()
         autoparts_sink.engine.dispose()
+
+
+def test_a_short_retry_is_not_held_behind_a_long_one(wire):
+    """RabbitMQ expires only the head of a queue: with one retry queue and per-message TTLs, a
+    0.2 s retry waited behind a 3.2 s one. Each delay now has its own tier queue."""
+    source, sink, relay, start_consumer, _ = wire
+    calls: dict[str, int] = {}
+    done: dict[str, float] = {}
+    effect = record_effect(sink)
+
+    def flaky(event, uow):
+        code = event.data["code"]
+        calls[code] = calls.get(code, 0) + 1
+        if (code == "SLOW0" and calls[code] <= 3) or (code == "FAST0" and calls[code] == 1):
+            raise ConnectionError("WMS did not answer")
+        effect(event, uow)
+        done[code] = time.monotonic()
+
+    start_consumer(flaky, retry=RetryPolicy())  # delays 0.2, 0.8, 3.2, 12.8 s
+    emit(source, 1, prefix="SLOW")
+    relay.drain()
+    wait_until(lambda: calls.get("SLOW0", 0) == 3)  # now waiting 3.2 s before its 4th attempt
+    time.sleep(0.1)
+    fast_sent = time.monotonic()
+    emit(source, 1, prefix="FAST")
+    relay.drain()
+    wait_until(lambda: len(done) == 2, timeout=10)
+    assert done["FAST0"] < done["SLOW0"]
+    assert done["FAST0"] - fast_sent < 1.5  # its own 0.2 s, not the 3.2 s of the one before it

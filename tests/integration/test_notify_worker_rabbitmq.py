@@ -34,14 +34,14 @@ def consumers_on(url: str, queue: str) -> int:
         conn.close()
 
 
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+def wait_until(predicate, timeout: float = 45.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"{what} not met in {timeout}s"
         time.sleep(0.1)
 
 
-def event(tenant: str = "hardware") -> bytes:
+def event(tenant: str = "hardware", work_order_no: str = "HW-WO-20261125-00001") -> bytes:
     return json.dumps(
         {
             "event_id": str(uuid.uuid4()),
@@ -51,7 +51,7 @@ def event(tenant: str = "hardware") -> bytes:
             "occurred_at": "2026-11-25T09:30:00+00:00",
             "data": {
                 "work_order_id": str(uuid.uuid4()),
-                "work_order_no": "HW-WO-20261125-00001",
+                "work_order_no": work_order_no,
                 "order_id": str(uuid.uuid4()),
                 "order_no": "HW-20261125-00001",
                 "workshop": "stamping-1",
@@ -115,6 +115,108 @@ def test_the_nameko_worker_dead_letters_poison_and_keeps_working(fresh_database,
         assert "decode" in reasons and "'furniture' is not served" in reasons
         assert worker.poll() is None
     finally:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        engine.dispose()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_nameko_worker_retries_through_delay_tiers_and_dead_letters_with_the_chassis_headers(
+    fresh_database, fresh_vhost, postgres, tmp_path
+):
+    """The same retry policy as every other consumer: a retry waits in a delay-tier queue (not in
+    a nameko worker slot, which slept before), and what no retry can fix is dead-lettered with the
+    same headers (attempts, origin, reason) that `omsctl dead-letters` shows for any service."""
+    import urllib.request
+
+    import psycopg
+
+    db_url = fresh_database("notify")
+    db_name = db_url.rsplit("/", 1)[1]
+    amqp_url = fresh_vhost("notify-retry")
+    metrics_port = free_port()
+    env = dict(os.environ, OMS_DB_URL=db_url, OMS_AMQP_URL=amqp_url, OMS_METRICS_PORT=str(metrics_port))
+    env["PYTHONPATH"] = str(ROOT)
+    subprocess.run([sys.executable, "-m", "services.notify", "migrate"], cwd=ROOT, env=env, check=True)
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nameko",
+            "run",
+            "--config",
+            "services/notify/nameko.yaml",
+            "services.notify.worker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    engine = create_engine(db_url)
+    admin = psycopg.connect(f"{postgres}/postgres", autocommit=True)
+    try:
+        wait_until(lambda: consumers_on(amqp_url, NAMEKO_QUEUE) == 1, what="nameko consuming")
+        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = conn.channel()
+        json_props = pika.BasicProperties(content_type="application/json")
+
+        # The database is away for a moment: attempts fail, retries wait in their tiers, and the
+        # event is handled once it is back.
+        admin.execute(f'ALTER DATABASE "{db_name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db_name,))
+        channel.basic_publish("production.events", "work_order_created", event(), json_props)
+
+        def retries() -> float:
+            text = (
+                urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            )
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("oms_events_consumed_total{") and 'outcome="retry"' in line
+            )
+
+        wait_until(lambda: retries() >= 2, what="two failed attempts")
+        admin.execute(f'ALTER DATABASE "{db_name}" ALLOW_CONNECTIONS true')
+
+        def told() -> int:
+            with engine.connect() as c:
+                return c.execute(select(func.count()).select_from(notifications)).scalar_one()
+
+        wait_until(lambda: told() == 1, what="the workshop lead told after the database came back")
+
+        # A value the database refuses (a 100-character work-order number for a 64-character
+        # column) is dead-lettered at once with the chassis headers, and nothing is written.
+        channel.basic_publish(
+            "production.events", "work_order_created", event(work_order_no="W" * 100), json_props
+        )
+        conn.close()
+        dlq = dead_letter_queue("notify")
+        wait_until(lambda: queue_depth(amqp_url, dlq) == 1, what="dead-lettered")
+        [letter] = list_dead_letters(amqp_url, "notify")
+        assert (letter.exchange, letter.routing_key, letter.attempts) == (
+            "production.events",
+            "work_order_created",
+            1,
+        )
+        assert "refused a value" in letter.reason and letter.message_id
+        assert told() == 1 and worker.poll() is None
+    finally:
+        admin.execute(f'ALTER DATABASE "{db_name}" ALLOW_CONNECTIONS true')
+        admin.close()
         worker.terminate()
         try:
             worker.wait(15)

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
+from services.chassis.consumer import EventConsumer, Subscription
 from services.chassis.events import MalformedEvent
 from services.chassis.identity import current
+from services.chassis.retry import RetryPolicy
 from tests.unit.fakes import UowFactory
 
 

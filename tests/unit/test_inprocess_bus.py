@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from services.chassis.consumer import EventConsumer, RetryPolicy, Subscription
+from services.chassis.consumer import EventConsumer, Subscription
 from services.chassis.events import Message
 from services.chassis.inprocess_bus import InProcessBus
+from services.chassis.retry import RetryPolicy
 from tests.unit.fakes import UowFactory
 
 FAST = RetryPolicy(max_attempts=3, first_delay_s=0.001, factor=2.0)
