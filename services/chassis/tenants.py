@@ -1,51 +1,103 @@
 """Tenants (business lines) and their configuration, from `tenants/<id>.toml`.
 
-Each service reads the sections it needs; adding a business line is adding a file (README).
+Adding a business line is adding a file (README). Every file a service serves is read and checked
+against one schema (services/chassis/tenant_config.py) when the service starts: a misspelt key, a
+wrong type, a missing section or an unknown time zone stops start-up with the file, the key and
+what was expected, rather than failing the first request that reads it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import PrivateAttr, ValidationError
+
+from services.chassis.settings import InvalidSetting
+from services.chassis.tenant_config import TenantConfig, describe_errors
+
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "tenants"
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
-@dataclass(frozen=True)
-class Tenant:
-    tenant_id: str
-    name_zh: str
-    name_en: str
-    number_prefix: str
-    config: dict[str, Any] = field(default_factory=dict)
-    timezone: str = "Asia/Shanghai"  # the plant's calendar: order-number days, "today", due dates
+class Tenant(TenantConfig):
+    """A business line served: its id (the file's name) and its checked configuration. Sections
+    are typed attributes (`tenant.options.colours`, `tenant.workshops["plating"].lead`)."""
+
+    _tenant_id: str = PrivateAttr(default="")
+    _source: Path | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        if isinstance(context, dict):
+            self._tenant_id = context.get("tenant_id", "")
+            self._source = context.get("source")
+
+    @classmethod
+    def from_file(cls, tenant_id: str, path: Path) -> Tenant:
+        """Read and check one tenant file; InvalidSetting names the file, the keys and what was
+        expected."""
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidSetting(f"tenant file {path} is not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidSetting(f"tenant file {path} cannot be read: {exc}") from None
+        try:
+            return cls.model_validate(doc, context={"tenant_id": tenant_id, "source": path})
+        except ValidationError as exc:
+            raise InvalidSetting(f"tenant file {path} is invalid: {describe_errors(exc)}") from None
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant_id
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    # The [tenant] table, as every service reads it.
+    @property
+    def name_zh(self) -> str:
+        return self.line.name_zh
+
+    @property
+    def name_en(self) -> str:
+        return self.line.name_en
+
+    @property
+    def number_prefix(self) -> str:
+        return self.line.number_prefix
+
+    @property
+    def timezone(self) -> str:
+        return self.line.timezone
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        """The plant's calendar: order-number days, "today", due dates."""
+        return self.line.tz
 
-    def section(self, name: str) -> dict[str, Any]:
-        return dict(self.config.get(name, {}))
+
+def tenant_dir() -> Path:
+    return Path(os.environ.get("OMS_TENANT_DIR") or DEFAULT_DIR)
 
 
 def load_tenants(ids: tuple[str, ...], directory: Path | None = None) -> dict[str, Tenant]:
-    directory = directory or Path(os.environ.get("OMS_TENANT_DIR", DEFAULT_DIR))
+    """Every served tenant's file, checked; the first bad one stops start-up (InvalidSetting)."""
+    directory = directory or tenant_dir()
     out = {}
     for tenant_id in ids:
+        if not _TENANT_ID.match(tenant_id):
+            raise InvalidSetting(f"OMS_TENANTS: {tenant_id!r} is not a tenant id (letters, digits, - and _)")
         path = directory / f"{tenant_id}.toml"
-        if not path.exists():
-            raise FileNotFoundError(f"tenant {tenant_id!r} has no configuration file {path}")
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        t = doc.get("tenant", {})
-        out[tenant_id] = Tenant(
-            tenant_id=tenant_id,
-            name_zh=t.get("name_zh", tenant_id),
-            name_en=t.get("name_en", tenant_id),
-            number_prefix=t.get("number_prefix", tenant_id[:2].upper()),
-            config=doc,
-        )
+        if not path.is_file():
+            raise InvalidSetting(
+                f"OMS_TENANTS names tenant {tenant_id!r}, which has no file {path} "
+                f"(tenant files are read from OMS_TENANT_DIR, default {DEFAULT_DIR})"
+            )
+        out[tenant_id] = Tenant.from_file(tenant_id, path)
     return out

@@ -19,19 +19,37 @@ from services.customer.service_layer.unit_of_work import CustomerUnitOfWork
 
 def wire(ctx: ServiceContext) -> Wiring:
     def thresholds_for(tenant_id: str) -> TierThresholds:
-        return TierThresholds(**ctx.tenant(tenant_id).section("customer_tiers"))
+        return tier_thresholds(ctx.tenant(tenant_id))
 
     def seed(tenant: Tenant) -> None:
-        for c in tenant.section("demo").get("customers", []):
+        for c in tenant.demo.customers:
             with contextlib.suppress(AlreadyExists):
                 handlers.register_customer(
-                    handlers.RegisterCustomer(**c), ctx.uow, thresholds_for(tenant.tenant_id)
+                    handlers.RegisterCustomer(
+                        code=c.code,
+                        name=c.name,
+                        years_of_cooperation=c.years_of_cooperation,
+                        yearly_purchases_cny=c.yearly_purchases_cny,
+                        sales_owner=c.sales_owner,
+                    ),
+                    ctx.uow,
+                    tier_thresholds(tenant),
                 )
 
     api = CustomerApi(ctx.uow, thresholds_for)
     name = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
     return Wiring(
         bindings=[GrpcBinding(name, customer_pb2_grpc.add_CustomerServiceServicer_to_server, api)], seed=seed
+    )
+
+
+def tier_thresholds(tenant: Tenant) -> TierThresholds:
+    tiers = tenant.customer_tiers
+    return TierThresholds(
+        a_min_years=tiers.a_min_years,
+        a_min_yearly_cny=tiers.a_min_yearly_cny,
+        b_min_years=tiers.b_min_years,
+        b_min_yearly_cny=tiers.b_min_yearly_cny,
     )
 
 

@@ -16,7 +16,7 @@ from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 def wire(ctx: ServiceContext) -> Wiring:
     def seed(tenant: Tenant) -> None:
-        stock = {s["product_model"]: s["on_hand"] for s in tenant.section("demo").get("stock", [])}
+        stock = {s.product_model: s.on_hand for s in tenant.demo.stock}
         handlers.record_stock(stock, ctx.uow)
 
     name = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name

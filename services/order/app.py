@@ -7,6 +7,7 @@ from pathlib import Path
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
+from services.chassis.tenants import Tenant
 from services.order.adapters.peers import GrpcCustomerDirectory, GrpcStockCheck
 from services.order.adapters.tables import metadata
 from services.order.api import OrderApi
@@ -15,20 +16,11 @@ from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 
 def wire(ctx: ServiceContext) -> Wiring:
-    def options_for(tenant_id: str) -> OptionLibrary:
-        tenant = ctx.tenant(tenant_id)
-        opts = tenant.section("options")
-        return OptionLibrary(
-            colours=tuple(opts.get("colours", ())),
-            surface_treatments=tuple(opts.get("surface_treatments", ())),
-            workshops=tuple(tenant.section("workshops")),
-        )
-
     api = OrderApi(
         ctx.uow,
         GrpcCustomerDirectory(ctx.channel("customer")),
         GrpcStockCheck(ctx.channel("inventory")),
-        options_for,
+        lambda tenant_id: option_library(ctx.tenant(tenant_id)),
         ctx.tenant,
     )
     return Wiring(
@@ -39,6 +31,15 @@ def wire(ctx: ServiceContext) -> Wiring:
                 api,
             )
         ]
+    )
+
+
+def option_library(tenant: Tenant) -> OptionLibrary:
+    """What order lines are checked against: the tenant's option libraries and its workshops."""
+    return OptionLibrary(
+        colours=tenant.options.colours,
+        surface_treatments=tenant.options.surface_treatments,
+        workshops=tuple(tenant.workshops),
     )
 
 

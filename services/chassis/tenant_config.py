@@ -1,0 +1,346 @@
+"""The schema of a tenant file (`tenants/<id>.toml`): every section, key and type a business line
+may set, checked when a service starts.
+
+Every section forbids keys it does not know (a misspelt key is an error, not a silent default) and
+takes scalars strictly (`a_min_years = "5"` is refused, not read as 5). The sections every service
+relies on today are required; the ones the coming features read are optional with defaults that
+change nothing. `describe_errors` turns pydantic's errors into the one line an operator reads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from collections.abc import Iterable
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+
+Text = Annotated[str, Strict(), Field(min_length=1)]  # a non-empty string
+OptionalText = Annotated[str, Strict()]
+Count = Annotated[int, Strict(), Field(ge=0)]
+Hours = Annotated[float, Strict(), Field(gt=0)]  # 48 or 1.5; an integer is a number too
+Flag = Annotated[bool, Strict()]
+# Keys other files and the code refer to: workshop codes appear on order lines, field keys and
+# rule names will be CEL identifiers.
+WorkshopCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=32)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+ProductModel = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+@cache
+def iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _iana_zone(name: str) -> str:
+    if name not in iana_zones():
+        close = difflib.get_close_matches(name, iana_zones(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name!r} is not an IANA time zone such as 'Asia/Shanghai'{hint}")
+    return name
+
+
+class Section(BaseModel):
+    """A table of the tenant file: unknown keys are refused, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusinessLine(Section):
+    """[tenant]: who the business line is and which calendar it keeps."""
+
+    name_zh: Text
+    name_en: Text
+    # Order numbers read PREFIX-yyyymmdd-nnnnn (HW-20261125-00042).
+    number_prefix: Annotated[str, Strict(), Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
+    # The plant's calendar: the day in an order number, "today" for due dates, times shown to staff.
+    timezone: Annotated[str, Strict(), AfterValidator(_iana_zone)]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Options(Section):
+    """[options]: the option libraries order lines are checked against (empty = free text)."""
+
+    colours: tuple[Text, ...] = ()
+    surface_treatments: tuple[Text, ...] = ()
+
+
+class CustomerTiers(Section):
+    """[customer_tiers]: tier A needs both the years and the yearly purchases (CNY), likewise B."""
+
+    a_min_years: Count
+    a_min_yearly_cny: Count
+    b_min_years: Count
+    b_min_yearly_cny: Count
+
+    @model_validator(mode="after")
+    def _a_above_b(self) -> CustomerTiers:
+        if self.a_min_years < self.b_min_years or self.a_min_yearly_cny < self.b_min_yearly_cny:
+            raise ValueError("tier A thresholds must not be below tier B's")
+        return self
+
+
+class Workshop(Section):
+    """[workshops.<code>]: a workshop and the lead who is told of its work orders."""
+
+    name: Text
+    lead: Text
+
+
+class DemoCustomer(Section):
+    code: Text
+    name: Text
+    years_of_cooperation: Count
+    yearly_purchases_cny: Count
+    sales_owner: Text
+
+
+class DemoStock(Section):
+    product_model: ProductModel
+    on_hand: Count
+
+
+class Demo(Section):
+    """[[demo.customers]], [[demo.stock]]: what `seed` puts in an empty system."""
+
+    customers: tuple[DemoCustomer, ...] = ()
+    stock: tuple[DemoStock, ...] = ()
+
+
+# Sections the coming features read. Optional: a file without them behaves as today.
+
+
+class BomLine(Section):
+    """One material of a product model, per unit made; `colour` / `surface_treatment` narrow it to
+    lines with that value (plating material depends on the colour)."""
+
+    material: Text
+    quantity_per_unit: Annotated[float, Strict(), Field(gt=0)]
+    unit: Text
+    colour: OptionalText = ""
+    surface_treatment: OptionalText = ""
+
+
+class CatalogueItem(Section):
+    """[catalogue.<SKU code>]: what a marketplace or agent SKU stands for."""
+
+    product_model: ProductModel
+    finish: OptionalText = ""
+    pack_size: Annotated[int, Strict(), Field(ge=1)] = 1
+    list_price_fen: Count | None = None  # integer fen, never a float
+
+
+class CustomField(Section):
+    """[custom_fields.<key>]: an order field this business line adds without code."""
+
+    label: Text
+    type: Literal["text", "integer", "decimal", "date", "boolean", "choice"]
+    required: Flag = False
+    choices: tuple[Text, ...] = ()
+
+    @model_validator(mode="after")
+    def _choices_only_for_choice(self) -> CustomField:
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a field of type 'choice' needs a non-empty `choices` list")
+        if self.type != "choice" and self.choices:
+            raise ValueError(f"`choices` is only for type 'choice', not {self.type!r}")
+        return self
+
+
+class Rule(Section):
+    """[rules.<name>]: a tenant rule in CEL (source only here; compiled where it is used)."""
+
+    expression: Text
+    description: OptionalText = ""
+    enabled: Flag = True
+
+
+class Alerts(Section):
+    """[alerts]: warn when work is unfinished this many hours before its due date (one warning
+    per threshold)."""
+
+    due_warning_hours: tuple[Hours, ...] = (48.0,)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Alerts:
+        if len(set(self.due_warning_hours)) != len(self.due_warning_hours):
+            raise ValueError("due_warning_hours lists a threshold twice")
+        return self
+
+
+class PriceRules(Section):
+    """[price_rules]: a typed unit price further than this from the contract price needs a
+    manager's approval (0 = any difference)."""
+
+    tolerance_percent: Annotated[float, Strict(), Field(ge=0, le=100)] = 0.0
+
+
+class TenantConfig(Section):
+    """A whole tenant file. The file's [tenant] table is `line` here (`tenant.line.timezone`)."""
+
+    line: BusinessLine = Field(alias="tenant")
+    options: Options
+    customer_tiers: CustomerTiers
+    workshops: dict[WorkshopCode, Workshop]
+    demo: Demo = Demo()
+    routing: dict[ProductModel, tuple[WorkshopCode, ...]] = {}  # model → workshops in sequence
+    bom: dict[ProductModel, tuple[BomLine, ...]] = {}
+    catalogue: dict[Text, CatalogueItem] = {}
+    custom_fields: dict[Identifier, CustomField] = {}
+    rules: dict[Identifier, Rule] = {}
+    alerts: Alerts = Alerts()
+    price_rules: PriceRules = PriceRules()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> TenantConfig:
+        problems = []
+        for model, steps in self.routing.items():
+            if not steps:
+                problems.append(f"routing.{toml_key(model)}: lists no workshop")
+            problems += [
+                f"routing.{toml_key(model)}[{i}]: workshop {code!r} is not declared under [workshops]"
+                for i, code in enumerate(steps)
+                if code not in self.workshops
+            ]
+        for model, lines in self.bom.items():
+            for i, line in enumerate(lines):
+                for key, allowed in (
+                    ("colour", self.options.colours),
+                    ("surface_treatment", self.options.surface_treatments),
+                ):
+                    value = getattr(line, key)
+                    if value and allowed and value not in allowed:
+                        problems.append(
+                            f"bom.{toml_key(model)}[{i}].{key}: {value!r} is not in options.{key}s"
+                        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# One line for the operator: file, key path, what was expected.
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "tuple_type": "an array",
+    "list_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+
+
+def describe_errors(error: ValidationError, model: type[BaseModel] = TenantConfig) -> str:
+    return "; ".join(_describe(e, model) for e in error.errors(include_url=False))
+
+
+def _describe(e: Any, model: type[BaseModel]) -> str:
+    path = _path(e["loc"])
+    where = f"{path}: " if path else ""
+    kind = e["type"]
+    got = e.get("input")
+    if kind == "missing":
+        expected = _annotation_at(model, e["loc"])
+        table = get_origin(expected) is dict or _is_model(expected)
+        return f"{where}missing ({'a required section' if table else 'a required key'})"
+    if kind == "extra_forbidden":
+        allowed = _keys_at(model, e["loc"][:-1])
+        close = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{where}unknown key ({hint}expected one of: {', '.join(allowed)})"
+    if kind in _EXPECTED:
+        return f"{where}expected {_EXPECTED[kind]}, got {_toml_type(got)}{_shown(got)}"
+    message = e["msg"].removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        message = "expected " + message.removeprefix("Input should be ")
+    return f"{where}{message}" + ("" if kind == "value_error" else f", got {_shown(got)}")
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        key = toml_key(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{key}" if out else key)
+    return out
+
+
+def toml_key(key: str) -> str:
+    """A key as it is written in a TOML file: bare when it can be, quoted otherwise."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _toml_type(value: Any) -> str:
+    """What a TOML value is, as a prefix for it: "a string '5'" reads better than "'5'"."""
+    if isinstance(value, list):
+        return "an array "
+    if isinstance(value, dict):
+        return "a table "
+    kinds = {str: "a string ", bool: "a boolean ", int: "an integer ", float: "a number "}
+    return kinds.get(type(value), "")
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type behind Annotated[...] and X | None."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def _annotation_at(model: type[BaseModel], loc: Iterable[int | str]) -> Any:
+    """The type expected at a location of the file, following tables, arrays and sub-tables."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if _is_model(current):
+            field = _field(current, str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        elif get_origin(current) is tuple:
+            current = get_args(current)[0]
+        else:
+            return None
+    return _unwrap(current)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _field(model: type[BaseModel], key: str) -> FieldInfo | None:
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return field
+    return None
+
+
+def _keys_at(model: type[BaseModel], loc: Iterable[int | str]) -> list[str]:
+    table = _annotation_at(model, loc)
+    if _is_model(table):
+        return [field.alias or name for name, field in table.model_fields.items()]
+    return []
