@@ -8,10 +8,10 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto' | sort)
 PROTOVALIDATE_SRC := 1.1.2
 
-.PHONY: setup protos lint test test-unit test-integration test-e2e run run-distributed bench bench-quick bench-scale clean
+.PHONY: setup protos dev-keys lint test test-unit test-integration test-e2e test-faults run run-distributed bench bench-quick bench-scale clean
 
-## setup: virtualenv, pinned dependencies, validate.proto, generated code
-setup: $(VENV)/.installed protos
+## setup: virtualenv, pinned dependencies, validate.proto, generated code, dev keys
+setup: $(VENV)/.installed protos dev-keys
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,11 @@ protos: $(VENV)/.installed $(PROTO_INCLUDE)/buf/validate/validate.proto
 	  $(PROTOS) $(PROTO_INCLUDE)/buf/validate/validate.proto
 	find $(GEN) -type d -exec touch {}/__init__.py \;
 	$(BIN)/python scripts/link-generated.py $(GEN)
+
+## dev-keys: dev token keys in var/keys/ (issuer key for omsctl/tests, JWKS for services,
+## service tokens); creates only what is missing or stale
+dev-keys: $(VENV)/.installed
+	$(BIN)/python scripts/dev-keys.py
 
 ## lint: ruff and buf
 lint: setup
@@ -52,6 +57,11 @@ test-integration: setup
 test-e2e: setup
 	bash scripts/ensure-servers.sh
 	$(BIN)/python -m pytest -q tests/e2e
+
+## test-faults: fault injection on the distributed stack with its own PostgreSQL + RabbitMQ (< 10 min);
+## prints the fault table, also written to build/faults/latest.md. Not part of `make test`.
+test-faults: setup
+	$(BIN)/python -m pytest -q -m faults tests/faults
 
 ## run: the whole system in one process on embedded defaults (SQLite, in-process bus, demo tenants)
 run: setup

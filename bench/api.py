@@ -10,14 +10,13 @@ import grpc
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from oms.production.v1 import production_pb2_grpc
-from services.chassis.identity import issue_token
-from services.chassis.settings import DEV_JWT_SECRET
+from omsctl.tokens import dev_issuer
 
 TENANT = "hardware"
 
 
 def metadata(tenant: str = TENANT, roles: tuple[str, ...] = ("sales", "approver")) -> tuple:
-    token = issue_token(DEV_JWT_SECRET, tenant, "陈丽", roles, ttl_s=6 * 3600)
+    token = dev_issuer().mint(tenant, "陈丽", roles, ttl_s=6 * 3600)
     return (("authorization", f"Bearer {token}"),)
 
 

@@ -1,8 +1,9 @@
 """omsctl: the admin and scripting client of Zhongshu OMS, over the public gRPC API.
 
 Addresses: --addr (one port, the embedded stack) or OMS_<SERVICE>_ADDR per service (distributed).
-Identity: a token from --token/OMS_TOKEN, or one minted here with OMS_JWT_SECRET (an admin tool
-holding the signing secret; the dev secret by default, as in `make run`).
+Identity: a token from --token/OMS_TOKEN, or one minted here with the issuer's private key
+(OMS_ISSUER_KEY_FILE, an admin tool holding it; by default the dev key `make setup` writes to
+var/keys/issuer.jwk.json, whose public half the services trust in dev, as in `make run`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import cached_property
 
 import grpc
 import pika
@@ -24,9 +26,8 @@ from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from oms.production.v1 import production_pb2, production_pb2_grpc
+from omsctl.tokens import DEV_ISSUER_KEY_FILE, Issuer
 from services.catalog import NAMES
-from services.chassis.identity import issue_token
-from services.chassis.settings import DEV_JWT_SECRET
 
 SERVICE_NAMES = {
     "customer": "oms.customer.v1.CustomerService",
@@ -38,21 +39,31 @@ SERVICE_NAMES = {
 }
 
 
+class NoToken(Exception):
+    """No token given and no issuer key to mint one with."""
+
+
 class Client:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self._channels: dict[str, grpc.Channel] = {}
-        token = (
-            args.token
-            or os.environ.get("OMS_TOKEN")
-            or issue_token(
-                os.environ.get("OMS_JWT_SECRET", DEV_JWT_SECRET),
-                args.tenant,
-                args.user,
-                args.roles.split(","),
-            )
-        )
-        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    @cached_property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        token = self.args.token or os.environ.get("OMS_TOKEN") or self._mint()
+        return (("authorization", f"Bearer {token}"),)
+
+    def _mint(self) -> str:
+        key_file = os.environ.get("OMS_ISSUER_KEY_FILE") or str(DEV_ISSUER_KEY_FILE)
+        try:
+            issuer = Issuer.from_file(key_file)
+        except (OSError, ValueError) as exc:
+            raise NoToken(
+                f"no token: give --token or OMS_TOKEN, or the issuer's private key in "
+                f"OMS_ISSUER_KEY_FILE (the dev key {DEV_ISSUER_KEY_FILE} comes from `make setup`): "
+                f"{key_file}: {exc}"
+            ) from None
+        return issuer.mint(self.args.tenant, self.args.user, [r for r in self.args.roles.split(",") if r])
 
     def address(self, service: str) -> str:
         return self.args.addr or os.environ.get(f"OMS_{service.upper()}_ADDR") or "127.0.0.1:50050"
@@ -246,9 +257,8 @@ def cmd_dead_letters(c: Client, a) -> int:
     if definition.consumers_run_elsewhere and definition.external_queue:
 
         def target(letter):  # notify: back to the queue nameko reads
-            sub = Subscription(
-                letter.exchange.removesuffix(".events"), letter.routing_key, lambda _e, _u: None
-            )
+            source = letter.exchange.removesuffix(".events")
+            sub = Subscription(source, letter.routing_key, lambda _e, _u: None, name="replay")
             return definition.external_queue(a.release, sub)
 
     count = replay_dead_letters(a.amqp, a.service, a.release, limit=a.limit, target_queue=target)
@@ -271,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--roles", default=os.environ.get("OMS_ROLES", "admin"), help="comma list, e.g. sales,approver"
     )
-    p.add_argument("--token", help="use this bearer token instead of minting one")
+    p.add_argument("--token", help="use this bearer token instead of minting one (OMS_TOKEN)")
     p.add_argument("--timeout", type=float, default=10)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -348,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except pika.exceptions.AMQPError as exc:
         print(f"error: RabbitMQ: {exc!r}", file=sys.stderr)
+        return 2
+    except NoToken as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -9,7 +9,6 @@ from services.chassis.main import refuse_to_start, setup_logging
 from services.chassis.metrics import serve_metrics
 from services.chassis.server import wait_for_termination
 from services.chassis.settings import (
-    DEV_JWT_SECRET,
     SettingError,
     Settings,
     connect_host,
@@ -36,10 +35,10 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
     listening = (
         "this machine only" if is_loopback(settings.bind_host) else f"OMS_BIND_HOST={settings.bind_host}"
     )
-    secret = (
+    keys = (
         ""
-        if settings.jwt_secret == DEV_JWT_SECRET
-        else "\n      (in a shell where OMS_JWT_SECRET is exported as it is here)"
+        if settings.uses_dev_keys
+        else "\n      (with a token from your issuer: --token/OMS_TOKEN, or its key in OMS_ISSUER_KEY_FILE)"
     )
     return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
@@ -48,7 +47,7 @@ Zhongshu OMS (中枢) is running on embedded defaults.
   tenants:   {tenants}
   metrics:   {metrics}
 Try:  {omsctl} --tenant hardware customers
-      {omsctl} health{secret}
+      {omsctl} health{keys}
 Stop with Ctrl-C.
 """
 

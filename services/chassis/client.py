@@ -1,9 +1,10 @@
-"""gRPC channels to other services: the caller's identity travels as a signed token, the
-trace context via the OpenTelemetry client interceptor."""
+"""gRPC channels to other services: the caller's own token travels on (services cannot sign
+tokens), the trace context via the OpenTelemetry client interceptor."""
 
 from __future__ import annotations
 
-import time
+import json
+import os
 
 import grpc
 from google.rpc import error_details_pb2
@@ -20,38 +21,58 @@ from services.chassis.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
     Unavailable,
     VersionConflict,
 )
 
 
-class _Credentials(grpc.UnaryUnaryClientInterceptor):
-    """Sends the current caller's identity as a token signed here, reused until near expiry."""
+class ServiceTokens:
+    """Tokens the issuer minted for this service, one per tenant, from a JSON file
+    (`{"hardware": "<jwt>", ...}`, OMS_SERVICE_TOKEN_FILE; `make setup` writes dev ones). Read
+    when first needed and again when the file changes (a renewed token). The service cannot make
+    them itself: it holds no private key."""
 
-    TTL_S = 300
+    def __init__(self, path: str):
+        self.path = path
+        self._stamp: tuple[float, int] | None = None
+        self._tokens: dict[str, str] = {}
 
-    def __init__(self, secret: str):
-        self._secret = secret
-        self._tokens: dict[identity.Identity, tuple[str, float]] = {}
-
-    def _token_for(self, caller: identity.Identity) -> str:
-        token, renew_at = self._tokens.get(caller, ("", 0.0))
-        if time.monotonic() >= renew_at:
-            token = identity.issue_token(
-                self._secret,
-                caller.tenant_id,
-                caller.user,
-                caller.roles,
-                customer_id=caller.customer_id,
-                ttl_s=self.TTL_S,
+    def for_tenant(self, tenant_id: str) -> str:
+        if not self.path:
+            raise Unauthenticated(
+                "no token to call another service with: this call is not part of a request, and "
+                "OMS_SERVICE_TOKEN_FILE is not set"
             )
-            if len(self._tokens) > 4096:
-                self._tokens.clear()
-            self._tokens[caller] = (token, time.monotonic() + self.TTL_S / 2)
+        try:
+            stat = os.stat(self.path)
+            if (stat.st_mtime, stat.st_size) != self._stamp:
+                with open(self.path, encoding="utf-8") as f:
+                    tokens = json.load(f)
+                if not isinstance(tokens, dict):
+                    raise ValueError("not a JSON object of tenant -> token")
+                self._tokens, self._stamp = tokens, (stat.st_mtime, stat.st_size)
+        except (OSError, ValueError) as exc:
+            raise Unauthenticated(f"OMS_SERVICE_TOKEN_FILE={self.path} cannot be read: {exc}") from None
+        token = self._tokens.get(tenant_id)
+        if not isinstance(token, str) or not token:
+            raise Unauthenticated(
+                f"OMS_SERVICE_TOKEN_FILE={self.path} has no service token for {tenant_id!r}"
+            )
         return token
 
+
+class _Credentials(grpc.UnaryUnaryClientInterceptor):
+    """Presents the current caller's own token: the one the request being served came with, so
+    the callee sees (and checks the roles of) the original user, never a token re-signed here.
+    Outside a request (an event consumer acting as its service) it presents the service token
+    the issuer minted for the tenant."""
+
+    def __init__(self, service_tokens: ServiceTokens):
+        self._service_tokens = service_tokens
+
     def intercept_unary_unary(self, continuation, client_call_details, request):
-        token = self._token_for(identity.current())
+        token = identity.current_token() or self._service_tokens.for_tenant(identity.current().tenant_id)
         metadata = [*(client_call_details.metadata or []), ("authorization", f"Bearer {token}")]
         return continuation(_Details(client_call_details, metadata), request)
 
@@ -66,9 +87,11 @@ class _Details(grpc.ClientCallDetails):
         self.metadata = metadata
 
 
-def channel_to(address: str, jwt_secret: str) -> grpc.Channel:
+def channel_to(address: str, service_token_file: str = "") -> grpc.Channel:
+    """A channel to another service that forwards the caller's token (or, outside a request, the
+    service token from `service_token_file`)."""
     traced = grpcext.intercept_channel(grpc.insecure_channel(address), client_interceptor())
-    return grpc.intercept_channel(traced, _Credentials(jwt_secret))
+    return grpc.intercept_channel(traced, _Credentials(ServiceTokens(service_token_file)))
 
 
 _REMOTE_ERRORS = {

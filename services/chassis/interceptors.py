@@ -1,5 +1,6 @@
-"""The server interceptor every RPC passes through: caller identity, request validation,
-error mapping to rich gRPC status, and metrics. Health and reflection stay open."""
+"""The server interceptor every RPC passes through: caller identity (the token, verified with
+the issuer's public keys), permission (services/permissions.py), request validation, error
+mapping to rich gRPC status, and metrics. Health and reflection stay open."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from services import permissions
 from services.chassis import identity
 from services.chassis.db import is_bad_value, is_transient
 from services.chassis.errors import (
     AlreadyExists,
+    Conflict,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -29,6 +32,7 @@ from services.chassis.errors import (
     VersionConflict,
 )
 from services.chassis.metrics import RPC_HANDLED, RPC_LATENCY
+from services.chassis.settings import InvalidSetting, MissingSetting, Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     Internal: grpc.StatusCode.INTERNAL,
+    Conflict: grpc.StatusCode.ABORTED,
 }
 
 
@@ -105,9 +110,29 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str:
     raise Unauthenticated("missing bearer token (authorization metadata)")
 
 
+def token_verifier(settings: Settings) -> identity.TokenVerifier:
+    """The verifier for the keys the settings name; keys that cannot be read stop start-up."""
+    named = " and ".join(
+        f"{name}={value}"
+        for name, value in (("OMS_JWKS_FILE", settings.jwks_file), ("OMS_JWKS_URL", settings.jwks_url))
+        if value
+    )
+    try:
+        return identity.verifier_for(settings.jwks_file, settings.jwks_url)
+    except FileNotFoundError:
+        if settings.uses_dev_keys:
+            raise MissingSetting(
+                f"no dev keys at {settings.jwks_file}: run `make setup` (it runs scripts/dev-keys.py), "
+                "or set OMS_JWKS_FILE or OMS_JWKS_URL to your issuer's public keys"
+            ) from None
+        raise InvalidSetting(f"{named}: no such file") from None
+    except (OSError, identity.JwksError) as exc:
+        raise InvalidSetting(f"{named}: cannot read the issuer's public keys: {exc}") from None
+
+
 class ChassisInterceptor(grpc.ServerInterceptor):
-    def __init__(self, jwt_secret: str, tenants: Iterable[str]):
-        self._secret = jwt_secret
+    def __init__(self, verifier: identity.TokenVerifier, tenants: Iterable[str]):
+        self._verifier = verifier
         self._tenants = frozenset(tenants)
         # grpcio asks the interceptor on every call; the wrapped handler of a method never changes.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -131,19 +156,20 @@ class ChassisInterceptor(grpc.ServerInterceptor):
         service_name, _, rpc = method.lstrip("/").rpartition("/")
         service_label = service_name.split(".")[1] if service_name.count(".") >= 2 else service_name
         latency = RPC_LATENCY.labels(service_label, rpc)
+        rule = permissions.rule_for(method)
 
         def wrapped(request, context: grpc.ServicerContext):
             started = time.perf_counter()
             code = "OK"
             try:
-                caller = identity.verify_token(
-                    self._secret, bearer_token(context.invocation_metadata()), self._tenants
-                )
+                token = bearer_token(context.invocation_metadata())
+                caller = self._verifier.verify(token, self._tenants)
+                permissions.check(method, rule, caller)
                 try:
                     protovalidate.validate(request)
                 except protovalidate.ValidationError as exc:
                     raise InvalidArgument("request has invalid fields", field_violations(exc)) from None
-                with identity.acting_as(caller):
+                with identity.acting_as(caller, token):
                     return behaviour(request, context)
             except DomainError as exc:
                 code = status_code_for(exc).name

@@ -19,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import server_interceptor
 
-from services.chassis.interceptors import ChassisInterceptor
+from services.chassis.interceptors import ChassisInterceptor, token_verifier
 from services.chassis.settings import PortUnavailable, Settings, grpc_address
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,10 @@ class GrpcServer:
         self.bindings: list[GrpcBinding] = []
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
-            interceptors=[server_interceptor(), ChassisInterceptor(settings.jwt_secret, settings.tenants)],
+            interceptors=[
+                server_interceptor(),
+                ChassisInterceptor(token_verifier(settings), settings.tenants),
+            ],
             options=[("grpc.so_reuseport", 0)],
         )
         self.health = health.HealthServicer()

@@ -69,7 +69,14 @@ def running(
     until health says SERVING, stop it with SIGTERM afterwards."""
     port = free_port()
     full_env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port))
-    for key in ("OMS_ENV", "OMS_BIND_HOST", "OMS_JWT_SECRET", "OMS_METRICS_PORT", "OMS_AMQP_URL"):
+    for key in (
+        "OMS_ENV",
+        "OMS_BIND_HOST",
+        "OMS_JWKS_FILE",
+        "OMS_JWKS_URL",
+        "OMS_METRICS_PORT",
+        "OMS_AMQP_URL",
+    ):
         full_env.pop(key, None)
     full_env.update(env or {})
     log = data / "process.log"

@@ -16,8 +16,7 @@ from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from oms.production.v1 import production_pb2, production_pb2_grpc
-from services.chassis.identity import issue_token
-from services.chassis.settings import DEV_JWT_SECRET
+from omsctl.tokens import dev_issuer
 
 
 @dataclass
@@ -28,7 +27,7 @@ class Caller:
     customer_id: str = ""
 
     def metadata(self):
-        token = issue_token(DEV_JWT_SECRET, self.tenant, self.user, self.roles, customer_id=self.customer_id)
+        token = dev_issuer().mint(self.tenant, self.user, self.roles, customer_id=self.customer_id)
         return (("authorization", f"Bearer {token}"),)
 
 

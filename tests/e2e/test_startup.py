@@ -1,4 +1,4 @@
-"""Start-up refusals as an operator sees them: a busy port, an exposed dev secret or an unknown
+"""Start-up refusals as an operator sees them: a busy port, exposed dev keys or an unknown
 OMS_ENV stops the process with one line naming the variable and exit status 2, no traceback."""
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def test_a_busy_metrics_port_names_oms_metrics_port(tmp_path, busy_port):
     assert_refused(result, f"OMS_METRICS_PORT={busy_port}")
 
 
-def test_listening_beyond_this_machine_with_the_dev_secret_is_refused(tmp_path):
+def test_listening_beyond_this_machine_with_the_dev_keys_is_refused(tmp_path):
     result = start(["-m", "services"], tmp_path, OMS_GRPC_PORT="0", OMS_BIND_HOST="0.0.0.0")
-    assert_refused(result, "OMS_BIND_HOST", "OMS_JWT_SECRET")
+    assert_refused(result, "OMS_BIND_HOST", "OMS_JWKS_FILE")
 
 
 def test_an_unknown_environment_is_refused(tmp_path):

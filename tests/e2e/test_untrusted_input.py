@@ -6,8 +6,6 @@ Whatever arrives, the answer names the caller's mistake; it is never INTERNAL or
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -23,8 +21,8 @@ from oms.ingest.v1 import ingest_pb2
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
-from services.chassis.identity import ISSUER, issue_token
-from services.chassis.settings import DEV_JWT_SECRET
+from omsctl.tokens import DEV_ISSUER_KEY_FILE, Issuer, dev_issuer, new_private_jwk
+from services.chassis.identity import ISSUER
 from tests.e2e import scenario
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
 
@@ -222,15 +220,17 @@ def test_prices_and_purchases_above_their_maximum_are_field_violations(api, sale
 # --- 7. forged and malformed tokens are UNAUTHENTICATED, never INTERNAL ---
 
 
-def _signed_payload(payload: str, secret: str = DEV_JWT_SECRET) -> str:
-    """Any JSON payload, correctly signed (even what no JWT library would write)."""
+def _signed_payload(payload: str, *, kid: bool = True) -> str:
+    """Any JSON payload, correctly signed with the dev issuer's key (even what no JWT library
+    would write)."""
 
     def b64(data: bytes) -> bytes:
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(payload.encode())
-    signature = b64(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest())
-    return (signing_input + b"." + signature).decode()
+    header = {"alg": "EdDSA", "typ": "JWT", **({"kid": dev_issuer().kid} if kid else {})}
+    signing_input = b64(json.dumps(header).encode()) + b"." + b64(payload.encode())
+    private_key = jwt.PyJWK(json.loads(DEV_ISSUER_KEY_FILE.read_text())).key
+    return (signing_input + b"." + b64(private_key.sign(signing_input))).decode()
 
 
 def _claims(**overrides) -> str:
@@ -240,8 +240,20 @@ def _claims(**overrides) -> str:
 
 
 FORGED = {
-    "wrong signature": lambda: issue_token(
-        "not-the-secret-but-long-enough-for-hs256!!", "hardware", "m", ["admin"]
+    # another key claiming to be the trusted one (its kid)
+    "wrong signature": lambda: Issuer({**new_private_jwk(), "kid": dev_issuer().kid}).mint(
+        "hardware", "m", ["admin"]
+    ),
+    "a key not in the JWKS": lambda: Issuer(new_private_jwk("mallorys-key")).mint("hardware", "m", ["admin"]),
+    # the public key (known to all) used as an HMAC secret: algorithm confusion
+    "HS256 keyed with the public key": lambda: jwt.encode(
+        {"iss": ISSUER, "sub": "m", "tenant": "hardware", "roles": ["admin"], "exp": 2**40},
+        dev_issuer().public_jwk()["x"],
+        algorithm="HS256",
+        headers={"kid": dev_issuer().kid},
+    ),
+    "no kid": lambda: _signed_payload(
+        json.dumps({"iss": ISSUER, "sub": "m", "tenant": "hardware", "exp": 2**40}), kid=False
     ),
     "alg none": lambda: jwt.encode(
         {"iss": ISSUER, "sub": "m", "tenant": "hardware", "roles": ["admin"], "exp": 2**40},
@@ -249,7 +261,7 @@ FORGED = {
         algorithm="none",
     ),
     "tampered payload": lambda: _tampered(),
-    "expired": lambda: issue_token(DEV_JWT_SECRET, "hardware", "m", ["sales"], ttl_s=-5),
+    "expired": lambda: dev_issuer().mint("hardware", "m", ["sales"], ttl_s=-5),
     "not a jwt": lambda: "not.a.jwt",
     "empty": lambda: "",
     "roles: 5": lambda: _claims(roles=5),
@@ -273,7 +285,7 @@ FORGED = {
 
 
 def _tampered() -> str:
-    header, _, signature = issue_token(DEV_JWT_SECRET, "hardware", "m", ["sales"]).split(".")
+    header, _, signature = dev_issuer().mint("hardware", "m", ["sales"]).split(".")
     payload = base64.urlsafe_b64encode(
         json.dumps(
             {"iss": ISSUER, "sub": "m", "tenant": "hardware", "roles": ["admin"], "exp": 2**40}

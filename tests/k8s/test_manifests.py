@@ -136,7 +136,7 @@ def environment(container: dict[str, Any], objects: list[dict[str, Any]]) -> dic
 
 
 def unhashed(name: str, objects: list[dict[str, Any]]) -> str:
-    """`oms-jwt-5h7k9m2c4t` -> `oms-jwt` when that Secret is rendered (a kustomize generator's
+    """`oms-amqp-5h7k9m2c4t` -> `oms-amqp` when that Secret is rendered (a kustomize generator's
     10-character hash suffix); other names are returned unchanged."""
     base, _, suffix = name.rpartition("-")
     return base if name in of_kind(objects, "Secret") and len(suffix) == 10 else name
@@ -291,7 +291,6 @@ def test_environment(objects, overlay):
             expected_secrets = {
                 "OMS_DB_URL": (f"oms-{service}-db", "url"),
                 "OMS_AMQP_URL": ("oms-amqp", "url"),
-                "OMS_JWT_SECRET": ("oms-jwt", "secret"),
             }
             for var, (secret, key) in expected_secrets.items():
                 kind, ref, ref_key = env[var]
@@ -311,12 +310,38 @@ def test_secrets_are_generated_only_in_dev(objects, overlay):
     if overlay in TENANT_RELEASES:
         assert not secrets, f"{overlay} must not ship Secrets: {sorted(secrets)}"
         # the names documented in k8s/README.md, without hash suffixes
-        assert referenced == {f"oms-{s}-db" for s in GRPC_SERVICES} | {"oms-amqp", "oms-jwt"}
+        assert referenced == {f"oms-{s}-db" for s in GRPC_SERVICES} | {"oms-amqp"}
     else:
         assert referenced <= set(secrets), f"unresolved Secret references: {referenced - set(secrets)}"
         for secret in secrets.values():
             for key, value in {**secret.get("data", {}), **secret.get("stringData", {})}.items():
                 assert value, f"{secret['metadata']['name']}.{key} is empty"
+
+
+def test_services_verify_tokens_with_the_public_keys_of_configmap_oms_jwks(objects, overlay):
+    """Every app container reads OMS_JWKS_FILE from the ConfigMap oms-jwks mounted read-only; no
+    token secret reaches any pod. Tenant releases are given oms-jwks (k8s/README.md); dev
+    generates it from public keys only."""
+    from services.chassis.identity import parse_jwks
+
+    config_maps = of_kind(objects, "ConfigMap")
+    for name, deployment in of_kind(objects, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in all_containers(deployment):
+            env = environment(container, objects)
+            assert not [k for k in env if "JWT" in k or "SECRET" in k], f"{name}/{container['name']}"
+            assert env["OMS_JWKS_FILE"] == "/etc/oms/jwks/jwks.json", f"{name}/{container['name']}"
+        [mount] = [m for m in app_container(deployment)["volumeMounts"] if m["mountPath"] == "/etc/oms/jwks"]
+        assert mount.get("readOnly") is True, name
+        config_map = volumes[mount["name"]]["configMap"]["name"]
+        base, _, suffix = config_map.rpartition("-")
+        assert (base if config_map in config_maps and len(suffix) == 10 else config_map) == "oms-jwks", name
+    if overlay in TENANT_RELEASES:
+        assert not [n for n in config_maps if n.startswith("oms-jwks")], "a tenant release is given its keys"
+    else:
+        [jwks] = [c for n, c in config_maps.items() if n.startswith("oms-jwks")]
+        assert parse_jwks(jwks["data"]["jwks.json"], "oms-jwks")  # public keys only, or it raises
 
 
 def test_dev_databases_and_broker_only_in_dev(objects, overlay):

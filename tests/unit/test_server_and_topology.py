@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # health_pb2 registers g
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.order.v1 import order_pb2  # noqa: F401 - registers oms.order.v1.OrderService
-from services.chassis.identity import issue_token
+from omsctl.tokens import dev_issuer
 from services.chassis.rabbit import consumer_queue
 from services.chassis.server import (
     GrpcBinding,
@@ -23,7 +23,7 @@ from services.chassis.server import (
     refuse_streaming_methods,
     wait_for_termination,
 )
-from services.chassis.settings import DEV_JWT_SECRET, PortUnavailable, Settings
+from services.chassis.settings import PortUnavailable, Settings
 
 
 def test_unary_services_are_accepted():
@@ -49,7 +49,7 @@ def test_each_release_on_a_shared_broker_has_its_own_queue(release, queue):
 
 # --- serving and stopping (a tiny servicer on the real GrpcServer) ---------------------------
 
-TOKEN = (("authorization", f"Bearer {issue_token(DEV_JWT_SECRET, 'hardware', 'u', ('sales',))}"),)
+TOKEN = (("authorization", f"Bearer {dev_issuer().mint('hardware', 'u', ('sales',))}"),)
 
 
 class SlowCustomers(customer_pb2_grpc.CustomerServiceServicer):

@@ -1,0 +1,117 @@
+"""Who may call what: every RPC of every service, with the roles that may call it.
+
+The chassis interceptor looks the method up here after checking the token and before the request
+is validated or any handler runs; a caller without one of the roles gets PERMISSION_DENIED. An
+RPC missing from this table is refused to everyone (and tests/unit/test_permissions.py fails), so
+a new RPC is added here in the same change that adds it to a proto.
+
+Roles (the `roles` claim of a token):
+
+    sales          销售     customers, orders, phone orders
+    approver       审批     approves orders
+    planner        计划     plans production from approved orders
+    workshop_lead  车间主任  a workshop's work orders and the notices about them
+    manager        经理     reads everything
+    service        a service acting on its own, without a user (an event consumer calling a peer)
+    admin          everything staff may do (never what only a portal account may do)
+    customer       a customer-portal account: its token names one customer (`customer` claim)
+
+A portal account (a token with a `customer` claim) may call only the RPCs marked `portal=True`,
+and only with the role `customer`; the repositories then show it that customer's rows alone
+(services/chassis/scoping.py). A staff token that merely carries the role `customer` without
+naming a customer gets nothing from it.
+
+Calls between services carry the original caller's token, so the callee checks the same user:
+CreateOrder asks customer.GetCustomer as the sales person (or portal account) who is ordering,
+ApproveOrder asks inventory.CheckAvailability as the approver, a phone order reaches CreateOrder
+as the sales person who took it. Those nested calls are why GetCustomer and CheckAvailability
+admit the roles of their callers' callers.
+
+Health checks and reflection are open to anyone and are not listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.chassis.errors import PermissionDenied
+from services.chassis.identity import Identity
+
+ADMIN = "admin"
+PORTAL_ROLE = "customer"
+ROLES = ("sales", "approver", "planner", "workshop_lead", "manager", "service", ADMIN, PORTAL_ROLE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]  # staff roles, any one of which may call (admin always may)
+    portal: bool = False  # may a customer-portal account call it (scoped to its own customer)?
+
+    def allows(self, caller: Identity) -> bool:
+        if caller.customer_id:  # a portal account: only portal RPCs, only as a customer
+            return self.portal and PORTAL_ROLE in caller.roles
+        return ADMIN in caller.roles or not self.roles.isdisjoint(caller.roles)
+
+    def describe(self) -> str:
+        who = sorted(self.roles | {ADMIN})
+        return f"one of the roles {who}" + (" or a customer-portal account" if self.portal else "")
+
+
+def allow(*roles: str, portal: bool = False) -> Rule:
+    unknown = set(roles) - set(ROLES) | ({PORTAL_ROLE} & set(roles))
+    if unknown:
+        raise ValueError(f"not staff roles: {sorted(unknown)} (portal accounts: portal=True)")
+    return Rule(frozenset(roles), portal)
+
+
+STAFF_READERS = ("sales", "approver", "planner", "manager")
+SHOP_FLOOR = ("planner", "workshop_lead", "manager", "sales", "approver")
+
+# service (full proto name) -> RPC -> who may call it
+PERMISSIONS: dict[str, dict[str, Rule]] = {
+    "oms.customer.v1.CustomerService": {
+        "CreateCustomer": allow("sales"),
+        # order's CreateOrder asks as the one ordering: sales, service, or a portal account (its own record)
+        "GetCustomer": allow(*STAFF_READERS, "service", portal=True),
+        "ListCustomers": allow(*STAFF_READERS),
+    },
+    "oms.inventory.v1.InventoryService": {
+        # order's ApproveOrder asks as the approver
+        "CheckAvailability": allow(*STAFF_READERS, "service"),
+    },
+    "oms.order.v1.OrderService": {
+        # ingest's SubmitPhoneOrder calls it as the sales person who took the call
+        "CreateOrder": allow("sales", "service", portal=True),
+        "GetOrder": allow(*STAFF_READERS, portal=True),
+        "ListOrders": allow(*STAFF_READERS, portal=True),
+        "ApproveOrder": allow("approver"),
+    },
+    "oms.production.v1.ProductionService": {
+        "ListWorkOrders": allow(*SHOP_FLOOR),
+        "GetWorkOrder": allow(*SHOP_FLOOR),
+    },
+    "oms.ingest.v1.IngestService": {
+        "SubmitPhoneOrder": allow("sales"),
+    },
+    "oms.notify.v1.NotifyService": {
+        "ListNotifications": allow("workshop_lead", "planner", "manager", "sales"),
+    },
+}
+
+_BY_METHOD: dict[str, Rule] = {
+    f"/{service}/{rpc}": rule for service, rpcs in PERMISSIONS.items() for rpc, rule in rpcs.items()
+}
+
+
+def rule_for(method: str) -> Rule | None:
+    """The rule of a gRPC method path (`/oms.order.v1.OrderService/GetOrder`), None if unlisted."""
+    return _BY_METHOD.get(method)
+
+
+def check(method: str, rule: Rule | None, caller: Identity) -> None:
+    if rule is None:
+        raise PermissionDenied(f"{method} has no entry in services/permissions.py: nobody may call it")
+    if not rule.allows(caller):
+        raise PermissionDenied(
+            f"{caller.user} may not call {method.rpartition('/')[2]}: needs {rule.describe()}"
+        )
