@@ -9,25 +9,38 @@ Tests and benchmarks use `DistributedStack` directly, with their own database pr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 import grpc
+import pika
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import DISTRIBUTED_PORTS, NAMES
 from services.chassis.consumer import Subscription
-from services.chassis.rabbit import queue_depth
+from services.chassis.rabbit import connect, queue_depth
 from services.notify.app import nameko_queue
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMEKO_QUEUE = nameko_queue("", Subscription("production", "work_order_created", lambda _event, _uow: None))
+NAMEKO_QUEUE = nameko_queue(
+    "",
+    Subscription(
+        "production", "work_order_created", lambda _event, _uow: None, "tell_workshop_lead_of_work_order"
+    ),
+)
+WORKER = "notify-worker"  # the nameko process's key in `DistributedStack.processes`
+
+
+class StackStopping(RuntimeError):
+    """Raised out of a wait when the stack was asked to stop (SIGTERM/Ctrl-C during start-up)."""
 
 
 class DistributedStack:
@@ -54,6 +67,8 @@ class DistributedStack:
         self.seed = seed
         self.extra_env = extra_env or {}
         self.processes: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, object] = {}
+        self.stopping = threading.Event()  # set by a signal handler: waits give up, `down` follows
 
     def db_url(self, service: str) -> str:
         return f"{self.pg_dsn.replace('postgresql://', 'postgresql+psycopg://')}/{self.db_prefix}_{service}"
@@ -96,42 +111,71 @@ class DistributedStack:
 
     def _spawn(self, key: str, argv: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        old = self._logs.pop(key, None)
+        if old is not None:
+            old.close()
+        log = self._logs[key] = open(self.log_dir / f"{key}.log", "ab")  # noqa: SIM115 - closed in down()
+        # Each child leads its own process group (session), so a signal reaches it and anything it
+        # started, and a Ctrl-C in the terminal reaches only this supervisor, which then stops them.
         self.processes[key] = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def _worker_argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "nameko",
+            "run",
+            "--config",
+            "services/notify/nameko.yaml",
+            "services.notify.worker",
+        ]
+
+    def _worker_env(self) -> dict[str, str]:
+        env = self.env_for("notify")
+        env["OMS_METRICS_PORT"] = str(self.metrics_ports[WORKER])
+        return env
+
     def stop(self, name: str, timeout_s: float = 15) -> None:
-        """Stop one service process (SIGTERM, as Kubernetes does)."""
+        """Stop one service process (SIGTERM, as Kubernetes does); SIGKILL if it outstays `timeout_s`."""
         proc = self.processes.pop(name)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout_s)
+        _terminate_all({name: proc}, timeout_s)
+
+    def kill(self, name: str) -> int:
+        """SIGKILL one process (a crash, an OOM kill): no handler runs, nothing is drained.
+        `name` is a service or "notify-worker". Returns the pid that was killed."""
+        proc = self.processes.pop(name)
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(10)
+        return proc.pid
 
     def start(self, name: str, timeout_s: float = 60) -> None:
-        """Start one stopped service process again and wait until it is healthy."""
+        """Start one stopped service process again and wait until it is healthy; "notify-worker"
+        starts the nameko worker again and waits until it consumes its queue."""
+        if name == WORKER:
+            self.start_worker(timeout_s)
+            return
+        if name in self.processes and self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
         self.wait_healthy(timeout_s, names=(name,))
+
+    restart = start  # after `kill` or `stop`, as a kubelet restarts a crashed container
+
+    def start_worker(self, timeout_s: float = 60) -> None:
+        """Start notify's nameko worker and wait until it consumes its queue."""
+        if WORKER in self.processes and self.processes[WORKER].poll() is None:
+            raise RuntimeError(f"{WORKER} is already running (pid {self.processes[WORKER].pid})")
+        self._spawn(WORKER, self._worker_argv(), self._worker_env())
+        self.wait_for_consumer(NAMEKO_QUEUE, timeout_s)
 
     def up(self, timeout_s: float = 60) -> None:
         self.create_databases()
         for name in NAMES:
             self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
         self.wait_healthy(timeout_s)
-        worker_env = self.env_for("notify")
-        worker_env["OMS_METRICS_PORT"] = str(self.metrics_ports["notify-worker"])
-        self._spawn(
-            "notify-worker",
-            [
-                sys.executable,
-                "-m",
-                "nameko",
-                "run",
-                "--config",
-                "services/notify/nameko.yaml",
-                "services.notify.worker",
-            ],
-            worker_env,
-        )
+        self._spawn(WORKER, self._worker_argv(), self._worker_env())
         self.wait_for_queue(NAMEKO_QUEUE, timeout_s)
 
     def wait_healthy(self, timeout_s: float, names: tuple[str, ...] = NAMES) -> None:
@@ -160,23 +204,74 @@ class DistributedStack:
                 raise TimeoutError(f"queue {queue} not declared after {timeout_s}s; see {self.log_dir}")
             time.sleep(0.3)
 
+    def consumers_of(self, queue: str) -> int | None:
+        """How many consumers read `queue` now (None: no such queue, or the broker is away)."""
+        try:
+            conn = connect(self.amqp_url, "oms-stack-check")
+        except pika.exceptions.AMQPError:
+            return None
+        try:
+            return conn.channel().queue_declare(queue, passive=True).method.consumer_count
+        except pika.exceptions.AMQPError:
+            return None
+        finally:
+            if conn.is_open:
+                conn.close()
+
+    def wait_for_consumer(self, queue: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.consumers_of(queue):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nobody consumes {queue} after {timeout_s}s; see {self.log_dir}")
+            time.sleep(0.3)
+
     def _check_alive(self) -> None:
+        if self.stopping.is_set():
+            raise StackStopping("the stack is stopping")
         for key, proc in self.processes.items():
             if proc.poll() is not None:
                 raise RuntimeError(f"{key} exited with {proc.returncode}; see {self.log_dir}/{key}.log")
 
     def down(self, timeout_s: float = 15) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for proc in self.processes.values():
-            try:
-                proc.wait(max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        """SIGTERM every child's process group, wait (bounded) for all of them, SIGKILL stragglers."""
+        _terminate_all(self.processes, timeout_s)
         self.processes.clear()
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    """Signal the child's whole process group (it leads one: start_new_session)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:  # not ours to signal as a group; the child itself still is
+        proc.send_signal(sig)
+
+
+def _terminate_all(processes: dict[str, subprocess.Popen], timeout_s: float) -> list[str]:
+    """SIGTERM each group, wait for all until one shared deadline, then SIGKILL what is left.
+    Returns the keys that had to be killed."""
+    for proc in processes.values():
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    killed = []
+    for key, proc in processes.items():
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            killed.append(key)
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+        # the group may outlive its leader (a grandchild): make sure nothing of it is left
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return killed
 
 
 def main() -> None:
@@ -194,22 +289,34 @@ def main() -> None:
         for name in NAMES:
             print(f"export OMS_{name.upper()}_ADDR={stack.address(name)}")
         return
-    stack.up()
-    print("Zhongshu OMS distributed stack is up (PostgreSQL databases oms_<service>, RabbitMQ, nameko):")
-    for name in NAMES:
-        print(f"  {name:<11} grpc {stack.address(name)}   metrics :{stack.metrics_ports[name]}")
-    print(f"  logs in {stack.log_dir}/")
-    print("Try:  source <(.venv/bin/python -m services.stack env) && .venv/bin/omsctl health")
-    print("Ctrl-C stops every process.", flush=True)
+
+    # The handler only raises a flag: whatever the main thread is doing (starting a process,
+    # waiting for health, supervising) finishes its step and then `down` runs, exactly once.
+    def request_stop(signum, _frame) -> None:
+        stack.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    code = 0
     try:
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        while True:
-            time.sleep(1)
+        stack.up()
+        print("Zhongshu OMS distributed stack is up (PostgreSQL databases oms_<service>, RabbitMQ, nameko):")
+        for name in NAMES:
+            print(f"  {name:<11} grpc {stack.address(name)}   metrics :{stack.metrics_ports[name]}")
+        print(f"  logs in {stack.log_dir}/")
+        print("Try:  source <(.venv/bin/python -m services.stack env) && .venv/bin/omsctl health")
+        print("Ctrl-C stops every process.", flush=True)
+        while not stack.stopping.wait(1):
             stack._check_alive()
-    except KeyboardInterrupt:
+    except StackStopping:
         pass
+    except (RuntimeError, TimeoutError, OSError, psycopg.Error) as exc:
+        print(f"stack: {exc}; stopping every process", file=sys.stderr, flush=True)
+        code = 1
     finally:
         stack.down()
+    print("stack: every process stopped", flush=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy.exc import IntegrityError
 
+from services.chassis.errors import Duplicate
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.identity import Identity, acting_as
 from services.chassis.metrics import EVENTS_CONSUMED
@@ -22,11 +22,20 @@ log = logging.getLogger(__name__)
 Handler = Callable[[ReceivedEvent, Any], None]  # (event, unit of work); must not commit
 
 
+VersionOf = Callable[[ReceivedEvent], tuple[str, int]]  # event -> (aggregate id, aggregate version)
+
+
 @dataclass(frozen=True)
 class Subscription:
     source: str  # service whose exchange carries the event
     event_type: str
     handler: Handler
+    # Stable name of this subscription: its inbox key and metrics label. Renaming a handler
+    # function changes nothing; renaming this resets deduplication, so it is written out.
+    name: str
+    # For events that carry an aggregate's state at a version: apply each aggregate's newest
+    # version once; an older or equal one arriving later (a retry, a parallel relay) is stale.
+    version_of: VersionOf | None = None
 
     @property
     def exchange(self) -> str:
@@ -66,7 +75,7 @@ class EventConsumer:
         if event.tenant_id not in self._tenants:
             # Each release has its own vhost: another business line's event here is misrouted.
             raise MalformedEvent(f"tenant {event.tenant_id!r} is not served by this release")
-        name = f"{self.service}.{sub.handler.__name__}"
+        name = f"{self.service}.{sub.name}"
         outcome = self._handle(sub, name, event, headers or {})
         EVENTS_CONSUMED.labels(name, event.event_type, outcome).inc()
         return outcome
@@ -83,17 +92,37 @@ class EventConsumer:
             with acting_as(caller), self._uow_factory() as uow:
                 if uow.already_processed(name, event.event_id):
                     return "duplicate"
+                versioned = sub.version_of(event) if sub.version_of else None
+                if versioned and _is_stale(uow, name, *versioned):
+                    return self._settle_stale(uow, name, event)
                 sub.handler(event, uow)
+                if versioned and not uow.apply_version(name, *versioned):
+                    # A newer version was applied while this one was handled (another replica).
+                    uow.rollback()
+                    return self._settle_stale(uow, name, event)
                 try:
                     uow.mark_processed(name, event.event_id)
                     uow.commit()
-                except IntegrityError:
+                except Duplicate:
                     # A concurrent delivery of the same event won the race to the inbox row.
                     uow.rollback()
                     if uow.already_processed(name, event.event_id):
                         return "duplicate"
                     raise
         return "ok"
+
+    @staticmethod
+    def _settle_stale(uow: UnitOfWork, name: str, event: ReceivedEvent) -> str:
+        """Nothing to apply; the event is marked processed so a redelivery is a plain duplicate."""
+        log.info(
+            "%s: %s %s is older than the version already applied", name, event.event_type, event.event_id
+        )
+        try:
+            uow.mark_processed(name, event.event_id)
+            uow.commit()
+        except Duplicate:
+            uow.rollback()
+        return "stale"
 
     def record_retry(self, exchange: str, routing_key: str) -> None:
         EVENTS_CONSUMED.labels(self._name_for(exchange, routing_key), routing_key, "retry").inc()
@@ -103,4 +132,9 @@ class EventConsumer:
 
     def _name_for(self, exchange: str, routing_key: str) -> str:
         sub = self._routes.get((exchange, routing_key))
-        return f"{self.service}.{sub.handler.__name__}" if sub else f"{self.service}.unrouted"
+        return f"{self.service}.{sub.name}" if sub else f"{self.service}.unrouted"
+
+
+def _is_stale(uow: UnitOfWork, consumer: str, aggregate_id: str, version: int) -> bool:
+    applied = uow.applied_version(consumer, aggregate_id)
+    return applied is not None and version <= applied

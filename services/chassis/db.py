@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
+
+from services.chassis.errors import Conflict, Duplicate
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -19,10 +22,42 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool = {"pool_size": 32, "max_overflow": 8} if path and path != ":memory:" else {}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         _serialise_sqlite_writers(engine)
+        translate_integrity_errors(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    translate_integrity_errors(engine)
+    return engine
+
+
+def translate_integrity_errors(engine: Engine) -> None:
+    """Constraint violations leave the adapters as domain errors (Duplicate, Conflict), so the
+    service layer never imports SQLAlchemy to catch a driver's exception."""
+    if not event.contains(engine, "handle_error", _translate_integrity_error):
+        event.listen(engine, "handle_error", _translate_integrity_error)
+
+
+def _translate_integrity_error(ctx) -> None:
+    error = ctx.sqlalchemy_exception
+    if not isinstance(error, sa_exc.IntegrityError):
+        return
+    orig = error.orig
+    constraint = _constraint_name(orig)
+    text = str(orig)
+    first_line = text.splitlines()[0][:200] if text else type(orig).__name__
+    if getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in text:
+        raise Duplicate(f"already stored ({constraint or first_line})", constraint) from error
+    raise Conflict(f"the database refused the change: {first_line}") from error
+
+
+def _constraint_name(orig: BaseException) -> str:
+    diag = getattr(orig, "diag", None)
+    name = getattr(diag, "constraint_name", None) if diag is not None else None
+    if name:
+        return str(name)
+    match = re.search(r"UNIQUE constraint failed: ([\w., ]+)", str(orig))
+    return match.group(1) if match else ""
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:
@@ -50,6 +85,7 @@ READ_ONLY = "oms_read_only"
 
 def connector(engine: Engine, *, read_only: bool = False) -> Callable[[], Connection]:
     """Opens Core connections (we map no ORM classes: repositories translate rows themselves)."""
+    translate_integrity_errors(engine)  # however the engine was made: units of work see domain errors
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return bind.connect
 

@@ -53,3 +53,17 @@ class Unavailable(DomainError):
 class Internal(DomainError):
     """Another service failed in a way no retry fixes (its INTERNAL): said as such, so a careful
     client does not retry a call that cannot succeed."""
+
+
+class Duplicate(AlreadyExists):
+    """The database already holds a row with this key (a unique constraint, named in
+    `constraint`): translated by the adapters, so no service layer sees a driver's exception."""
+
+    def __init__(self, message: str, constraint: str = ""):
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class Conflict(DomainError):
+    """The database refused a change because of another row (a foreign key, a check): a
+    concurrent change got there first; reload and try again."""

@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -56,8 +56,6 @@ class OutboxRelay:
         linger_s: float = 0.005,
         max_backoff_s: float = 3.0,
         max_attempts: int = 8,
-        housekeeping: Callable[[], object] | None = None,
-        housekeeping_every_s: float = 3600,
     ):
         self.service = service
         self._engine = engine
@@ -68,8 +66,6 @@ class OutboxRelay:
         self._linger_s = linger_s
         self._max_backoff_s = max_backoff_s
         self._max_attempts = max_attempts
-        self._housekeeping = housekeeping
-        self._housekeeping_every_s = housekeeping_every_s
         self.refused_last = 0  # messages the broker refused in the last pass
         self._careful = 0  # rows still to relay one at a time, after the broker refused a batch whole
         self._wake = threading.Event()
@@ -220,15 +216,7 @@ class OutboxRelay:
 
     def _run(self) -> None:
         failures = 0
-        # Not at start-up (a restart loop would purge on every start): a minute in, then hourly.
-        next_housekeeping = time.monotonic() + min(60.0, self._housekeeping_every_s)
         while not self._stop.is_set():
-            if self._housekeeping and time.monotonic() >= next_housekeeping:
-                next_housekeeping = time.monotonic() + self._housekeeping_every_s
-                try:
-                    self._housekeeping()
-                except Exception:
-                    log.exception("%s: housekeeping failed; trying again later", self.service)
             self._wake.clear()  # before reading, so a commit during the read is not missed
             try:
                 moved = self.relay_once()

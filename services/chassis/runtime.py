@@ -19,6 +19,7 @@ from services.chassis.db import connector, make_engine
 from services.chassis.events import EventCodec
 from services.chassis.housekeeping import purge_expired
 from services.chassis.identity import Identity, acting_as
+from services.chassis.jobs import Job, JobRunner
 from services.chassis.migrations import upgrade
 from services.chassis.outbox import OutboxRelay, Publisher
 from services.chassis.server import GrpcBinding
@@ -36,6 +37,7 @@ class Wiring:
     bindings: list[GrpcBinding]
     subscriptions: list[Subscription] = field(default_factory=list)
     seed: Callable[[Tenant], None] | None = None  # demo data for one tenant; must be idempotent
+    jobs: list[Job] = field(default_factory=list)  # scheduled work (services/chassis/jobs.py)
 
 
 @dataclass
@@ -48,7 +50,7 @@ class ServiceContext:
     def channel(self, peer: str) -> grpc.Channel:
         """A channel to another service, created on first use (never at import time)."""
         if peer not in self._channels:
-            self._channels[peer] = channel_to(self.settings.peer(peer), self.settings.jwt_secret)
+            self._channels[peer] = channel_to(self.settings.peer(peer), self.settings.service_token_file)
         return self._channels[peer]
 
     def tenant(self, tenant_id: str) -> Tenant:
@@ -101,12 +103,25 @@ class ServiceRuntime:
             definition.metadata.tables["outbox"],
             publisher,
             interval_s=settings.relay_interval_s,
-            housekeeping=lambda: purge_expired(self.engine, definition.metadata, settings.retention),
         )
         uow = unit_of_work_factory(definition, self.engine, on_commit=self.relay.wake)
         self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)
         self.wiring = definition.wire(self.context)
         self.consumer = EventConsumer(definition.name, self.wiring.subscriptions, uow, settings.tenants)
+        housekeeping = Job(
+            "housekeeping",
+            every_s=3600,
+            run=lambda _tenant: purge_expired(self.engine, definition.metadata, settings.retention),
+            per_tenant=False,
+            first_after_s=60,  # not at start-up: a crash-looping pod would purge on every start
+        )
+        self.jobs = JobRunner(
+            definition.name,
+            self.engine,
+            definition.metadata.tables["job_leases"],
+            [housekeeping, *self.wiring.jobs],
+            settings.tenants,
+        )
         self._relaying = False
 
     @property
@@ -123,13 +138,22 @@ class ServiceRuntime:
             with acting_as(Identity(tenant.tenant_id, "seed", frozenset({"admin"}))):
                 self.wiring.seed(tenant)
 
+    @property
+    def publishes_events(self) -> bool:
+        return bool(self.definition.contracts)
+
     def start(self) -> None:
-        self.relay.start()
-        self._relaying = True
+        # A service that publishes no events runs no relay (an idle one polls its outbox, and on
+        # SQLite each poll takes the write lock).
+        if self.publishes_events:
+            self.relay.start()
+            self._relaying = True
+        self.jobs.start()
 
     def stop(self) -> None:
         """Stop the relay, then (if it was running) one last relay pass, so events committed by
         the last calls leave now rather than at the next start; then close the database."""
+        self.jobs.stop()
         self.relay.stop()
         if self._relaying:
             self._relaying = False

@@ -84,6 +84,28 @@ def add_chassis_tables(metadata: MetaData) -> None:
         Index("ix_inbox_processed_at", "processed_at"),  # housekeeping purges by age
     )
     Table(
+        "applied_versions",
+        metadata,
+        # Per consumer and aggregate, the newest version whose event was applied: an event of an
+        # older or the same version (retries and parallel relays reorder events) changes nothing.
+        Column("consumer", String(100), primary_key=True),
+        Column("tenant_id", String(64), primary_key=True),
+        Column("aggregate_id", String(64), primary_key=True),
+        Column("version", BigInteger, nullable=False),
+        Column("applied_at", UtcDateTime(), nullable=False),
+    )
+    Table(
+        "job_leases",
+        metadata,
+        # One row per scheduled job and tenant ("*" for a service-wide job): whoever moves
+        # next_run_at forward runs it; services/chassis/jobs.py.
+        Column("job", String(64), primary_key=True),
+        Column("tenant_id", String(64), primary_key=True),
+        Column("next_run_at", UtcDateTime(), nullable=False),
+        Column("holder", String(200), nullable=False),
+        Column("last_run_at", UtcDateTime()),
+    )
+    Table(
         "number_sequences",
         metadata,
         Column("tenant_id", String(64), primary_key=True),

@@ -39,6 +39,7 @@ class UnitOfWork:
         self._outbox = metadata.tables["outbox"]
         self._inbox = metadata.tables["inbox"]
         self._sequences = metadata.tables["number_sequences"]
+        self._versions = metadata.tables["applied_versions"]
         self._codec = codec
         self._on_commit = on_commit
 
@@ -113,6 +114,39 @@ class UnitOfWork:
         self.connection.execute(
             insert(self._inbox).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
         )
+
+    # applied versions: consumers that apply an aggregate's state, newest version wins
+    def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
+        t = self._versions
+        q = select(t.c.version).where(
+            t.c.consumer == consumer,
+            t.c.tenant_id == identity.current().tenant_id,
+            t.c.aggregate_id == aggregate_id,
+        )
+        return self.connection.execute(q).scalar()
+
+    def apply_version(self, consumer: str, aggregate_id: str, version: int) -> bool:
+        """Record `version` as applied unless a newer or equal one is (False then): one guarded
+        upsert, so two replicas applying two versions at once cannot both win."""
+        t = self._versions
+        dialect = self.connection.dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
+        stmt = (
+            ins.values(
+                consumer=consumer,
+                tenant_id=identity.current().tenant_id,
+                aggregate_id=aggregate_id,
+                version=version,
+                applied_at=datetime.now(UTC),
+            )
+            .on_conflict_do_update(
+                index_elements=["consumer", "tenant_id", "aggregate_id"],
+                set_={"version": ins.excluded.version, "applied_at": ins.excluded.applied_at},
+                where=t.c.version < ins.excluded.version,
+            )
+            .returning(t.c.version)
+        )
+        return self.connection.execute(stmt).first() is not None
 
     # numbering: one scheme for order numbers, work-order numbers, ...
     def next_number(self, name: str, period: str) -> int:

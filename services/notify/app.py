@@ -17,15 +17,22 @@ from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 def wire(ctx: ServiceContext) -> Wiring:
     def workshop(tenant_id: str, code: str) -> Workshop:
-        conf = ctx.tenant(tenant_id).section("workshops").get(code, {})
-        # An unknown workshop still reaches someone: the tenant's production planner.
-        return Workshop(code, conf.get("name", code), conf.get("lead", "生产计划员 planner"))
+        known = ctx.tenant(tenant_id).workshops.get(code)
+        if known is None:
+            # An unknown workshop still reaches someone: the tenant's production planner.
+            return Workshop(code, code, "生产计划员 planner")
+        return Workshop(code, known.name, known.lead)
 
     name = notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
     return Wiring(
         bindings=[GrpcBinding(name, notify_pb2_grpc.add_NotifyServiceServicer_to_server, NotifyApi(ctx.uow))],
         subscriptions=[
-            Subscription("production", "work_order_created", consumers.on_work_order_created(workshop))
+            Subscription(
+                "production",
+                "work_order_created",
+                consumers.on_work_order_created(workshop),
+                name="tell_workshop_lead_of_work_order",
+            )
         ],
     )
 

@@ -17,7 +17,7 @@ from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
 
-from services.chassis.consumer import EventConsumer, Subscription
+from services.chassis.consumer import EventConsumer
 from services.chassis.dead_letters import dead_letter_queue
 from services.chassis.events import ATTEMPT, check_headers
 from services.chassis.inprocess_bus import InProcessBus
@@ -95,7 +95,8 @@ def deliver(
             consumer.record_dead_letter(exchange, event_type)
             log.error("notify: dead-lettered %s/%s: %s", exchange, event_type, decision.reason)
             return "dead_letter"
-        queue = nameko_queue(settings.release, Subscription(source, event_type, _no_handler))
+        sub = next(s for s in consumer.subscriptions if (s.source, s.event_type) == (source, event_type))
+        queue = nameko_queue(settings.release, sub)
         headers = forwarded_headers({}, exchange, event_type, decision.attempt)
         _publish(settings, retry_queue(queue, decision.delay_s), body, headers, message_id)
         consumer.record_retry(exchange, event_type)
@@ -107,10 +108,6 @@ def deliver(
             decision.delay_s,
         )
         return "retry"
-
-
-def _no_handler(_event, _uow) -> None:
-    """Subscriptions only name queues here; the handler runs in the consumer."""
 
 
 def _publish(settings: Settings, queue: str, body: bytes, headers: dict, message_id: str = "") -> None:

@@ -22,7 +22,15 @@ def wire(ctx: ServiceContext) -> Wiring:
                 name, production_pb2_grpc.add_ProductionServiceServicer_to_server, ProductionApi(ctx.uow)
             )
         ],
-        subscriptions=[Subscription("order", "order_approved", consumers.create_work_orders)],
+        subscriptions=[
+            Subscription(
+                "order",
+                "order_approved",
+                consumers.create_work_orders,
+                name="create_work_orders",
+                version_of=consumers.order_version,
+            )
+        ],
     )
 
 

@@ -23,12 +23,22 @@ def approved_order_from(event: ReceivedEvent) -> ApprovedOrder:
     return ApprovedOrder(
         order_id=msg.order_id,
         order_no=msg.order_no,
+        version=msg.version or 1,
         due_date=due,
         lines=[
             (x.workshop, WorkOrderLine(x.product_model, x.quantity, x.colour, x.surface_treatment))
             for x in msg.lines
         ],
     )
+
+
+def order_version(event: ReceivedEvent) -> tuple[str, int]:
+    """The order and version an order_approved carries: the consumer applies each order's newest
+    version once (a second approval after a change is applied; an older one arriving late is not)."""
+    msg = event.as_proto(order_pb2.OrderApproved)
+    if not msg.order_id or msg.version < 1:
+        raise MalformedEvent(f"order_approved {event.event_id} has no order id or version")
+    return msg.order_id, msg.version
 
 
 def create_work_orders(event: ReceivedEvent, uow: ProductionUnitOfWork) -> None:

@@ -100,7 +100,10 @@ def wire(fresh_database, amqp_url):
 
     def start_consumer(handler, retry=FAST_RETRY, release="", tenants=("hardware",)):
         consumer = EventConsumer(
-            sink.name, [Subscription(source.name, "customer_created", handler)], sink.uow, list(tenants)
+            sink.name,
+            [Subscription(source.name, "customer_created", handler, handler.__name__)],
+            sink.uow,
+            list(tenants),
         )
         rc = RabbitConsumer(amqp_url, consumer, retry=retry, release=release)
         rc.start()
@@ -530,7 +533,11 @@ def test_releases_on_their_own_vhosts_never_see_each_others_events(wire, fresh_v
         autoparts_url,
         EventConsumer(
             sink.name,
-            [Subscription(source.name, "customer_created", record_effect(autoparts_sink))],
+            [
+                Subscription(
+                    source.name, "customer_created", record_effect(autoparts_sink), "apply_customer_created"
+                )
+            ],
             autoparts_sink.uow,
             ["autoparts"],
         ),

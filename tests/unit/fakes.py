@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Self
 
-from sqlalchemy.exc import IntegrityError
-
 from services.chassis import identity
-from services.chassis.errors import NotFound, VersionConflict
+from services.chassis.errors import Duplicate, NotFound, VersionConflict
 from services.chassis.events import DomainEvent, EventCodec, Message
 from services.order.domain.model import Order, OrderState
 from services.order.service_layer.ports import Shortfall
@@ -111,8 +109,19 @@ class FakeUnitOfWork:
     def mark_processed(self, consumer: str, event_id: str) -> None:
         key = (consumer, event_id)
         if key in self.db.inbox:
-            raise IntegrityError("INSERT INTO inbox", {}, Exception("duplicate key"))
+            raise Duplicate("already stored (inbox_pkey)", "inbox_pkey")
         self._pending_inbox.add(key)
+
+    def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
+        return self._read("applied_versions").get((consumer, identity.current().tenant_id, aggregate_id))
+
+    def apply_version(self, consumer: str, aggregate_id: str, version: int) -> bool:
+        key = (consumer, identity.current().tenant_id, aggregate_id)
+        applied = self._read("applied_versions").get(key)
+        if applied is not None and applied >= version:
+            return False
+        self._write("applied_versions", key, version)
+        return True
 
     def next_number(self, name: str, period: str) -> int:
         key = (identity.current().tenant_id, name, period)
@@ -160,9 +169,9 @@ class FakeOrderRepository:
         tenant = identity.current().tenant_id
         for (t, _), existing in self._uow._read(self.TABLE).items():
             if t == tenant and order.request_id and existing.request_id == order.request_id:
-                raise IntegrityError("INSERT INTO orders", {}, Exception("uq_orders_tenant_request_id"))
+                raise Duplicate("already stored (uq_orders_tenant_request_id)", "uq_orders_tenant_request_id")
             if t == tenant and existing.order_no == order.order_no:
-                raise IntegrityError("INSERT INTO orders", {}, Exception("uq_orders_tenant_order_no"))
+                raise Duplicate("already stored (uq_orders_tenant_order_no)", "uq_orders_tenant_order_no")
         stored = copy.deepcopy(order)
         stored.events = []
         self._uow._write(self.TABLE, (tenant, order.order_id), stored)

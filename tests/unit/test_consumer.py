@@ -51,7 +51,7 @@ def uow() -> UowFactory:
 def consumer_for(handler, uow) -> EventConsumer:
     return EventConsumer(
         "production",
-        [Subscription("order", "order_approved", handler)],
+        [Subscription("order", "order_approved", handler, "create_work_orders")],
         uow,
         tenants=["hardware", "autoparts"],
     )
@@ -190,3 +190,63 @@ def test_after_losing_the_inbox_race_the_redelivery_is_a_duplicate(uow):
 @pytest.mark.parametrize(("attempt", "delay"), [(1, 0.2), (2, 0.8), (3, 3.2)])
 def test_the_default_retry_delay_grows_fourfold(attempt, delay):
     assert RetryPolicy().delay_s(attempt) == pytest.approx(delay)
+
+
+def versioned_consumer(handler, uow) -> EventConsumer:
+    def version_of(event):
+        return event.data["order_id"], int(event.data["version"])
+
+    return EventConsumer(
+        "production",
+        [Subscription("order", "order_approved", handler, "create_work_orders", version_of=version_of)],
+        uow,
+        tenants=["hardware"],
+    )
+
+
+def test_each_aggregates_newest_version_is_applied_once_and_an_older_one_is_stale(uow):
+    """A second order_approved (version 3, after an approved change) is applied; version 2
+    arriving late (a retry, a parallel relay) changes nothing and is marked processed."""
+    handler = Recorder()
+    consumer = versioned_consumer(handler, uow)
+
+    def approved(event_id: str, version: int) -> bytes:
+        return envelope(event_id, data={"order_id": "o-1", "version": version})
+
+    assert consumer.handle("order.events", "order_approved", approved("e-2", 2)) == "ok"
+    assert consumer.handle("order.events", "order_approved", approved("e-3", 3)) == "ok"
+    assert consumer.handle("order.events", "order_approved", approved("e-2b", 2)) == "stale"
+    assert consumer.handle("order.events", "order_approved", approved("e-3b", 3)) == "stale"
+    assert consumer.handle("order.events", "order_approved", approved("e-2b", 2)) == "duplicate"
+    assert [seen[0] for seen in handler.seen] == ["e-2", "e-3"]
+    assert ("production.create_work_orders", "e-2b") in uow.db.inbox
+
+
+def test_the_inbox_key_is_the_subscriptions_name_not_its_functions(uow):
+    """Renaming a handler function must not reset deduplication: the key is written out."""
+    first, renamed = Recorder(), Recorder()
+    renamed.__name__ = "make_work_orders_v2"
+    consumer_for(first, uow).handle("order.events", "order_approved", envelope("e-1"))
+
+    assert consumer_for(renamed, uow).handle("order.events", "order_approved", envelope("e-1")) == "duplicate"
+    assert renamed.seen == []
+
+
+def test_no_service_layer_or_domain_imports_sqlalchemy():
+    """Storage errors become domain errors (Duplicate, Conflict) in the adapters."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "services"
+    offenders = []
+    for path in [*root.glob("*/service_layer/*.py"), *root.glob("*/domain/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
+    assert offenders == []

@@ -69,7 +69,12 @@ def bus():
 
 def subscribe(bus: InProcessBus, handler, uow: UowFactory) -> None:
     bus.subscribe(
-        EventConsumer("production", [Subscription("order", "order_approved", handler)], uow, ["hardware"])
+        EventConsumer(
+            "production",
+            [Subscription("order", "order_approved", handler, "create_work_orders")],
+            uow,
+            ["hardware"],
+        )
     )
 
 

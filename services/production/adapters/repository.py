@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
@@ -28,8 +28,24 @@ class WorkOrderRepository:
                 stage=wo.stage.value,
                 due_date=wo.due_date,
                 created_at=wo.created_at,
+                order_version=wo.order_version,
             )
         )
+        self._insert_lines(wo)
+        self._track(wo)
+
+    def save(self, wo: WorkOrder) -> None:
+        """Write a revised work order back: its lines replaced, its due date and version updated."""
+        self._db.execute(
+            update(work_orders)
+            .where(work_orders.c.work_order_id == wo.work_order_id)
+            .values(due_date=wo.due_date, order_version=wo.order_version, stage=wo.stage.value)
+        )
+        self._db.execute(delete(work_order_lines).where(work_order_lines.c.work_order_id == wo.work_order_id))
+        self._insert_lines(wo)
+        self._track(wo)
+
+    def _insert_lines(self, wo: WorkOrder) -> None:
         self._db.execute(
             insert(work_order_lines),
             [
@@ -44,7 +60,6 @@ class WorkOrderRepository:
                 for i, x in enumerate(wo.lines)
             ],
         )
-        self._track(wo)
 
     def get(self, work_order_id: str) -> WorkOrder:
         found = self._find(work_orders.c.work_order_id == work_order_id, limit=1)
@@ -87,6 +102,7 @@ class WorkOrderRepository:
                 lines[r.work_order_id],
                 r.created_at,
                 Stage(r.stage),
+                r.order_version,
             )
             for r in rows
         ]

@@ -31,6 +31,7 @@ work_orders = Table(
     Column("stage", String(32), nullable=False),
     Column("due_date", Date, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("order_version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("tenant_id", "work_order_no", name="uq_work_orders_tenant_no"),
     Index("ix_work_orders_tenant_order", "tenant_id", "order_id"),
     Index("ix_work_orders_tenant_created", "tenant_id", "created_at"),

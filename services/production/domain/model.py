@@ -33,6 +33,7 @@ class ApprovedOrder:
     order_no: str
     due_date: date
     lines: list[tuple[str, WorkOrderLine]]  # (workshop, line)
+    version: int = 1  # the order's version this approval is of
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,15 @@ class WorkOrder:
     lines: list[WorkOrderLine]
     created_at: datetime
     stage: Stage = Stage.TO_SCHEDULE
+    order_version: int = 1  # the order version this work order was last planned from
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
+
+    def revise(self, lines: list[WorkOrderLine], due_date: date, order_version: int) -> None:
+        """A newer version of the order was approved: the same work order, amended (its number,
+        stage and history stay; the shop floor keeps one job, not a cancelled one and a new one)."""
+        self.lines = list(lines)
+        self.due_date = due_date
+        self.order_version = order_version
 
     def announce(self) -> None:
         self.events.append(
@@ -88,6 +97,12 @@ def split_by_workshop(order: ApprovedOrder) -> dict[str, list[WorkOrderLine]]:
     for workshop, line in order.lines:
         groups.setdefault(workshop, []).append(line)
     return groups
+
+
+def next_index(existing: list[WorkOrder]) -> int:
+    """The next free <nn> of an order's work-order numbers."""
+    used = [int(wo.work_order_no.rsplit("-", 1)[1]) for wo in existing if wo.work_order_no[-2:].isdigit()]
+    return max(used, default=0) + 1
 
 
 def work_order_number(order_no: str, index: int) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from services.production.domain.model import (
     ApprovedOrder,
     WorkOrder,
+    next_index,
     split_by_workshop,
     work_order_number,
 )
@@ -19,22 +20,39 @@ UowFactory = Callable[[], ProductionUnitOfWork]
 
 def plan_work_orders(order: ApprovedOrder, uow: ProductionUnitOfWork) -> list[WorkOrder]:
     """One work order per workshop for an approved order. Runs inside the consumer's unit of work,
-    which also records the event as processed, so a redelivery creates nothing twice."""
+    which also records the event as processed, so a redelivery creates nothing twice; the
+    consumer applies each order's newest version once, so an older approval arriving late
+    changes nothing.
+
+    A later version of the same order (an approved change) revises the work orders it already
+    has, workshop by workshop, and adds one for a workshop it did not need before. A workshop the
+    new version no longer needs keeps its work order for now: cancelling work on the shop floor
+    is the production issue's change freeze, not a side effect here."""
     now = datetime.now(UTC)
+    existing = uow.work_orders.for_order(order.order_id)
+    by_workshop = {wo.workshop: wo for wo in existing}
+    index = next_index(existing)
     planned = []
-    for index, (workshop, lines) in enumerate(split_by_workshop(order).items(), start=1):
-        wo = WorkOrder(
-            work_order_id=str(uuid.uuid4()),
-            work_order_no=work_order_number(order.order_no, index),
-            order_id=order.order_id,
-            order_no=order.order_no,
-            workshop=workshop,
-            due_date=order.due_date,
-            lines=lines,
-            created_at=now,
-        )
-        wo.announce()
-        uow.work_orders.add(wo)
+    for workshop, lines in split_by_workshop(order).items():
+        wo = by_workshop.get(workshop)
+        if wo is not None:
+            wo.revise(lines, order.due_date, order.version)
+            uow.work_orders.save(wo)
+        else:
+            wo = WorkOrder(
+                work_order_id=str(uuid.uuid4()),
+                work_order_no=work_order_number(order.order_no, index),
+                order_id=order.order_id,
+                order_no=order.order_no,
+                workshop=workshop,
+                due_date=order.due_date,
+                lines=lines,
+                created_at=now,
+                order_version=order.version,
+            )
+            index += 1
+            wo.announce()
+            uow.work_orders.add(wo)
         planned.append(wo)
     return planned
 

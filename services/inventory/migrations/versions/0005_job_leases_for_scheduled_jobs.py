@@ -1,0 +1,28 @@
+"""job leases for scheduled jobs
+
+Revision ID: inventory_0005
+Revises: inventory_0004
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op
+
+revision = "inventory_0005"
+down_revision = 'inventory_0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('job_leases',
+    sa.Column('job', sa.String(length=64), nullable=False),
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('next_run_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=False),
+    sa.Column('last_run_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('job', 'tenant_id')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('job_leases')
