@@ -103,6 +103,11 @@ _BY_METHOD: dict[str, Rule] = {
 }
 
 
+def rule_methods() -> list[str]:
+    """Every RPC the table lists, as gRPC method paths."""
+    return list(_BY_METHOD)
+
+
 def rule_for(method: str) -> Rule | None:
     """The rule of a gRPC method path (`/oms.order.v1.OrderService/GetOrder`), None if unlisted."""
     return _BY_METHOD.get(method)

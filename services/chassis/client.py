@@ -11,9 +11,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
-from services.chassis import identity
+from services.chassis import deadlines, identity
 from services.chassis.errors import (
     AlreadyExists,
+    DeadlineExceeded,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -78,20 +79,90 @@ class _Credentials(grpc.UnaryUnaryClientInterceptor):
 
 
 class _Details(grpc.ClientCallDetails):
-    def __init__(self, base, metadata):
+    def __init__(self, base, metadata, timeout: float | None = None):
         self.method = base.method
-        self.timeout = base.timeout
+        self.timeout = base.timeout if timeout is None else timeout
         self.credentials = base.credentials
         self.wait_for_ready = getattr(base, "wait_for_ready", None)
         self.compression = getattr(base, "compression", None)
         self.metadata = metadata
 
 
+class _Deadline(grpc.UnaryUnaryClientInterceptor):
+    """The call gets what is left of the deadline of the call being served (less a margin for the
+    answer to travel back), or DEFAULT_TIMEOUT_S outside a call: never a fixed timeout per hop."""
+
+    MARGIN_S = 0.02
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        timeout = client_call_details.timeout or DEFAULT_TIMEOUT_S
+        left = deadlines.remaining()
+        if left is not None:
+            if left <= self.MARGIN_S:
+                raise DeadlineExceeded(f"no time left to call {_peer(client_call_details.method)}")
+            timeout = min(timeout, left - self.MARGIN_S)
+        details = _Details(client_call_details, client_call_details.metadata, timeout=timeout)
+        return continuation(details, request)
+
+
+class _Translate(grpc.UnaryUnaryClientInterceptor):
+    """A peer's failure becomes this service's domain error, once, here: its class of status and
+    the fields it named are kept (see remote_error); adapters never see a raw RpcError."""
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        try:
+            outcome = continuation(client_call_details, request)
+            failure = outcome.exception()
+        except grpc.RpcError as exc:
+            failure = exc
+        if isinstance(failure, DomainError):  # refused before leaving (no token, no time left)
+            raise failure
+        if failure is not None:
+            raise remote_error(failure, _peer(client_call_details.method)) from None
+        return outcome
+
+
+def _peer(method: str) -> str:
+    """'/oms.customer.v1.CustomerService/GetCustomer' -> 'customer service (GetCustomer)'."""
+    service, _, rpc = method.lstrip("/").rpartition("/")
+    parts = service.split(".")
+    return f"{parts[1] if len(parts) > 2 else service} service ({rpc})"
+
+
+DEFAULT_TIMEOUT_S = 10.0  # a call made outside any request (an event consumer) still ends
+READ_PREFIXES = ("Get", "List", "Check")  # idempotent reads: retried on UNAVAILABLE by gRPC itself
+
+
+def retry_config(methods: list[str]) -> str:
+    """gRPC service config: reads among `methods` ('/pkg.Service/Rpc') are retried, with back-off,
+    when the peer is UNAVAILABLE (a pod restarting); writes are never retried here (the caller
+    decides, with its idempotency key)."""
+    names = []
+    for method in methods:
+        service, _, rpc = method.lstrip("/").rpartition("/")
+        if rpc.startswith(READ_PREFIXES):
+            names.append({"service": service, "method": rpc})
+    policy = {
+        "maxAttempts": 3,
+        "initialBackoff": "0.1s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": policy}]})
+
+
 def channel_to(address: str, service_token_file: str = "") -> grpc.Channel:
-    """A channel to another service that forwards the caller's token (or, outside a request, the
-    service token from `service_token_file`)."""
-    traced = grpcext.intercept_channel(grpc.insecure_channel(address), client_interceptor())
-    return grpc.intercept_channel(traced, _Credentials(ServiceTokens(service_token_file)))
+    """A channel to another service: errors translated once (outermost), the caller's deadline
+    shared, the caller's token forwarded (or, outside a request, the service token from
+    `service_token_file`), traced; idempotent reads retried by gRPC's own retry policy."""
+    from services.permissions import rule_methods
+
+    options = [("grpc.enable_retries", 1), ("grpc.service_config", retry_config(rule_methods()))]
+    traced = grpcext.intercept_channel(grpc.insecure_channel(address, options=options), client_interceptor())
+    return grpc.intercept_channel(
+        traced, _Translate(), _Deadline(), _Credentials(ServiceTokens(service_token_file))
+    )
 
 
 _REMOTE_ERRORS = {
@@ -106,7 +177,7 @@ _REMOTE_ERRORS = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     # The peer is down, overloaded or too slow: the caller may retry.
     grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.RESOURCE_EXHAUSTED: Unavailable,
     grpc.StatusCode.CANCELLED: Unavailable,
     # The peer failed: retrying the same call will not help.

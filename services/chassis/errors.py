@@ -67,3 +67,7 @@ class Duplicate(AlreadyExists):
 class Conflict(DomainError):
     """The database refused a change because of another row (a foreign key, a check): a
     concurrent change got there first; reload and try again."""
+
+
+class DeadlineExceeded(Unavailable):
+    """The caller's deadline ran out (here or at a peer the call passed on to)."""

@@ -15,11 +15,12 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services import permissions
-from services.chassis import identity
+from services.chassis import deadlines, identity
 from services.chassis.db import is_bad_value, is_transient
 from services.chassis.errors import (
     AlreadyExists,
     Conflict,
+    DeadlineExceeded,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -47,6 +48,7 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     Internal: grpc.StatusCode.INTERNAL,
     Conflict: grpc.StatusCode.ABORTED,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -169,7 +171,7 @@ class ChassisInterceptor(grpc.ServerInterceptor):
                     protovalidate.validate(request)
                 except protovalidate.ValidationError as exc:
                     raise InvalidArgument("request has invalid fields", field_violations(exc)) from None
-                with identity.acting_as(caller, token):
+                with identity.acting_as(caller, token), deadlines.serving_until(context.time_remaining()):
                     return behaviour(request, context)
             except DomainError as exc:
                 code = status_code_for(exc).name

@@ -6,32 +6,23 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from services.chassis.errors import Unavailable
+from services.chassis.errors import NotFound, Unavailable
 from services.chassis.identity import Identity, acting_as
 from services.order.adapters.peers import GrpcCustomerDirectory
 
 
-class Missing(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode):
-        self._code = code
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._code.name
-
-
 class CustomerStub:
+    """Answers as a stub on a chassis channel does: a peer's failure arrives as a domain error."""
+
     def __init__(self, known: set[str], down: bool = False):
         self.known, self.down, self.calls = known, down, 0
 
-    def GetCustomer(self, request, timeout):  # the gRPC method name
+    def GetCustomer(self, request):  # the gRPC method name
         self.calls += 1
         if self.down:
-            raise Missing(grpc.StatusCode.UNAVAILABLE)
+            raise Unavailable("customer service (GetCustomer): connection refused")
         if request.customer_id not in self.known:
-            raise Missing(grpc.StatusCode.NOT_FOUND)
+            raise NotFound(f"customer service (GetCustomer): {request.customer_id} not found")
 
 
 def directory(stub: CustomerStub) -> GrpcCustomerDirectory:

@@ -9,10 +9,8 @@ import grpc
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from services.chassis import identity
-from services.chassis.client import remote_error
+from services.chassis.errors import NotFound
 from services.order.service_layer.ports import Shortfall
-
-TIMEOUT_S = 5
 
 
 class GrpcCustomerDirectory:
@@ -30,13 +28,11 @@ class GrpcCustomerDirectory:
         if self._known.get(key, 0.0) > time.monotonic():
             return True
         try:
-            self._stub.GetCustomer(
-                customer_pb2.GetCustomerRequest(customer_id=customer_id), timeout=TIMEOUT_S
-            )
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return False
-            raise remote_error(exc, "customer service") from None
+            # The channel shares the caller's deadline and translates a failure into a domain
+            # error (services/chassis/client.py): only "no such customer" is an answer here.
+            self._stub.GetCustomer(customer_pb2.GetCustomerRequest(customer_id=customer_id))
+        except NotFound:
+            return False
         if len(self._known) > 10_000:
             self._known.clear()
         self._known[key] = time.monotonic() + self._remember_s
@@ -54,8 +50,5 @@ class GrpcStockCheck:
                 for model, qty in quantities.items()
             ]
         )
-        try:
-            reply = self._stub.CheckAvailability(request, timeout=TIMEOUT_S)
-        except grpc.RpcError as exc:
-            raise remote_error(exc, "inventory service") from None
+        reply = self._stub.CheckAvailability(request)
         return [Shortfall(i.product_model, i.requested, i.available) for i in reply.items if not i.sufficient]
