@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 import grpc
@@ -67,7 +68,7 @@ class DistributedStack:
         self.seed = seed
         self.extra_env = extra_env or {}
         self.processes: dict[str, subprocess.Popen] = {}
-        self._logs: dict[str, object] = {}
+        self._logs: dict[str, IO[bytes]] = {}
         self.stopping = threading.Event()  # set by a signal handler: waits give up, `down` follows
 
     def db_url(self, service: str) -> str:
@@ -283,8 +284,21 @@ def main() -> None:
     parser.add_argument(
         "--amqp", default=os.environ.get("OMS_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
     )
+    parser.add_argument("--vhost", default="/", help="RabbitMQ virtual host (default /)")
+    parser.add_argument("--db-prefix", default="oms", help="databases are <prefix>_<service> (default oms)")
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="added to every gRPC and metrics port (default 0)"
+    )
+    parser.add_argument("--log-dir", type=Path, default=None, help="default var/stack")
     args = parser.parse_args()
-    stack = DistributedStack(pg_dsn=args.pg, amqp_base=args.amqp)
+    stack = DistributedStack(
+        pg_dsn=args.pg,
+        amqp_base=args.amqp,
+        vhost=args.vhost,
+        db_prefix=args.db_prefix,
+        port_offset=args.port_offset,
+        log_dir=args.log_dir,
+    )
     if args.command == "env":
         for name in NAMES:
             print(f"export OMS_{name.upper()}_ADDR={stack.address(name)}")
@@ -304,13 +318,14 @@ def main() -> None:
         for name in NAMES:
             print(f"  {name:<11} grpc {stack.address(name)}   metrics :{stack.metrics_ports[name]}")
         print(f"  logs in {stack.log_dir}/")
-        print("Try:  source <(.venv/bin/python -m services.stack env) && .venv/bin/omsctl health")
+        offset = f" --port-offset {args.port_offset}" if args.port_offset else ""
+        print(f"Try:  source <(.venv/bin/python -m services.stack env{offset}) && .venv/bin/omsctl health")
         print("Ctrl-C stops every process.", flush=True)
         while not stack.stopping.wait(1):
             stack._check_alive()
     except StackStopping:
         pass
-    except (RuntimeError, TimeoutError, OSError, psycopg.Error) as exc:
+    except Exception as exc:  # a child that died, a server that is down: say so, no traceback
         print(f"stack: {exc}; stopping every process", file=sys.stderr, flush=True)
         code = 1
     finally:

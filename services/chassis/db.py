@@ -42,7 +42,7 @@ def _translate_integrity_error(ctx) -> None:
     error = ctx.sqlalchemy_exception
     if not isinstance(error, sa_exc.IntegrityError):
         return
-    orig = error.orig
+    orig: BaseException = error.orig or error
     constraint = _constraint_name(orig)
     text = str(orig)
     first_line = text.splitlines()[0][:200] if text else type(orig).__name__

@@ -51,7 +51,7 @@ def list_dead_letters(url: str, service: str, release: str = "", limit: int = 10
     conn = connect(url, f"oms-{service}-dead-letters")
     try:
         channel = conn.channel()
-        found = []
+        found: list[DeadLetter] = []
         while len(found) < limit:
             method, props, body = channel.basic_get(dead_letter_queue(service, release), auto_ack=False)
             if method is None:

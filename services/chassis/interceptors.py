@@ -76,7 +76,7 @@ def field_violations(error: protovalidate.ValidationError) -> list[FieldViolatio
     out = []
     for v in error.violations:
         parts = []
-        for el in v.proto.field.elements:
+        for el in v.proto.field.elements if v.proto.field is not None else ():
             name = el.field_name
             sub = getattr(el, "subscript", None)
             if sub is not None and getattr(sub, "value", None) is not None:

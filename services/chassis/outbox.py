@@ -276,7 +276,10 @@ def list_parked(engine: Engine, outbox: Table, limit: int = 500) -> list[ParkedE
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [ParkedEvent(*row) for row in conn.execute(query)]
+        return [
+            ParkedEvent(r.event_id, r.event_type, r.parked_at, r.attempts, r.last_error or "")
+            for r in conn.execute(query)
+        ]
 
 
 def release_parked(engine: Engine, outbox: Table, event_ids: list[str] | None = None) -> int:

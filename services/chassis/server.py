@@ -56,7 +56,7 @@ def bind_problem(host: str, port: int) -> str | None:
             candidates = [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")]
         else:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            candidates = list(dict.fromkeys((family, addr[0]) for family, _, _, _, addr in infos))
+            candidates = list(dict.fromkeys((family, str(addr[0])) for family, _, _, _, addr in infos))
     except OSError as exc:
         return exc.strerror or str(exc)
     unavailable: list[OSError] = []  # an address family this host does not have (IPv6 off)

@@ -6,6 +6,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from services.chassis.housekeeping import Retention
@@ -162,7 +163,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         return value
 
     def port(name: str, default: str) -> int:
-        value = number(name, default)
+        value = int(number(name, default))
         if value > 65535:
             raise InvalidSetting(f"{name} must be a port number (0-65535), not {value}")
         return value
@@ -176,7 +177,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
                 "the public keys (JWKS) of the issuer whose tokens this service accepts"
             )
         jwks_file = str(DEV_JWKS_FILE)
-    values = dict(
+    values: dict[str, Any] = dict(
         service=service,
         env=environment,
         bind_host=get("OMS_BIND_HOST", ALL_INTERFACES if production else LOOPBACK).strip(),

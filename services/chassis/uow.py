@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, MetaData, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +18,16 @@ from services.chassis.telemetry import current_trace_headers
 
 class RecordsEvents(Protocol):
     events: list[DomainEvent]
+
+
+U = TypeVar("U", bound="UnitOfWork", covariant=True)
+
+
+class UowFactory(Protocol[U]):
+    """What handlers are given: `uow()` opens a unit of work for a business transaction,
+    `uow(read_only=True)` one for reads (it never commits)."""
+
+    def __call__(self, read_only: bool = False) -> U: ...
 
 
 class UnitOfWork:
