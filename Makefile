@@ -24,6 +24,12 @@ $(PROTO_INCLUDE)/buf/validate/validate.proto:
 ## protos: regenerate Python code from protos/ (never edited by hand, never committed)
 protos: $(VENV)/.installed $(PROTO_INCLUDE)/buf/validate/validate.proto
 	rm -rf $(GEN) && mkdir -p $(GEN)
+	# google/type/date.proto ships with googleapis-common-protos (whose google.type.date_pb2 the
+	# generated code imports): copied beside validate.proto so protoc and buf read the same file.
+	mkdir -p $(PROTO_INCLUDE)/google/type
+	cp "$$($(BIN)/python -c 'import importlib.util as u, pathlib as p; \
+	  print(p.Path(u.find_spec("google.type.date_pb2").origin).with_name("date.proto"))')" \
+	  $(PROTO_INCLUDE)/google/type/date.proto
 	$(BIN)/python -m grpc_tools.protoc -Iprotos -I$(PROTO_INCLUDE) \
 	  --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) \
 	  $(PROTOS) $(PROTO_INCLUDE)/buf/validate/validate.proto
@@ -35,10 +41,11 @@ protos: $(VENV)/.installed $(PROTO_INCLUDE)/buf/validate/validate.proto
 dev-keys: $(VENV)/.installed
 	$(BIN)/python scripts/dev-keys.py
 
-## lint: ruff and buf
+## lint: ruff, mypy and buf
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/buf lint
 	$(BIN)/buf format -d --exit-code protos
 

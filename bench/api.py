@@ -11,6 +11,7 @@ from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from oms.production.v1 import production_pb2_grpc
 from omsctl.tokens import dev_issuer
+from services.chassis.fields import date_to_proto
 
 TENANT = "hardware"
 
@@ -55,7 +56,7 @@ def order_request(customer_id: str, lines: int = 2) -> order_pb2.CreateOrderRequ
         customer_id=customer_id,
         channel=order_pb2.CHANNEL_DIRECT,
         priority=order_pb2.PRIORITY_NORMAL,
-        due_date=(date.today() + timedelta(days=21)).isoformat(),
+        due_date=date_to_proto(date.today() + timedelta(days=21)),
         lines=shop_lines[:lines],
         request_id=str(uuid.uuid4()),
     )

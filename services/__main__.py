@@ -19,7 +19,6 @@ from services.chassis.telemetry import setup_tracing
 from services.embedded import EmbeddedStack
 
 log = logging.getLogger("oms")
-OMSCTL_DEFAULT_ADDR = "127.0.0.1:50050"  # where omsctl looks when given no --addr
 
 
 def banner(settings: Settings, stack: EmbeddedStack) -> str:
@@ -31,7 +30,9 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
     metrics = "off (OMS_METRICS_PORT)"
     if settings.metrics_port:
         metrics = f"http://{host}:{settings.metrics_port}/metrics"
-    omsctl = ".venv/bin/omsctl" + ("" if addr == OMSCTL_DEFAULT_ADDR else f" --addr {addr}")
+    # --addr on every line: it works whatever OMS_ADDR / OMS_<SERVICE>_ADDR the shell has left over
+    omsctl = f".venv/bin/omsctl --addr {addr}"
+    tenant = next(iter(stack.runtimes[0].context.tenants), "hardware")
     listening = (
         "this machine only" if is_loopback(settings.bind_host) else f"OMS_BIND_HOST={settings.bind_host}"
     )
@@ -46,8 +47,11 @@ Zhongshu OMS (中枢) is running on embedded defaults.
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
   tenants:   {tenants}
   metrics:   {metrics}
-Try:  {omsctl} --tenant hardware customers
-      {omsctl} health{keys}
+Try, in another terminal (or export OMS_ADDR={addr} once and leave out --addr):
+      {omsctl} health
+      {omsctl} --tenant {tenant} options       # colours, surface treatments, workshops, time zone
+      {omsctl} --tenant {tenant} customers
+      {omsctl} --tenant {tenant} orders{keys}
 Stop with Ctrl-C.
 """
 

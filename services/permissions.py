@@ -85,6 +85,9 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "GetOrder": allow(*STAFF_READERS, portal=True),
         "ListOrders": allow(*STAFF_READERS, portal=True),
         "ApproveOrder": allow("approver"),
+        # option libraries, workshop names and the plant's time zone: what any order form or
+        # screen needs, staff or portal (no people and no prices in it)
+        "GetTenantOptions": allow(*STAFF_READERS, "workshop_lead", portal=True),
     },
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),

@@ -202,7 +202,7 @@ def remote_error(exc: grpc.RpcError, what: str) -> DomainError:
 def _field_violations(exc: grpc.RpcError) -> list[FieldViolation]:
     """The peer's BadRequest details, so a caller is told which of its fields to fix."""
     try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+        status = rpc_status.from_call(exc)
     except (ValueError, AttributeError):
         return []
     out = []

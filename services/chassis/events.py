@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import protovalidate
+from buf.validate import validate_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message as ProtoMessage
+
+from oms.common.v1.common_pb2 import EventEnvelope
 
 
 class DomainEvent:
@@ -48,6 +52,7 @@ ATTEMPT = "x-oms-attempt"
 ORIGIN_EXCHANGE = "x-oms-exchange"
 ORIGIN_ROUTING_KEY = "x-oms-routing-key"
 DEAD_LETTER_REASON = "x-oms-dead-letter-reason"
+_LONGEST_TIME = 64  # "2026-11-25T09:30:00.123456789+08:00" is 35; longer text is no time
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _TEXT_HEADERS = {  # header -> longest sane value; each must be printable text
     ORIGIN_EXCHANGE: 255,
@@ -91,17 +96,26 @@ def check_headers(raw: object) -> dict[str, Any]:
     return out
 
 
-# Envelope fields and their longest sane value (event ids are UUIDs, kept in 36-character columns).
-ENVELOPE_FIELDS = {"event_id": 36, "event_type": 64, "tenant_id": 64, "source": 64, "occurred_at": 64}
+# Envelope fields of the wire's JSON body: oms.common.v1.EventEnvelope declares their types and
+# rules (lengths, printable text, a snake_case type, an RFC 3339 time); "data" rides beside them.
+ENVELOPE_FIELDS = ("event_id", "event_type", "tenant_id", "source", "occurred_at")
 
 
-def _envelope_text(doc: Mapping[str, Any], name: str, limit: int) -> str:
-    value = doc.get(name)
-    if not isinstance(value, str) or not value:
-        raise MalformedEvent(f"not an OMS event: {name} is missing or not text")
-    if len(value) > limit or not value.isprintable():
-        raise MalformedEvent(f"not an OMS event: {name} is longer than {limit} or holds control characters")
-    return value
+def _rules_of(name: str) -> validate_pb2.FieldRules:
+    return EventEnvelope.DESCRIPTOR.fields_by_name[name].GetOptions().Extensions[validate_pb2.field]
+
+
+def _why(violation: protovalidate.Violation) -> str:
+    """A rule the envelope broke, in the words every dead letter has used for it."""
+    path = violation.proto.field
+    name = path.elements[0].field_name if path is not None and path.elements else "envelope"
+    rule = violation.proto.rule_id
+    if rule in ("string.min_len", "required"):
+        return f"not an OMS event: {name} is missing or not text"
+    if rule in ("string.max_len", "oms.printable"):
+        limit = _rules_of(name).string.max_len
+        return f"not an OMS event: {name} is longer than {limit} or holds control characters"
+    return f"not an OMS event: {name} {violation.proto.message} ({rule})"
 
 
 @dataclass(frozen=True)
@@ -115,20 +129,38 @@ class ReceivedEvent:
 
     @classmethod
     def parse(cls, body: bytes | str | Mapping[str, Any]) -> ReceivedEvent:
-        """Read an envelope from the wire, trusting nothing: each field must be text of a sane
-        length without control characters, `data` an object. MalformedEvent says what is wrong."""
+        """Read an envelope from the wire, trusting nothing: the body must be a JSON object that
+        parses into oms.common.v1.EventEnvelope and passes its field rules, with `data` an
+        object. MalformedEvent says what is wrong."""
         try:
             doc = body if isinstance(body, Mapping) else json.loads(body)
         except (ValueError, TypeError) as exc:  # not UTF-8, not JSON
             raise MalformedEvent(f"not an OMS event: body is not JSON ({exc})") from None
         if not isinstance(doc, Mapping):
             raise MalformedEvent("not an OMS event: body is not a JSON object")
-        fields = {name: _envelope_text(doc, name, limit) for name, limit in ENVELOPE_FIELDS.items()}
+        fields = {}
+        for name in ENVELOPE_FIELDS:
+            value = doc.get(name)
+            if not isinstance(value, str) or not value:  # proto3 JSON would read 42 as "42"
+                raise MalformedEvent(f"not an OMS event: {name} is missing or not text")
+            fields[name] = value
         data = doc.get("data")
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
             raise MalformedEvent("not an OMS event: data is not a JSON object")
+        envelope = EventEnvelope()
+        try:
+            if len(fields["occurred_at"]) > _LONGEST_TIME:
+                raise json_format.ParseError("too long")
+            json_format.ParseDict(fields, envelope)
+        except json_format.ParseError:  # every other field is text: only the time can fail here
+            raise MalformedEvent(
+                f"not an OMS event: occurred_at is not an RFC 3339 time: {fields['occurred_at'][:40]!r}"
+            ) from None
+        violations = protovalidate.collect_violations(envelope)
+        if violations:
+            raise MalformedEvent(_why(violations[0]))
         return cls(**fields, data=dict(data))
 
     def as_proto(self, message_cls: type[ProtoMessage]) -> ProtoMessage:

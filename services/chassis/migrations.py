@@ -12,7 +12,6 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, text
 
-
 # The chassis's own tables (outbox, inbox, sequences, applied versions, job leases) change on one
 # Alembic branch, labelled "chassis", whose revisions live here and are applied to every
 # service's database beside the service's own history. (Before this branch existed each

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message as ProtoMessage
@@ -25,7 +26,7 @@ from services.chassis.outbox import OutboxRelay, Publisher
 from services.chassis.server import GrpcBinding
 from services.chassis.settings import Settings
 from services.chassis.tenants import Tenant, load_tenants
-from services.chassis.uow import UnitOfWork
+from services.chassis.uow import UnitOfWork, UowFactory
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Wiring:
 class ServiceContext:
     settings: Settings
     tenants: dict[str, Tenant]
-    uow: Callable[..., UnitOfWork]  # uow() for writes, uow(read_only=True) for reads
+    uow: UowFactory[Any]  # uow() for writes, uow(read_only=True) for reads
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def channel(self, peer: str) -> grpc.Channel:
@@ -73,7 +74,7 @@ class ServiceDefinition:
 
 def unit_of_work_factory(
     definition: ServiceDefinition, engine: Engine, on_commit: Callable[[], None] = lambda: None
-) -> Callable[..., UnitOfWork]:
+) -> UowFactory[Any]:
     """uow() for a business transaction, uow(read_only=True) for reads (never commit; on SQLite
     they do not take the write lock)."""
     connect = connector(engine)

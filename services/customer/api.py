@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from services.chassis import identity
+from services.chassis.fields import timestamp_of
 from services.customer.domain.model import Customer, TierThresholds
 from services.customer.service_layer import handlers
 
@@ -30,8 +31,16 @@ class CustomerApi(customer_pb2_grpc.CustomerServiceServicer):
         return customer_pb2.GetCustomerResponse(customer=customer_to_proto(customer))
 
     def ListCustomers(self, request, context) -> customer_pb2.ListCustomersResponse:
-        found = handlers.list_customers(request.page_size, self._uow)
-        return customer_pb2.ListCustomersResponse(customers=[customer_to_proto(c) for c in found])
+        query = handlers.ListCustomers(
+            query=request.query,
+            code=request.code,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        found, token = handlers.list_customers(query, self._uow)
+        return customer_pb2.ListCustomersResponse(
+            customers=[customer_to_proto(c) for c in found], next_page_token=token
+        )
 
 
 def customer_to_proto(c: Customer) -> customer_pb2.Customer:
@@ -43,5 +52,5 @@ def customer_to_proto(c: Customer) -> customer_pb2.Customer:
         years_of_cooperation=c.years_of_cooperation,
         yearly_purchases_cny=c.yearly_purchases_cny,
         sales_owner=c.sales_owner,
-        created_at=c.created_at.isoformat(),
+        created_at=timestamp_of(c.created_at),
     )

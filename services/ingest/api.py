@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from oms.order.v1 import order_pb2
+from services.chassis.fields import date_from_proto
 from services.ingest.domain.model import PhoneOrder, PhoneOrderLine
 from services.ingest.service_layer import handlers
 
@@ -17,7 +18,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         form = PhoneOrder(
             idempotency_key=request.idempotency_key,
             customer_id=request.customer_id,
-            due_date=request.due_date,
+            due_date=date_from_proto("due_date", request.due_date),
             priority=order_pb2.Priority.Name(request.priority or order_pb2.PRIORITY_NORMAL),
             lines=[
                 PhoneOrderLine(

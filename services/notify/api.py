@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.chassis.fields import timestamp_of
 from services.notify.service_layer import handlers
 
 
@@ -11,8 +12,15 @@ class NotifyApi(notify_pb2_grpc.NotifyServiceServicer):
         self._uow = uow
 
     def ListNotifications(self, request, context) -> notify_pb2.ListNotificationsResponse:
-        found = handlers.list_notifications(request.reference, request.page_size, self._uow)
+        query = handlers.ListNotifications(
+            reference=request.reference,
+            recipient=request.recipient,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        found, token = handlers.list_notifications(query, self._uow)
         return notify_pb2.ListNotificationsResponse(
+            next_page_token=token,
             notifications=[
                 notify_pb2.Notification(
                     notification_id=n.notification_id,
@@ -22,8 +30,8 @@ class NotifyApi(notify_pb2_grpc.NotifyServiceServicer):
                     body=n.body,
                     event_id=n.event_id,
                     reference=n.reference,
-                    created_at=n.created_at.isoformat(),
+                    created_at=timestamp_of(n.created_at),
                 )
                 for n in found
-            ]
+            ],
         )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis import identity
-from services.chassis.fields import parse_date, parse_optional_date
+from services.chassis.fields import date_from_proto, date_to_proto, optional_date_from_proto, timestamp_of
+from services.chassis.tenants import Tenant
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
 from services.order.service_layer.ports import CustomerDirectory, StockCheck
@@ -33,7 +32,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             customer_id=request.customer_id,
             channel=Channel(order_pb2.Channel.Name(request.channel)),
             priority=Priority(order_pb2.Priority.Name(request.priority or order_pb2.PRIORITY_NORMAL)),
-            due_date=parse_date("due_date", request.due_date),
+            due_date=date_from_proto("due_date", request.due_date),
             lines=[line_from_proto(x) for x in request.lines],
             request_id=request.request_id,
         )
@@ -56,10 +55,12 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
     def ListOrders(self, request: order_pb2.ListOrdersRequest, context) -> order_pb2.ListOrdersResponse:
         query = handlers.ListOrders(
             state=OrderState(order_pb2.OrderState.Name(request.state)) if request.state else None,
-            due_from=parse_optional_date("due_from", request.due_from),
-            due_to=parse_optional_date("due_to", request.due_to),
+            due_from=optional_date_from_proto(request, "due_from"),
+            due_to=optional_date_from_proto(request, "due_to"),
             page_size=request.page_size,
             page_token=request.page_token,
+            order_no=request.order_no,
+            customer_id=request.customer_id,
         )
         orders, token = handlers.list_orders(query, self._uow)
         return order_pb2.ListOrdersResponse(orders=[order_to_proto(o) for o in orders], next_page_token=token)
@@ -68,6 +69,12 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         cmd = handlers.ApproveOrder(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.approve_order(cmd, self._uow, self._stock)
         return order_pb2.ApproveOrderResponse(order=order_to_proto(order))
+
+    def GetTenantOptions(
+        self, request: order_pb2.GetTenantOptionsRequest, context
+    ) -> order_pb2.GetTenantOptionsResponse:
+        tenant = self._tenant_for(identity.current().tenant_id)
+        return order_pb2.GetTenantOptionsResponse(options=tenant_options_to_proto(tenant))
 
 
 def line_from_proto(x: order_pb2.OrderLine) -> OrderLine:
@@ -89,7 +96,7 @@ def order_to_proto(o: Order) -> order_pb2.Order:
         channel=order_pb2.Channel.Value(o.channel.value),
         priority=order_pb2.Priority.Value(o.priority.value),
         state=order_pb2.OrderState.Value(o.state.value),
-        due_date=o.due_date.isoformat(),
+        due_date=date_to_proto(o.due_date),
         lines=[
             order_pb2.OrderLine(
                 product_model=x.product_model,
@@ -104,7 +111,20 @@ def order_to_proto(o: Order) -> order_pb2.Order:
         version=o.version,
         created_by=o.created_by,
         # Times leave in UTC whatever zone the handler worked in (create uses the plant's calendar).
-        created_at=o.created_at.astimezone(UTC).isoformat(),
+        created_at=timestamp_of(o.created_at),
         approved_by=o.approved_by,
-        approved_at=o.approved_at.astimezone(UTC).isoformat() if o.approved_at else "",
+        approved_at=timestamp_of(o.approved_at),
+    )
+
+
+def tenant_options_to_proto(tenant: Tenant) -> order_pb2.TenantOptions:
+    return order_pb2.TenantOptions(
+        tenant_id=tenant.tenant_id,
+        name_zh=tenant.name_zh,
+        name_en=tenant.name_en,
+        time_zone=tenant.timezone,
+        number_prefix=tenant.number_prefix,
+        colours=tenant.options.colours,
+        surface_treatments=tenant.options.surface_treatments,
+        workshops=[order_pb2.Workshop(code=code, name=w.name) for code, w in tenant.workshops.items()],
     )

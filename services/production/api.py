@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from oms.production.v1 import production_pb2, production_pb2_grpc
-from services.production.domain.model import WorkOrder
+from services.chassis.fields import date_to_proto, timestamp_of
+from services.production.domain.model import Stage, WorkOrder
 from services.production.service_layer import handlers
 
 
@@ -12,8 +13,18 @@ class ProductionApi(production_pb2_grpc.ProductionServiceServicer):
         self._uow = uow
 
     def ListWorkOrders(self, request, context) -> production_pb2.ListWorkOrdersResponse:
-        found = handlers.list_work_orders(request.order_id, request.page_size, self._uow)
-        return production_pb2.ListWorkOrdersResponse(work_orders=[work_order_to_proto(w) for w in found])
+        query = handlers.ListWorkOrders(
+            order_id=request.order_id,
+            order_no=request.order_no,
+            workshop=request.workshop,
+            stage=Stage(production_pb2.Stage.Name(request.stage)) if request.stage else None,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        found, token = handlers.list_work_orders(query, self._uow)
+        return production_pb2.ListWorkOrdersResponse(
+            work_orders=[work_order_to_proto(w) for w in found], next_page_token=token
+        )
 
     def GetWorkOrder(self, request, context) -> production_pb2.GetWorkOrderResponse:
         return production_pb2.GetWorkOrderResponse(
@@ -29,7 +40,7 @@ def work_order_to_proto(w: WorkOrder) -> production_pb2.WorkOrder:
         order_no=w.order_no,
         workshop=w.workshop,
         stage=production_pb2.Stage.Value(w.stage.value),
-        due_date=w.due_date.isoformat(),
+        due_date=date_to_proto(w.due_date),
         lines=[
             production_pb2.WorkOrderLine(
                 product_model=x.product_model,
@@ -39,5 +50,5 @@ def work_order_to_proto(w: WorkOrder) -> production_pb2.WorkOrder:
             )
             for x in w.lines
         ],
-        created_at=w.created_at.isoformat(),
+        created_at=timestamp_of(w.created_at),
     )

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import grpc
 from google.rpc import error_details_pb2
+from google.type import date_pb2
 from grpc_status import rpc_status
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
@@ -59,8 +60,9 @@ def line(
     )
 
 
-def due(days: int = 20) -> str:
-    return (date.today() + timedelta(days=days)).isoformat()
+def due(days: int = 20) -> date_pb2.Date:
+    day = date.today() + timedelta(days=days)
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
 
 
 def bad_request_fields(exc: grpc.RpcError) -> set[str]:
@@ -148,7 +150,7 @@ def check_malformed_request_is_refused(api: Api) -> None:
             order_pb2.CreateOrderRequest(
                 customer_id="not-a-uuid",
                 channel=order_pb2.CHANNEL_DIRECT,
-                due_date="25/12/2026",
+                due_date=date_pb2.Date(year=2026, month=25, day=12),  # 25/12 read the wrong way
                 lines=[line(qty=0)],
             ),
             metadata=md,
@@ -163,7 +165,7 @@ def check_malformed_request_is_refused(api: Api) -> None:
             order_pb2.CreateOrderRequest(
                 customer_id=str(uuid.uuid4()),
                 channel=order_pb2.CHANNEL_DIRECT,
-                due_date="2026-02-30",
+                due_date=date_pb2.Date(year=2026, month=2, day=30),
                 lines=[line()],
             ),
             metadata=md,

@@ -1,6 +1,7 @@
 """Times through the embedded stack (SQLite): an order reads back with the creation time its
 create reply gave, and its approval comes after it. On SQLite the plant-zone creation time used
-to come back 8 hours late, after the approval."""
+to come back 8 hours late, after the approval. Times travel as google.protobuf.Timestamp and
+days as google.type.Date: both round-trip unchanged through create, get and list."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.customer.v1 import customer_pb2
 from oms.order.v1 import order_pb2
@@ -18,10 +20,9 @@ from tests.e2e.embedded_process import running
 pytestmark = pytest.mark.e2e
 
 
-def instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    assert value.tzinfo is not None, f"{text!r} has no offset"
-    return value
+def instant(stamp: Timestamp) -> datetime:
+    assert stamp.seconds > 0, "an unset time"
+    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def test_an_order_reads_back_with_its_creation_time_and_is_approved_after_it(tmp_path):
@@ -45,6 +46,9 @@ def test_an_order_reads_back_with_its_creation_time_and_is_approved_after_it(tmp
         read = api.orders.GetOrder(order_pb2.GetOrderRequest(order_id=created.order_id), metadata=md).order
         assert instant(read.created_at) == instant(created.created_at)
         assert abs((instant(read.created_at) - before).total_seconds()) < 60
+        assert created.created_at.nanos % 1000 == 0  # microseconds, as stored
+        assert read.due_date == created.due_date == scenario.due()
+        assert not read.HasField("approved_at")
 
         approved = api.orders.ApproveOrder(
             order_pb2.ApproveOrderRequest(order_id=created.order_id, expected_version=created.version),
@@ -57,5 +61,6 @@ def test_an_order_reads_back_with_its_creation_time_and_is_approved_after_it(tmp
         listed = api.orders.ListOrders(order_pb2.ListOrdersRequest(page_size=500), metadata=md).orders
         (row,) = [o for o in listed if o.order_id == created.order_id]
         assert instant(row.created_at) == instant(created.created_at)
+        assert row.due_date == created.due_date and row.approved_at == read.approved_at
         api.close()
         assert stack.terminate() == 0, stack.log_text()[-3000:]

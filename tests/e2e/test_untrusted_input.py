@@ -13,6 +13,7 @@ import uuid
 import grpc
 import jwt
 import pytest
+from google.type import date_pb2
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -333,6 +334,14 @@ HOSTILE_TEXT = st.one_of(
 # read back (half of the random values).
 ODD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cc"]), min_size=8, max_size=32)
 RANDOM_TEXT = st.one_of(ODD_TEXT, HOSTILE_TEXT)
+# A due date is a google.type.Date: any three int32s, impossible days (0, 13, 30 February, year 0
+# or 10000) as often as real ones.
+INT32 = st.integers(-(2**31), 2**31 - 1)
+RANDOM_DATE = st.one_of(
+    st.builds(date_pb2.Date, year=INT32, month=INT32, day=INT32),
+    st.builds(date_pb2.Date, year=st.integers(0, 10_000), month=st.integers(0, 13), day=st.integers(0, 32)),
+)
+RANDOM = {"due_date": RANDOM_DATE}  # every other fuzzed field is text
 
 
 class Fields:
@@ -346,7 +355,7 @@ class Fields:
 
     def __call__(self, name: str, valid):
         if name in self.fuzzed:
-            return self._data.draw(RANDOM_TEXT, label=name)
+            return self._data.draw(RANDOM.get(name, RANDOM_TEXT), label=name)
         return self._data.draw(valid, label=name) if isinstance(valid, st.SearchStrategy) else valid
 
 

@@ -208,6 +208,8 @@ class FakeOrderRepository:
         due_to: date | None,
         page_size: int,
         page_token: str,
+        order_no: str = "",
+        customer_id: str = "",
     ) -> tuple[list[Order], str]:
         found = [
             o
@@ -215,6 +217,8 @@ class FakeOrderRepository:
             if (state is None or o.state is state)
             and (due_from is None or o.due_date >= due_from)
             and (due_to is None or o.due_date <= due_to)
+            and (not order_no or o.order_no == order_no)
+            and (not customer_id or o.customer_id == customer_id)
         ]
         found.sort(key=lambda o: (o.due_date, o.order_id))
         return [self._hand_out(o) for o in found[:page_size]], ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from google.protobuf import json_format
@@ -254,3 +254,64 @@ def test_headers_nobody_reads_may_hold_anything_and_are_kept_as_bounded_text():
     assert checked["traceparent"] == traceparent and checked["x-oms-attempt"] == 3
     assert checked["deep"] == "{'a': [1, b'\\x00']}" and len(checked["long"]) == 1000
     assert check_headers(None) == {}
+
+
+class TestEnvelopeContract:
+    """The envelope is read through oms.common.v1.EventEnvelope and its field rules, so the
+    contract and the consumer cannot drift apart; the JSON on the wire stays nameko's."""
+
+    ENVELOPE = TestReceive.ENVELOPE
+
+    def test_what_the_codec_writes_parses_into_the_proto_and_passes_its_rules(self):
+        import protovalidate
+
+        from oms.common.v1.common_pb2 import EventEnvelope
+
+        doc = json.loads(CODEC.encode(APPROVED, "hardware", {}).body)
+        envelope = json_format.ParseDict(doc, EventEnvelope())
+
+        assert protovalidate.collect_violations(envelope) == []
+        assert envelope.occurred_at.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(doc["occurred_at"])
+        assert ReceivedEvent.parse(json.dumps(doc)).occurred_at == doc["occurred_at"]  # kept as sent
+
+    @pytest.mark.parametrize(
+        ("field", "value", "reason"),
+        [
+            ("event_id", "e" * 37, "event_id is longer than 36 or holds control characters"),
+            (
+                "event_id",
+                "e-\u202e1",
+                "event_id is longer than 36 or holds control characters",
+            ),  # RTL override
+            ("tenant_id", "hard\u200bware", "tenant_id is longer than 64 or holds control characters"),
+            ("source", "o" * 65, "source is longer than 64 or holds control characters"),
+            ("event_type", "Order-Approved", "event_type does not match regex pattern"),
+            ("occurred_at", "yesterday", "occurred_at is not an RFC 3339 time"),
+            ("occurred_at", "2026-11-25T09:30:00", "occurred_at is not an RFC 3339 time"),  # no offset
+            ("occurred_at", "2026-02-30T09:30:00Z", "occurred_at is not an RFC 3339 time"),
+            ("occurred_at", "9" * 5000, "occurred_at is not an RFC 3339 time"),
+        ],
+    )
+    def test_the_field_rules_of_the_proto_decide(self, field, value, reason):
+        with pytest.raises(MalformedEvent, match=reason):
+            ReceivedEvent.parse({**self.ENVELOPE, field: value})
+
+    def test_the_limits_in_the_reasons_are_the_protos(self):
+        from buf.validate import validate_pb2
+
+        from oms.common.v1.common_pb2 import EventEnvelope
+
+        rules = (
+            EventEnvelope.DESCRIPTOR.fields_by_name["event_id"].GetOptions().Extensions[validate_pb2.field]
+        )
+        assert rules.string.max_len == 36
+        ReceivedEvent.parse({**self.ENVELOPE, "event_id": "e" * 36})
+
+    def test_envelope_keys_it_does_not_know_are_ignored(self):
+        event = ReceivedEvent.parse({**self.ENVELOPE, "schema": 2, "producer": {"host": "x"}})
+
+        assert event.event_id == "e-1"
+
+    def test_times_in_any_offset_are_read(self):
+        for text in ("2026-11-25T17:30:00+08:00", "2026-11-25T09:30:00.123456Z", "2026-11-25T09:30:00+00:00"):
+            assert ReceivedEvent.parse({**self.ENVELOPE, "occurred_at": text}).occurred_at == text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import protovalidate
 import pytest
 from google.rpc import code_pb2, error_details_pb2
+from google.type import date_pb2
 
 from oms.order.v1 import order_pb2
 from services.chassis.errors import (
@@ -35,7 +36,7 @@ def valid_request(**kw) -> order_pb2.CreateOrderRequest:
         "customer_id": CUSTOMER,
         "channel": order_pb2.CHANNEL_DIRECT,
         "priority": order_pb2.PRIORITY_NORMAL,
-        "due_date": "2026-12-10",
+        "due_date": date_pb2.Date(year=2026, month=12, day=10),
         "lines": [line()],
         **kw,
     }

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from google.type import date_pb2
 
 from oms.order.v1 import order_pb2
 from services.chassis.errors import InvalidArgument
@@ -381,7 +382,7 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
     request = order_pb2.CreateOrderRequest(
         customer_id="c-1",
         channel=order_pb2.CHANNEL_DIRECT,
-        due_date="2026-12-10",
+        due_date=date_pb2.Date(year=2026, month=12, day=10),
         lines=[order_pb2.OrderLine(product_model="HB-2040", quantity=5, workshop="stamping-1")],
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from google.type import date_pb2
 
 from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
@@ -89,7 +90,7 @@ def test_a_phone_order_reaches_the_order_service_with_the_sales_persons_own_toke
                 ingest_pb2.SubmitPhoneOrderRequest(
                     idempotency_key=f"phone-{uuid.uuid4()}",
                     customer_id=str(uuid.uuid4()),
-                    due_date="2026-12-20",
+                    due_date=date_pb2.Date(year=2026, month=12, day=20),
                     lines=[order_pb2.OrderLine(product_model="HB-2040", quantity=5, workshop="stamping-1")],
                 ),
                 metadata=[("authorization", f"Bearer {token}")],
@@ -113,7 +114,7 @@ def test_outside_a_request_a_peer_call_presents_the_service_token(settings, orde
             order_pb2.CreateOrderRequest(
                 customer_id=str(uuid.uuid4()),
                 channel=order_pb2.CHANNEL_DIRECT,
-                due_date="2026-12-20",
+                due_date=date_pb2.Date(year=2026, month=12, day=20),
                 lines=[order_pb2.OrderLine(product_model="HB-2040", quantity=5, workshop="stamping-1")],
             ),
             timeout=20,

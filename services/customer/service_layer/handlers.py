@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.chassis.errors import AlreadyExists, Duplicate
+from services.chassis.paging import page_size
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.customer.domain.model import Customer, TierThresholds
 from services.customer.service_layer.unit_of_work import CustomerUnitOfWork
 
-UowFactory = Callable[[], CustomerUnitOfWork]
+UowFactory = UowFactoryOf[CustomerUnitOfWork]  # uow() or uow(read_only=True)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,19 @@ def get_customer(customer_id: str, uow: UowFactory) -> Customer:
         return tx.customers.get(customer_id)
 
 
-def list_customers(limit: int, uow: UowFactory) -> list[Customer]:
+@dataclass(frozen=True)
+class ListCustomers:
+    query: str = ""  # found anywhere in the name or the code, ignoring case
+    code: str = ""  # exactly this code
+    page_size: int = 0  # 0 = 100
+    page_token: str = ""
+
+
+def list_customers(query: ListCustomers, uow: UowFactory) -> tuple[list[Customer], str]:
     with uow(read_only=True) as tx:
-        return tx.customers.list(limit or 100)
+        return tx.customers.list(
+            query=query.query,
+            code=query.code,
+            page_size=page_size(query.page_size, default=100),
+            page_token=query.page_token,
+        )

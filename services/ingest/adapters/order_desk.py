@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from oms.order.v1 import order_pb2, order_pb2_grpc
+from services.chassis.fields import date_to_proto
 from services.ingest.domain.model import PhoneOrder
 
 
@@ -17,7 +18,7 @@ class GrpcOrderDesk:
             customer_id=form.customer_id,
             channel=order_pb2.Channel.Value(channel),
             priority=order_pb2.Priority.Value(form.priority),
-            due_date=form.due_date,
+            due_date=date_to_proto(form.due_date),
             request_id=form.idempotency_key,  # the order service dedupes too, so a crash here is harmless
             lines=[
                 order_pb2.OrderLine(

@@ -7,7 +7,7 @@ phone generated makes the second submission return the first order instead of a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from services.chassis.events import DomainEvent
 
@@ -37,6 +37,6 @@ class PhoneOrderLine:
 class PhoneOrder:
     idempotency_key: str
     customer_id: str
-    due_date: str
+    due_date: date
     priority: str
     lines: list[PhoneOrderLine]

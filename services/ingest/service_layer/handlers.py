@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
 from services.chassis import identity
 from services.chassis.errors import Duplicate
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.ingest.domain.model import Intake, PhoneOrder
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
-UowFactory = Callable[[], IngestUnitOfWork]
+UowFactory = UowFactoryOf[IngestUnitOfWork]  # uow() or uow(read_only=True)
 PHONE_CHANNEL = "CHANNEL_DIRECT"  # sales on the phone = 直销
 
 

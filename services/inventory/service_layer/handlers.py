@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.inventory.domain.model import Availability, check_availability
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
-UowFactory = Callable[[], InventoryUnitOfWork]
+UowFactory = UowFactoryOf[InventoryUnitOfWork]  # uow() or uow(read_only=True)
 
 
 def availability(requested: dict[str, int], uow: UowFactory) -> list[Availability]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, and_, insert, or_, select
 
 from services.chassis import identity
+from services.chassis.paging import decode_token, encode_token, instant_part, uuid_part
 from services.chassis.scoping import scoped
 from services.notify.adapters.tables import notifications
 from services.notify.domain.model import Notification
@@ -29,12 +30,33 @@ class NotificationRepository:
             )
         )
 
-    def list(self, reference: str, limit: int) -> list[Notification]:
+    # Last in the class: a method named `list` shadows the builtin in annotations below it.
+    def list(
+        self, *, reference: str = "", recipient: str = "", page_size: int, page_token: str = ""
+    ) -> tuple[list[Notification], str]:
+        """One keyset page, newest first: (created_at desc, notification_id desc)."""
         query = scoped(select(notifications), notifications)
         if reference:
             query = query.where(notifications.c.reference == reference)
-        rows = self._db.execute(query.order_by(notifications.c.created_at.desc()).limit(limit))
-        return [
+        if recipient:
+            query = query.where(notifications.c.recipient == recipient)
+        if page_token:
+            created, after_id = decode_token(page_token, instant_part, uuid_part)
+            query = query.where(
+                or_(
+                    notifications.c.created_at < created,
+                    and_(notifications.c.created_at == created, notifications.c.notification_id < after_id),
+                )
+            )
+        rows = self._db.execute(
+            query.order_by(notifications.c.created_at.desc(), notifications.c.notification_id.desc()).limit(
+                page_size + 1
+            )
+        ).all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        token = encode_token(rows[-1].created_at.isoformat(), rows[-1].notification_id) if more else ""
+        found = [
             Notification(
                 r.notification_id,
                 r.recipient,
@@ -47,3 +69,4 @@ class NotificationRepository:
             )
             for r in rows
         ]
+        return found, token

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.chassis.paging import page_size
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.notify.domain.model import NewWorkOrder, Notification, Workshop, tell_workshop_lead
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 log = logging.getLogger(__name__)
-UowFactory = Callable[[], NotifyUnitOfWork]
+UowFactory = UowFactoryOf[NotifyUnitOfWork]  # uow() or uow(read_only=True)
 
 
 def tell_workshop_lead_of(
@@ -35,6 +37,19 @@ def tell_workshop_lead_of(
     log.info("notify %s (%s): %s", note.recipient, note.recipient_role, note.subject)
 
 
-def list_notifications(reference: str, limit: int, uow: UowFactory) -> list[Notification]:
+@dataclass(frozen=True)
+class ListNotifications:
+    reference: str = ""  # e.g. a work order number
+    recipient: str = ""
+    page_size: int = 0  # 0 = 100
+    page_token: str = ""
+
+
+def list_notifications(query: ListNotifications, uow: UowFactory) -> tuple[list[Notification], str]:
     with uow(read_only=True) as tx:
-        return tx.notifications.list(reference, limit or 100)
+        return tx.notifications.list(
+            reference=query.reference,
+            recipient=query.recipient,
+            page_size=page_size(query.page_size, default=100),
+            page_token=query.page_token,
+        )

@@ -16,6 +16,8 @@ from services.chassis.errors import (
     FieldViolation,
     InvalidArgument,
 )
+from services.chassis.paging import page_size
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -28,7 +30,7 @@ from services.order.domain.model import (
 from services.order.service_layer.ports import CustomerDirectory, StockCheck
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
-UowFactory = Callable[[], OrderUnitOfWork]
+UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
 PLANT_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -55,6 +57,8 @@ class ListOrders:
     due_to: date | None
     page_size: int
     page_token: str
+    order_no: str = ""
+    customer_id: str = ""
 
 
 def create_order(
@@ -164,6 +168,8 @@ def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
             state=query.state,
             due_from=query.due_from,
             due_to=query.due_to,
-            page_size=query.page_size or 50,
+            page_size=page_size(query.page_size, default=50),
             page_token=query.page_token,
+            order_no=query.order_no,
+            customer_id=query.customer_id,
         )

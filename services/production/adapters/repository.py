@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, true, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
+from services.chassis.paging import decode_token, encode_token, instant_part, matching
 from services.chassis.scoping import scoped
 from services.production.adapters.tables import work_order_lines, work_orders
 from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
@@ -70,13 +71,8 @@ class WorkOrderRepository:
     def for_order(self, order_id: str) -> list[WorkOrder]:
         return self._find(work_orders.c.order_id == order_id, limit=500)
 
-    def latest(self, limit: int) -> list[WorkOrder]:
-        return self._find(None, limit=limit)
-
     def _find(self, condition, limit: int) -> list[WorkOrder]:
-        query = scoped(select(work_orders), work_orders)
-        if condition is not None:
-            query = query.where(condition)
+        query = scoped(select(work_orders), work_orders).where(condition)
         rows = self._db.execute(
             query.order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no).limit(limit)
         ).all()
@@ -106,3 +102,41 @@ class WorkOrderRepository:
             )
             for r in rows
         ]
+
+    # Last in the class: a method named `list` shadows the builtin in annotations below it.
+    def list(
+        self,
+        *,
+        order_id: str = "",
+        order_no: str = "",
+        workshop: str = "",
+        stage: Stage | None = None,
+        page_size: int,
+        page_token: str = "",
+    ) -> tuple[list[WorkOrder], str]:
+        """One keyset page, newest first and then by number: (created_at desc, work_order_no)."""
+        conditions = []
+        if order_id:
+            conditions.append(work_orders.c.order_id == order_id)
+        if order_no:
+            conditions.append(work_orders.c.order_no == order_no)
+        if workshop:
+            conditions.append(work_orders.c.workshop == workshop)
+        if stage is not None:
+            conditions.append(work_orders.c.stage == stage.value)
+        if page_token:
+            created, number = decode_token(page_token, instant_part, _WORK_ORDER_NO)
+            conditions.append(
+                or_(
+                    work_orders.c.created_at < created,
+                    and_(work_orders.c.created_at == created, work_orders.c.work_order_no > number),
+                )
+            )
+        found = self._find(and_(true(), *conditions), limit=page_size + 1)
+        more = len(found) > page_size
+        found = found[:page_size]
+        token = encode_token(found[-1].created_at.isoformat(), found[-1].work_order_no) if more else ""
+        return found, token
+
+
+_WORK_ORDER_NO = matching(r"[A-Z0-9][A-Za-z0-9-]{0,47}")

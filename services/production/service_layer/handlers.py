@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.chassis.paging import page_size
+from services.chassis.uow import UowFactory as UowFactoryOf
 from services.production.domain.model import (
     ApprovedOrder,
+    Stage,
     WorkOrder,
     next_index,
     split_by_workshop,
@@ -15,7 +18,7 @@ from services.production.domain.model import (
 )
 from services.production.service_layer.unit_of_work import ProductionUnitOfWork
 
-UowFactory = Callable[[], ProductionUnitOfWork]
+UowFactory = UowFactoryOf[ProductionUnitOfWork]  # uow() or uow(read_only=True)
 
 
 def plan_work_orders(order: ApprovedOrder, uow: ProductionUnitOfWork) -> list[WorkOrder]:
@@ -57,9 +60,26 @@ def plan_work_orders(order: ApprovedOrder, uow: ProductionUnitOfWork) -> list[Wo
     return planned
 
 
-def list_work_orders(order_id: str, limit: int, uow: UowFactory) -> list[WorkOrder]:
+@dataclass(frozen=True)
+class ListWorkOrders:
+    order_id: str = ""
+    order_no: str = ""
+    workshop: str = ""
+    stage: Stage | None = None
+    page_size: int = 0  # 0 = 100
+    page_token: str = ""
+
+
+def list_work_orders(query: ListWorkOrders, uow: UowFactory) -> tuple[list[WorkOrder], str]:
     with uow(read_only=True) as tx:
-        return tx.work_orders.for_order(order_id) if order_id else tx.work_orders.latest(limit or 100)
+        return tx.work_orders.list(
+            order_id=query.order_id,
+            order_no=query.order_no,
+            workshop=query.workshop,
+            stage=query.stage,
+            page_size=page_size(query.page_size, default=100),
+            page_token=query.page_token,
+        )
 
 
 def get_work_order(work_order_id: str, uow: UowFactory) -> WorkOrder:

@@ -1,0 +1,154 @@
+"""What plant staff read: states and stages in Chinese with English beside them, times in the
+plant's zone to the minute, and columns aligned by display width (a Chinese character takes two
+terminal columns, a combining mark none), so a table of 美的 and Midea lines up.
+
+Pure functions over proto messages and text: no calls, no printing (omsctl/__main__.py prints).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import UTC, tzinfo
+
+import wcwidth
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.date_pb2 import Date
+
+NONE = "—"
+
+# Enum value names (as in the protos) -> what a person reads.
+LABELS: dict[str, str] = {
+    "ORDER_STATE_PENDING_APPROVAL": "待审批 Pending approval",
+    "ORDER_STATE_APPROVED": "已审批 Approved",
+    "STAGE_TO_SCHEDULE": "待排产 To schedule",
+    "STAGE_IN_PROCESS": "加工中 In process",
+    "STAGE_QC_PASSED": "质检完成 QC passed",
+    "STAGE_READY_TO_SHIP": "待发货 Ready to ship",
+    "STAGE_SHIPPED": "已发货 Shipped",
+    "TIER_A": "A级 Tier A",
+    "TIER_B": "B级 Tier B",
+    "TIER_C": "C级 Tier C",
+    "PRIORITY_NORMAL": "常规 Normal",
+    "PRIORITY_HIGH": "加急 High",
+    "CHANNEL_MARKETPLACE": "电商 Marketplace",
+    "CHANNEL_AGENT": "代理 Agent",
+    "CHANNEL_DIRECT": "直销 Direct",
+}
+
+# Roles a notification is addressed to (services/permissions.py names them).
+ROLE_LABELS: dict[str, str] = {
+    "sales": "销售 Sales",
+    "approver": "审批 Approver",
+    "planner": "计划 Planner",
+    "workshop_lead": "车间主任 Workshop lead",
+    "manager": "经理 Manager",
+}
+
+
+def label(enum: EnumTypeWrapper, value: int) -> str:
+    """An enum value as staff read it; an unset value is a dash, a value newer than this omsctl
+    its proto name (or number)."""
+    if value == 0:
+        return NONE
+    try:
+        name = enum.Name(value)
+    except ValueError:
+        return str(value)
+    return LABELS.get(name, name)
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
+def local_time(stamp: Timestamp | None, zone: tzinfo = UTC) -> str:
+    """An instant in the plant's zone, to the minute: "2026-11-25 17:30"; unset is a dash."""
+    if stamp is None or (stamp.seconds == 0 and stamp.nanos == 0):
+        return NONE
+    return stamp.ToDatetime(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def day(value: Date | None) -> str:
+    """A google.type.Date as YYYY-MM-DD; unset is a dash."""
+    if value is None or value.year == 0:
+        return NONE
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def quantity(value: int) -> str:
+    return f"{value:,}"
+
+
+def price_fen(fen: int) -> str:
+    """Fen as yuan, exactly (no float): 85 -> ¥0.85, 123456 -> ¥1,234.56."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
+
+
+# Characters that would move the cursor, recolour the terminal or reorder the line: shown as
+# U+FFFD instead (the services refuse them in input; this is for what got in some other way).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean(text: object) -> str:
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS else ch for ch in str(text)
+    )
+
+
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: 2 for 美, 1 for M, 0 for a combining mark."""
+    columns = wcwidth.wcswidth(text)
+    return columns if columns >= 0 else len(text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` columns, with "…" where it was cut."""
+    if width(text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = max(wcwidth.wcwidth(ch), 0)
+        if used + w > limit - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def pad(text: str, columns: int, right: bool = False) -> str:
+    fill = " " * max(columns - width(text), 0)
+    return fill + text if right else text + fill
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    right: Iterable[int] = (),
+    limits: dict[int, int] | None = None,
+) -> list[str]:
+    """Lines of a table whose columns line up by display width. `right` holds the indexes of
+    columns aligned right (numbers); `limits` caps a column's width (longer cells are clipped)."""
+    limits = limits or {}
+    right = set(right)
+    cells = [[clean(c) for c in row] for row in rows]
+    if not cells:
+        return ["(无 none)"]
+    cells = [[clip(c, limits[i]) if i in limits else c for i, c in enumerate(row)] for row in cells]
+    widths = [max(width(h), *(width(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    out = []
+    for row in [list(headers), *cells]:
+        line = "  ".join(pad(c, widths[i], i in right) for i, c in enumerate(row))
+        out.append(line.rstrip())
+    return out
+
+
+def card(fields: Sequence[tuple[str, object]]) -> list[str]:
+    """Lines of "key  value" pairs with the values aligned by display width."""
+    keys = [clean(k) for k, _ in fields]
+    column = max(width(k) for k in keys)
+    return [f"{pad(k, column)}  {clean(v)}".rstrip() for k, (_, v) in zip(keys, fields, strict=True)]

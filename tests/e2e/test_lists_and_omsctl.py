@@ -1,0 +1,448 @@
+"""Contracts ready for an HTTP edge, and omsctl as plant staff use it, through a running embedded
+stack (`python -m services`, its own process and port):
+
+* every list RPC filters and pages by keyset: two pages, nothing twice, nothing missed, and a
+  token the service did not write is INVALID_ARGUMENT naming page_token;
+* GetTenantOptions answers the caller's option libraries, workshop names and time zone;
+* dates are google.type.Date checked as real days, naming the field;
+* omsctl, run as a process, shows labels, names and plant times, and takes order numbers and
+  customer codes wherever an id is asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.type import date_pb2
+
+from oms.customer.v1 import customer_pb2
+from oms.ingest.v1 import ingest_pb2
+from oms.notify.v1 import notify_pb2
+from oms.order.v1 import order_pb2
+from oms.production.v1 import production_pb2
+from tests.e2e import scenario
+from tests.e2e.test_embedded import ROOT
+from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
+
+pytestmark = pytest.mark.e2e
+TIMEOUT_S = 20
+
+
+@pytest.fixture(scope="module")
+def api(embedded) -> scenario.Api:
+    return embedded[0]
+
+
+@pytest.fixture(scope="module")
+def md():
+    return scenario.Caller("hardware").metadata()
+
+
+def refused_fields(call, request, metadata) -> set[str]:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, metadata=metadata, timeout=TIMEOUT_S)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    return scenario.bad_request_fields(caught.value)
+
+
+def all_pages(call, request, field: str, metadata) -> list[list]:
+    """Every page of a list, following next_page_token."""
+    pages = []
+    while True:
+        reply = call(request, metadata=metadata, timeout=TIMEOUT_S)
+        pages.append(list(getattr(reply, field)))
+        if not reply.next_page_token:
+            return pages
+        request.page_token = reply.next_page_token
+        assert len(pages) < 100, "paging does not end"
+
+
+def new_customer(api, md, tag: str, n: int = 0) -> customer_pb2.Customer:
+    return api.customers.CreateCustomer(
+        customer_pb2.CreateCustomerRequest(
+            code=f"PG-{tag}-{n}", name=f"分页客户 Paging {tag.lower()} {n}", sales_owner="陈丽"
+        ),
+        metadata=md,
+        timeout=TIMEOUT_S,
+    ).customer
+
+
+def new_order(api, md, customer_id: str, days: int = 20, lines=None) -> order_pb2.Order:
+    return api.orders.CreateOrder(
+        order_pb2.CreateOrderRequest(
+            customer_id=customer_id,
+            channel=order_pb2.CHANNEL_DIRECT,
+            priority=order_pb2.PRIORITY_HIGH,
+            due_date=scenario.due(days),
+            lines=lines or [scenario.line(qty=100)],
+        ),
+        metadata=md,
+        timeout=TIMEOUT_S,
+    ).order
+
+
+# --- GetTenantOptions ---
+
+
+def test_the_option_libraries_workshops_and_time_zone_of_the_callers_tenant(api, md):
+    options = api.orders.GetTenantOptions(order_pb2.GetTenantOptionsRequest(), metadata=md).options
+
+    assert (options.tenant_id, options.time_zone, options.number_prefix) == (
+        "hardware",
+        "Asia/Shanghai",
+        "HW",
+    )
+    assert "银色 silver" in options.colours and "电镀 plating" in options.surface_treatments
+    assert {w.code: w.name for w in options.workshops} == {
+        "stamping-1": "冲压一车间 Stamping 1",
+        "plating": "电镀车间 Plating",
+        "assembly": "装配车间 Assembly",
+    }
+    other = api.orders.GetTenantOptions(
+        order_pb2.GetTenantOptionsRequest(), metadata=scenario.Caller("autoparts").metadata()
+    ).options
+    assert other.tenant_id == "autoparts" and {w.code for w in other.workshops} != {
+        w.code for w in options.workshops
+    }
+
+
+def test_tenant_options_are_for_staff_and_portal_accounts_not_for_a_token_without_roles(api):
+    portal = scenario.Caller("hardware", "portal-user", ("customer",), customer_id=str(uuid.uuid4()))
+    assert api.orders.GetTenantOptions(
+        order_pb2.GetTenantOptionsRequest(), metadata=portal.metadata()
+    ).options
+
+    with pytest.raises(grpc.RpcError) as caught:
+        api.orders.GetTenantOptions(
+            order_pb2.GetTenantOptionsRequest(), metadata=scenario.Caller("hardware", roles=()).metadata()
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+# --- paging and filters ---
+
+
+def test_customers_page_by_code_with_nothing_twice_and_nothing_missed(api, md):
+    tag = uuid.uuid4().hex[:6].upper()
+    made = {new_customer(api, md, tag, n).code for n in range(5)}
+
+    # found by a word of the name, in lower case, across two pages
+    pages = all_pages(
+        api.customers.ListCustomers,
+        customer_pb2.ListCustomersRequest(query=tag.lower(), page_size=3),
+        "customers",
+        md,
+    )
+    assert [len(p) for p in pages] == [3, 2]
+    codes = [c.code for page in pages for c in page]
+    assert codes == sorted(made) and len(set(codes)) == 5
+
+    [exact] = api.customers.ListCustomers(
+        customer_pb2.ListCustomersRequest(code=f"PG-{tag}-3"), metadata=md
+    ).customers
+    assert exact.name == f"分页客户 Paging {tag.lower()} 3"
+    # the search text is matched literally: % and _ are no wildcards
+    for literal in ("%", "_", f"PG{tag}"):
+        assert not api.customers.ListCustomers(
+            customer_pb2.ListCustomersRequest(query=literal), metadata=md
+        ).customers
+
+
+def test_orders_page_by_due_date_and_filter_by_customer_number_and_due_window(api, md):
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    orders = [new_order(api, md, customer.customer_id, days) for days in (30, 10, 20)]
+
+    pages = all_pages(
+        api.orders.ListOrders,
+        order_pb2.ListOrdersRequest(customer_id=customer.customer_id, page_size=2),
+        "orders",
+        md,
+    )
+    assert [len(p) for p in pages] == [2, 1]
+    listed = [o.order_no for page in pages for o in page]
+    by_due = sorted(orders, key=lambda o: (o.due_date.year, o.due_date.month, o.due_date.day))
+    assert listed == [o.order_no for o in by_due]
+
+    [one] = api.orders.ListOrders(
+        order_pb2.ListOrdersRequest(order_no=orders[1].order_no), metadata=md
+    ).orders
+    assert one.order_id == orders[1].order_id
+    window = api.orders.ListOrders(
+        order_pb2.ListOrdersRequest(
+            customer_id=customer.customer_id, due_from=scenario.due(15), due_to=scenario.due(25)
+        ),
+        metadata=md,
+    ).orders
+    assert [o.order_no for o in window] == [orders[2].order_no]
+
+
+def test_work_orders_and_notifications_page_and_filter(api, md):
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    order = new_order(
+        api,
+        md,
+        customer.customer_id,
+        lines=[
+            scenario.line(qty=100),
+            scenario.line("SP-08 弹片 spring clip", 100, "plating", "", ""),
+            scenario.line("BK-310 支架 bracket", 50, "assembly", "", ""),
+        ],
+    )
+    api.orders.ApproveOrder(order_pb2.ApproveOrderRequest(order_id=order.order_id), metadata=md)
+    deadline = time.monotonic() + 10
+    while True:
+        made = api.production.ListWorkOrders(
+            production_pb2.ListWorkOrdersRequest(order_id=order.order_id), metadata=md
+        ).work_orders
+        if len(made) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(made) == 3
+
+    pages = all_pages(
+        api.production.ListWorkOrders,
+        production_pb2.ListWorkOrdersRequest(order_no=order.order_no, page_size=2),
+        "work_orders",
+        md,
+    )
+    assert [len(p) for p in pages] == [2, 1]
+    numbers = [w.work_order_no for page in pages for w in page]
+    assert numbers == sorted(w.work_order_no for w in made)  # created together: by number
+    [plating] = api.production.ListWorkOrders(
+        production_pb2.ListWorkOrdersRequest(
+            order_id=order.order_id, workshop="plating", stage=production_pb2.STAGE_TO_SCHEDULE
+        ),
+        metadata=md,
+    ).work_orders
+    assert plating.lines[0].product_model == "SP-08 弹片 spring clip"
+    assert not api.production.ListWorkOrders(
+        production_pb2.ListWorkOrdersRequest(order_id=order.order_id, stage=production_pb2.STAGE_SHIPPED),
+        metadata=md,
+    ).work_orders
+    # the whole tenant, newest first, page by page, agrees with one big page
+    everything = api.production.ListWorkOrders(
+        production_pb2.ListWorkOrdersRequest(page_size=500), metadata=md
+    ).work_orders
+    paged = all_pages(
+        api.production.ListWorkOrders, production_pb2.ListWorkOrdersRequest(page_size=2), "work_orders", md
+    )
+    assert [w.work_order_id for p in paged for w in p] == [w.work_order_id for w in everything]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # each lead told of each work order (asynchronously)
+        told = {
+            w.work_order_no: api.notify.ListNotifications(
+                notify_pb2.ListNotificationsRequest(reference=w.work_order_no), metadata=md
+            ).notifications
+            for w in made
+        }
+        if all(told.values()):
+            break
+        time.sleep(0.05)
+    notes = api.notify.ListNotifications(
+        notify_pb2.ListNotificationsRequest(reference=plating.work_order_no, recipient="李秀英"), metadata=md
+    ).notifications
+    assert [n.recipient for n in notes] == ["李秀英"]
+    assert not api.notify.ListNotifications(
+        notify_pb2.ListNotificationsRequest(reference=plating.work_order_no, recipient="王建国"), metadata=md
+    ).notifications
+    one_page = api.notify.ListNotifications(
+        notify_pb2.ListNotificationsRequest(page_size=500), metadata=md
+    ).notifications
+    paged = all_pages(
+        api.notify.ListNotifications, notify_pb2.ListNotificationsRequest(page_size=1), "notifications", md
+    )
+    assert len(paged) == len(one_page) >= 3 and all(len(p) == 1 for p in paged)
+    assert [n.notification_id for p in paged for n in p] == [n.notification_id for n in one_page]
+
+
+def forged_tokens() -> list[str]:
+    b64 = base64.urlsafe_b64encode
+    return [
+        b64(b"2026-12-01|\x00' OR 1=1").decode(),  # base64, as the pattern asks; nonsense inside
+        b64(b"MIDEA-SD|x|y").decode(),
+        b64(b"\xff\xfe\xfd").decode(),
+        "not a token!",  # refused by the contract's pattern before any decoding
+    ]
+
+
+@pytest.mark.parametrize("token", forged_tokens())
+def test_a_page_token_the_service_did_not_write_is_invalid_argument_on_page_token(api, md, token):
+    for call, request in (
+        (api.customers.ListCustomers, customer_pb2.ListCustomersRequest(page_token=token)),
+        (api.orders.ListOrders, order_pb2.ListOrdersRequest(page_token=token)),
+        (api.production.ListWorkOrders, production_pb2.ListWorkOrdersRequest(page_token=token)),
+        (api.notify.ListNotifications, notify_pb2.ListNotificationsRequest(page_token=token)),
+    ):
+        assert refused_fields(call, request, md) == {"page_token"}, type(request).__name__
+
+
+def test_a_token_from_one_list_is_refused_by_another(api, md):
+    tag = uuid.uuid4().hex[:6].upper()
+    for n in range(2):
+        new_customer(api, md, tag, n)
+    token = api.customers.ListCustomers(
+        customer_pb2.ListCustomersRequest(query=tag, page_size=1), metadata=md
+    ).next_page_token
+    assert token
+
+    assert refused_fields(api.orders.ListOrders, order_pb2.ListOrdersRequest(page_token=token), md) == {
+        "page_token"
+    }
+
+
+# --- dates ---
+
+
+def test_dates_must_be_real_days_and_are_named_when_not(api, md):
+    no_day = date_pb2.Date(year=2026, month=2, day=30)
+    listing = order_pb2.ListOrdersRequest(due_from=no_day, due_to=date_pb2.Date(year=2026, month=13, day=1))
+    assert refused_fields(api.orders.ListOrders, listing, md) == {"due_from", "due_to"}
+
+    phone = ingest_pb2.SubmitPhoneOrderRequest(
+        idempotency_key=f"phone-{uuid.uuid4()}", customer_id=str(uuid.uuid4()), lines=[scenario.line()]
+    )
+    assert refused_fields(api.ingest.SubmitPhoneOrder, phone, md) == {"due_date"}  # required
+    phone.due_date.CopyFrom(date_pb2.Date(year=0, month=12, day=20))  # a date without a year
+    assert refused_fields(api.ingest.SubmitPhoneOrder, phone, md) == {"due_date"}
+
+
+def test_a_leap_day_is_a_due_date(api, md):
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    leap = date_pb2.Date(year=2028, month=2, day=29)
+    order = api.orders.CreateOrder(
+        order_pb2.CreateOrderRequest(
+            customer_id=customer.customer_id,
+            channel=order_pb2.CHANNEL_DIRECT,
+            due_date=leap,
+            lines=[scenario.line(qty=10)],
+        ),
+        metadata=md,
+    ).order
+
+    assert order.due_date == leap
+    [listed] = api.orders.ListOrders(
+        order_pb2.ListOrdersRequest(customer_id=customer.customer_id, due_from=leap, due_to=leap), metadata=md
+    ).orders
+    assert listed.due_date == leap
+
+
+# --- omsctl as a process ---
+
+
+def omsctl(*argv: str, addr: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("OMS_") and k.endswith("_ADDR"))}
+    if addr:
+        env["OMS_ADDR"] = addr
+    done = subprocess.run(
+        [sys.executable, "-m", "omsctl", *argv],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_omsctl_lists_a_tenants_option_libraries(api):
+    out = omsctl("--addr", api.addresses["order"], "options").stdout
+
+    assert "Asia/Shanghai" in out and "冲压一车间 Stamping 1" in out and "银色 silver" in out
+
+
+def test_omsctl_from_order_to_work_orders_by_number_and_code_as_plant_staff_read_them(api, md):
+    addr = api.addresses["order"]
+    tag = uuid.uuid4().hex[:6].upper()
+    customer = new_customer(api, md, tag)
+
+    created = omsctl(
+        "order-create",
+        "--customer",
+        customer.code.lower(),  # a code, as typed
+        "--due",
+        "2026/12/20",
+        "--line",
+        "HB-2040 铰链 hinge:5,000:冲压一车间:silver:电镀",
+        "--priority",
+        "high",
+        "--tenant",
+        "hardware",  # after the command
+        addr=addr,  # OMS_ADDR: one variable for the whole stack
+    ).stdout
+    [order_no] = [w for w in created.split() if w.startswith("HW-")]
+    [order] = api.orders.ListOrders(order_pb2.ListOrdersRequest(order_no=order_no), metadata=md).orders
+    assert order.customer_id == customer.customer_id
+    assert order.due_date == date_pb2.Date(year=2026, month=12, day=20)
+    assert (order.lines[0].workshop, order.lines[0].colour) == ("stamping-1", "银色 silver")
+
+    listed = omsctl("orders", "--customer", customer.code, addr=addr).stdout
+    created_at = order.created_at.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    [row] = [line for line in listed.splitlines() if order_no in line]
+    assert customer.name in row and "待审批 Pending approval" in row and "加急 High" in row
+    assert f"{created_at:%Y-%m-%d %H:%M}" in row  # the plant's time, to the minute
+    assert "ORDER_STATE" not in listed and customer.customer_id not in listed
+
+    shown = omsctl("order-show", order_no, addr=addr).stdout
+    assert order.order_id in shown and "冲压一车间 Stamping 1" in shown and "5,000" in shown
+
+    approved = omsctl("order-approve", order_no.lower(), "--version", "1", addr=addr).stdout
+    assert "已审批 Approved" in approved
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        work = omsctl("--addr", addr, "work-orders", "--order", order_no).stdout
+        if f"WO-{order_no}-01" in work:
+            break
+        time.sleep(0.1)
+    [row] = [line for line in work.splitlines() if f"WO-{order_no}-01" in line]
+    for shown in ("冲压一车间 Stamping 1", "HB-2040 铰链 hinge", "5,000", "待排产 To schedule", "加急 High"):
+        assert shown in row, work
+
+
+def test_omsctl_tenant_anywhere_and_mistakes_as_one_line(api):
+    addr = api.addresses["customer"]
+
+    assert "GEELY-NB" in omsctl("customers", "--tenant", "autoparts", "--addr", addr).stdout
+    assert "GEELY-NB" not in omsctl("customers", "--addr", addr).stdout
+
+    for argv, says in (
+        (["order-create", "--customer", "MIDEA-SD", "--due", "2026-12-20", "--line", "HB:lots:w"], "lots"),
+        (["order-show", "HW-19990101-00001"], "no order HW-19990101-00001"),
+        (["order-create", "--customer", "NOBODY", "--due", "2026-12-20", "--line", "HB:5:w"], "NOBODY"),
+        (["orders", "--page-token", base64.urlsafe_b64encode(b"x|y").decode()], "page_token"),
+    ):
+        done = omsctl(*argv, addr=addr, check=False)
+        assert done.returncode == 2, done
+        assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
+
+
+def test_the_commands_make_run_prints_work_on_the_port_it_chose(embedded):
+    """The banner of `python -m services` (what `make run` shows) names the port it listens on
+    (a free one here, not the default): each omsctl line it prints runs as printed."""
+    _api, data = embedded
+    banner = (data / "stack.log").read_text(errors="replace")
+    commands = [
+        line.split("#")[0].split()
+        for line in banner.splitlines()
+        if line.strip().startswith(".venv/bin/omsctl")
+    ]
+    assert len(commands) >= 3, banner
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("OMS_") and k.endswith("ADDR"))}
+    env["OMS_ADDR"] = "127.0.0.1:9"  # a stale address in the shell must not matter
+    for argv in commands:
+        done = subprocess.run(
+            [str(ROOT / argv[0]), *argv[1:]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, (argv, done.stderr)
