@@ -65,11 +65,15 @@ class EventConsumer:
         routing_key: str,
         body: bytes | Mapping[str, Any],
         headers: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> str:
         sub = self._routes.get((exchange, routing_key))
         if sub is None:
             raise MalformedEvent(f"{self.service} has no handler for {exchange}/{routing_key}")
         event = ReceivedEvent.parse(body)
+        if message_id is not None and message_id != event.event_id:
+            # nameko's own events carry no message_id; one that does must name this event
+            raise MalformedEvent("property message_id does not match the envelope's event_id")
         if event.event_type != routing_key:
             raise MalformedEvent(f"envelope says {event.event_type!r}, routing key says {routing_key!r}")
         if event.tenant_id not in self._tenants:

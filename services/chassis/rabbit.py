@@ -396,7 +396,7 @@ class RabbitConsumer:
             channel.basic_ack(method.delivery_tag)
             return
         try:
-            self.consumer.handle(exchange, routing_key, body, headers)
+            self.consumer.handle(exchange, routing_key, body, headers, message_id=props.message_id)
         except Exception as exc:
             decision = self.retry.decide(attempt, exc)
             if isinstance(decision, DeadLetter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import contextmanager
 
 import pika
 from nameko.events import EventHandler
@@ -138,6 +139,35 @@ class PoisonProofQueueConsumer(QueueConsumer):
     out of its consuming loop, kill the container, and meet the same message again after every
     restart."""
 
+    @contextmanager
+    def establish_connection(self):
+        # kombu's default waits 2, 4, 6 ... 30 s between attempts: after a broker outage the worker
+        # read its queue again up to 10 s late. Half a second, up to 2 s, like the chassis consumer.
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=0.5,
+                interval_step=0.5,
+                interval_max=2,
+            )
+            yield conn
+
+    def ack_message(self, message):
+        # nameko catches only amqp's ConnectionError here; a socket the broker just reset raises
+        # OSError (ConnectionResetError, BrokenPipeError), which killed the whole container after a
+        # broker restart. The message was not acked: the broker redelivers it, the inbox dedupes.
+        try:
+            super().ack_message(message)
+        except OSError as exc:
+            log.warning("notify: could not ack on a closed connection (%r); it will be redelivered", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except OSError as exc:
+            log.warning("notify: could not requeue on a closed connection (%r); the broker will", exc)
+
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
         for consumer in consumers:
@@ -145,20 +175,34 @@ class PoisonProofQueueConsumer(QueueConsumer):
         return consumers
 
     def _dead_letter_undecodable(self, message, exc: Exception) -> None:
-        info = message.delivery_info or {}
-        exchange, routing_key = str(info.get("exchange", "")), str(info.get("routing_key", ""))
-        reason = f"not a JSON event nameko can decode: {exc!r}"
-        settings = from_env("notify")
-        body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
-        headers = forwarded_headers({}, exchange, routing_key, 1, reason)
-        _publish(settings, dead_letter_queue("notify", settings.release), body, headers)
-        EVENTS_CONSUMED.labels("notify.undecodable", routing_key[:64], "dead_letter").inc()
-        log.error("notify: dead-lettered undecodable message from %s/%s: %s", exchange, routing_key, reason)
-        message.ack()
+        dead_letter_raw(message, f"not a JSON event nameko can decode: {exc!r}")
+        message.ack()  # on the consuming thread itself: kombu calls this from its loop
+
+
+def dead_letter_raw(message, reason: str) -> None:
+    """Park a message as it arrived (the body bytes), with the chassis headers and its reason."""
+    info = message.delivery_info or {}
+    exchange, routing_key = str(info.get("exchange", "")), str(info.get("routing_key", ""))
+    settings = from_env("notify")
+    body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    headers = forwarded_headers({}, exchange, routing_key, 1, reason)
+    _publish(settings, dead_letter_queue("notify", settings.release), body, headers)
+    EVENTS_CONSUMED.labels("notify.undecodable", routing_key[:64], "dead_letter").inc()
+    log.error("notify: dead-lettered a message from %s/%s: %s", exchange, routing_key, reason)
 
 
 class PoisonProofEventHandler(EventHandler):
     queue_consumer = PoisonProofQueueConsumer()
+
+    def handle_message(self, body, message):
+        # nameko's own events carry no message_id property; one that does must name the event
+        # its body holds (the same check as the chassis consumer's).
+        message_id = (message.properties or {}).get("message_id")
+        if message_id is not None and not (isinstance(body, dict) and body.get("event_id") == message_id):
+            dead_letter_raw(message, "property message_id does not match the envelope's event_id")
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
 
 
 poison_proof_event_handler = PoisonProofEventHandler.decorator

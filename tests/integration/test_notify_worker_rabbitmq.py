@@ -96,6 +96,8 @@ def test_the_nameko_worker_dead_letters_poison_and_keeps_working(fresh_database,
             (b"{}", pika.BasicProperties(content_type="application/x-python-serialize")),
             (b'{"hello": "world"}', json_props),  # JSON, but no envelope
             (event(tenant="furniture"), json_props),  # a business line this release does not serve
+            # a message_id naming another event (nameko's own events carry none: that is fine)
+            (event(), pika.BasicProperties(content_type="application/json", message_id=str(uuid.uuid4()))),
         ]
         for body, props in poison:
             channel.basic_publish("production.events", "work_order_created", body, props)

@@ -250,3 +250,14 @@ def test_no_service_layer_or_domain_imports_sqlalchemy():
             )
             offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
     assert offenders == []
+
+
+def test_a_message_id_naming_another_event_is_malformed_and_none_is_fine(uow):
+    """nameko's own events carry no message_id property; one that does must name the event."""
+    handler = Recorder()
+    consumer = consumer_for(handler, uow)
+
+    with pytest.raises(MalformedEvent, match="message_id does not match"):
+        consumer.handle("order.events", "order_approved", envelope("e-1"), message_id="e-2")
+    assert consumer.handle("order.events", "order_approved", envelope("e-1"), message_id="e-1") == "ok"
+    assert consumer.handle("order.events", "order_approved", envelope("e-3")) == "ok"
