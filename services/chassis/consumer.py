@@ -10,7 +10,6 @@ from typing import Any
 
 from opentelemetry import trace
 
-from services.chassis.errors import Duplicate
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.identity import Identity, acting_as
 from services.chassis.metrics import EVENTS_CONSUMED
@@ -94,39 +93,21 @@ class EventConsumer:
                 tenant_id=event.tenant_id, user=f"svc:{self.service}", roles=frozenset({"service"})
             )
             with acting_as(caller), self._uow_factory() as uow:
-                if uow.already_processed(name, event.event_id):
+                if not uow.claim(name, event.event_id):
                     return "duplicate"
                 versioned = sub.version_of(event) if sub.version_of else None
-                if versioned and _is_stale(uow, name, *versioned):
-                    return self._settle_stale(uow, name, event)
-                sub.handler(event, uow)
                 if versioned and not uow.apply_version(name, *versioned):
-                    # A newer version was applied while this one was handled (another replica).
-                    uow.rollback()
-                    return self._settle_stale(uow, name, event)
-                try:
-                    uow.mark_processed(name, event.event_id)
+                    # The same or a newer version of this aggregate was applied already (retries
+                    # and parallel relays reorder events): nothing to do; the claim is kept, so
+                    # a redelivery is a plain duplicate.
+                    log.info(
+                        "%s: %s %s is older than the version applied", name, event.event_type, event.event_id
+                    )
                     uow.commit()
-                except Duplicate:
-                    # A concurrent delivery of the same event won the race to the inbox row.
-                    uow.rollback()
-                    if uow.already_processed(name, event.event_id):
-                        return "duplicate"
-                    raise
+                    return "stale"
+                sub.handler(event, uow)
+                uow.commit()
         return "ok"
-
-    @staticmethod
-    def _settle_stale(uow: UnitOfWork, name: str, event: ReceivedEvent) -> str:
-        """Nothing to apply; the event is marked processed so a redelivery is a plain duplicate."""
-        log.info(
-            "%s: %s %s is older than the version already applied", name, event.event_type, event.event_id
-        )
-        try:
-            uow.mark_processed(name, event.event_id)
-            uow.commit()
-        except Duplicate:
-            uow.rollback()
-        return "stale"
 
     def record_retry(self, exchange: str, routing_key: str) -> None:
         EVENTS_CONSUMED.labels(self._name_for(exchange, routing_key), routing_key, "retry").inc()
@@ -137,8 +118,3 @@ class EventConsumer:
     def _name_for(self, exchange: str, routing_key: str) -> str:
         sub = self._routes.get((exchange, routing_key))
         return f"{self.service}.{sub.name}" if sub else f"{self.service}.unrouted"
-
-
-def _is_stale(uow: UnitOfWork, consumer: str, aggregate_id: str, version: int) -> bool:
-    applied = uow.applied_version(consumer, aggregate_id)
-    return applied is not None and version <= applied

@@ -125,6 +125,19 @@ class UnitOfWork:
             insert(self._inbox).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
         )
 
+    def claim(self, consumer: str, event_id: str) -> bool:
+        """Mark the event processed in this transaction, first thing: False if it already is (one
+        statement instead of a look-up and an insert; a concurrent delivery of the same event
+        waits on the row and then finds it). Rolling back releases the claim."""
+        dialect = self.connection.dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._inbox)
+        stmt = (
+            ins.values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(self._inbox.c.event_id)
+        )
+        return self.connection.execute(stmt).first() is not None
+
     # applied versions: consumers that apply an aggregate's state, newest version wins
     def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
         t = self._versions

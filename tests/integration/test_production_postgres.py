@@ -143,3 +143,27 @@ def test_a_unique_violation_is_a_duplicate_domain_error(production):
     assert caught.value.constraint == "uq_work_orders_tenant_no"
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(work_orders)).scalar_one() == 0
+
+
+def test_the_same_event_delivered_twice_at_once_is_applied_once(production):
+    """Two deliveries of one event racing (two replicas, a redelivery): the inbox claim is the
+    first statement, so the second waits on the first's row and then finds it: one set of work
+    orders, one 'ok', one 'duplicate'."""
+    import threading
+
+    engine, consumer, _uow = production
+    body = approved(2, [SILVER, BRACKET])
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        outcomes.append(consumer.handle("order.events", "order_approved", body))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["duplicate", "ok"]
+    assert len(state(engine)) == 2

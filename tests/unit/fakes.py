@@ -112,6 +112,12 @@ class FakeUnitOfWork:
             raise Duplicate("already stored (inbox_pkey)", "inbox_pkey")
         self._pending_inbox.add(key)
 
+    def claim(self, consumer: str, event_id: str) -> bool:
+        if self.already_processed(consumer, event_id):
+            return False
+        self._pending_inbox.add((consumer, event_id))
+        return True
+
     def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
         return self._read("applied_versions").get((consumer, identity.current().tenant_id, aggregate_id))
 
