@@ -175,28 +175,27 @@ class OutboxRelay:
     # Scrape-time figures
     def oldest_unpublished_age(self) -> float:
         t = self._outbox
-        try:
-            with self._read() as conn:
-                if self._engine.dialect.name == "postgresql":
-                    conn.execute(text("SET LOCAL statement_timeout = 2000"))
-                oldest = conn.execute(select(func.min(t.c.created_at)).where(*self._pending())).scalar()
-        except Exception:
-            return math.nan  # the database is away: the relay-error counter says so
+        oldest = self._scrape(select(func.min(t.c.created_at)).where(*self._pending()))
         if oldest is None:
             return 0.0
+        if isinstance(oldest, float):
+            return oldest  # NaN: the database is away
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
         return max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
 
     def parked_count(self) -> float:
         t = self._outbox
+        return float(self._scrape(select(func.count()).where(t.c.parked_at.is_not(None))) or 0)
+
+    def _scrape(self, query):
+        """One short read for a metric; NaN when the database is away (the relay-error counter
+        says why) rather than a failed scrape."""
         try:
             with self._read() as conn:
                 if self._engine.dialect.name == "postgresql":
                     conn.execute(text("SET LOCAL statement_timeout = 2000"))
-                return float(
-                    conn.execute(select(func.count()).where(t.c.parked_at.is_not(None))).scalar_one()
-                )
+                return conn.execute(query).scalar()
         except Exception:
             return math.nan
 

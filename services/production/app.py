@@ -22,16 +22,20 @@ def wire(ctx: ServiceContext) -> Wiring:
                 name, production_pb2_grpc.add_ProductionServiceServicer_to_server, ProductionApi(ctx.uow)
             )
         ],
-        subscriptions=[
-            Subscription(
-                "order",
-                "order_approved",
-                consumers.create_work_orders,
-                name="create_work_orders",
-                version_of=consumers.order_version,
-            )
-        ],
+        subscriptions=subscriptions(),
     )
+
+
+def subscriptions() -> list[Subscription]:
+    return [
+        Subscription(
+            "order",
+            "order_approved",
+            consumers.create_work_orders,
+            name="create_work_orders",
+            version_of=consumers.order_version,
+        )
+    ]
 
 
 definition = ServiceDefinition(

@@ -41,6 +41,38 @@ def wait_until(predicate, timeout: float = 45.0, what: str = "condition") -> Non
         time.sleep(0.1)
 
 
+def start_worker(db_url: str, amqp_url: str, tmp_path, metrics_port: int = 0) -> subprocess.Popen:
+    """notify migrated (its queues, retry tiers, dead-letter queue declared), then `nameko run`
+    as a process; the log goes to tmp_path/worker.log."""
+    env = dict(os.environ, OMS_DB_URL=db_url, OMS_AMQP_URL=amqp_url, OMS_METRICS_PORT=str(metrics_port))
+    env["PYTHONPATH"] = str(ROOT)
+    subprocess.run([sys.executable, "-m", "services.notify", "migrate"], cwd=ROOT, env=env, check=True)
+    with open(tmp_path / "worker.log", "wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nameko",
+                "run",
+                "--config",
+                "services/notify/nameko.yaml",
+                "services.notify.worker",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 def event(tenant: str = "hardware", work_order_no: str = "HW-WO-20261125-00001") -> bytes:
     return json.dumps(
         {
@@ -66,25 +98,7 @@ def event(tenant: str = "hardware", work_order_no: str = "HW-WO-20261125-00001")
 def test_the_nameko_worker_dead_letters_poison_and_keeps_working(fresh_database, fresh_vhost, tmp_path):
     db_url = fresh_database("notify")
     amqp_url = fresh_vhost("notify")
-    env = dict(os.environ, OMS_DB_URL=db_url, OMS_AMQP_URL=amqp_url, OMS_METRICS_PORT="0")
-    env["PYTHONPATH"] = str(ROOT)
-    subprocess.run([sys.executable, "-m", "services.notify", "migrate"], cwd=ROOT, env=env, check=True)
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nameko",
-            "run",
-            "--config",
-            "services/notify/nameko.yaml",
-            "services.notify.worker",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(db_url, amqp_url, tmp_path)
     engine = create_engine(db_url)
     try:
         wait_until(lambda: consumers_on(amqp_url, NAMEKO_QUEUE) == 1, what="nameko consuming")
@@ -117,12 +131,7 @@ def test_the_nameko_worker_dead_letters_poison_and_keeps_working(fresh_database,
         assert "decode" in reasons and "'furniture' is not served" in reasons
         assert worker.poll() is None
     finally:
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
+        stop(worker)
         engine.dispose()
 
 
@@ -148,25 +157,7 @@ def test_the_nameko_worker_retries_through_delay_tiers_and_dead_letters_with_the
     db_name = db_url.rsplit("/", 1)[1]
     amqp_url = fresh_vhost("notify-retry")
     metrics_port = free_port()
-    env = dict(os.environ, OMS_DB_URL=db_url, OMS_AMQP_URL=amqp_url, OMS_METRICS_PORT=str(metrics_port))
-    env["PYTHONPATH"] = str(ROOT)
-    subprocess.run([sys.executable, "-m", "services.notify", "migrate"], cwd=ROOT, env=env, check=True)
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nameko",
-            "run",
-            "--config",
-            "services/notify/nameko.yaml",
-            "services.notify.worker",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(db_url, amqp_url, tmp_path, metrics_port)
     engine = create_engine(db_url)
     admin = psycopg.connect(f"{postgres}/postgres", autocommit=True)
     try:
@@ -219,10 +210,5 @@ def test_the_nameko_worker_retries_through_delay_tiers_and_dead_letters_with_the
     finally:
         admin.execute(f'ALTER DATABASE "{db_name}" ALLOW_CONNECTIONS true')
         admin.close()
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
+        stop(worker)
         engine.dispose()

@@ -18,7 +18,7 @@ from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
 from services.production.adapters.tables import work_order_lines, work_orders
-from services.production.app import definition
+from services.production.app import definition, subscriptions
 
 pytestmark = pytest.mark.integration
 ORDER = str(uuid.uuid4())
@@ -29,24 +29,9 @@ def production(fresh_database):
     engine = create_engine(fresh_database("production"))
     upgrade(definition.migrations_dir, engine)
     uow = unit_of_work_factory(definition, engine)
-    consumer = EventConsumer("production", _subscriptions(), uow, ["hardware"])
+    consumer = EventConsumer("production", subscriptions(), uow, ["hardware"])
     yield engine, consumer, uow
     engine.dispose()
-
-
-def _subscriptions():
-    from services.chassis.consumer import Subscription
-    from services.production import consumers
-
-    return [
-        Subscription(
-            "order",
-            "order_approved",
-            consumers.create_work_orders,
-            name="create_work_orders",
-            version_of=consumers.order_version,
-        )
-    ]
 
 
 def approved(version: int, lines: list[dict], due: str = "2026-12-20") -> bytes:
