@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis.identity import Identity, acting_as
@@ -98,11 +98,6 @@ class JobRunner:
                 .values(next_run_at=now + timedelta(seconds=job.every_s), holder=self.holder, last_run_at=now)
             ).rowcount
         return claimed == 1
-
-    def next_runs(self) -> dict[tuple[str, str], datetime]:
-        t = self._leases
-        with self._engine.connect() as conn:
-            return {(r.job, r.tenant_id): r.next_run_at for r in conn.execute(select(t))}
 
     def start(self) -> None:
         if not self.jobs:

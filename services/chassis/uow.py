@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Connection, MetaData, insert, select
+from sqlalchemy import Connection, MetaData, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
@@ -114,17 +114,6 @@ class UnitOfWork:
         self.connection.execute(insert(self._outbox), rows)
 
     # inbox: consumers' idempotency
-    def already_processed(self, consumer: str, event_id: str) -> bool:
-        q = select(self._inbox.c.event_id).where(
-            self._inbox.c.consumer == consumer, self._inbox.c.event_id == event_id
-        )
-        return self.connection.execute(q).first() is not None
-
-    def mark_processed(self, consumer: str, event_id: str) -> None:
-        self.connection.execute(
-            insert(self._inbox).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
-        )
-
     def claim(self, consumer: str, event_id: str) -> bool:
         """Mark the event processed in this transaction, first thing: False if it already is (one
         statement instead of a look-up and an insert; a concurrent delivery of the same event
@@ -139,15 +128,6 @@ class UnitOfWork:
         return self.connection.execute(stmt).first() is not None
 
     # applied versions: consumers that apply an aggregate's state, newest version wins
-    def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
-        t = self._versions
-        q = select(t.c.version).where(
-            t.c.consumer == consumer,
-            t.c.tenant_id == identity.current().tenant_id,
-            t.c.aggregate_id == aggregate_id,
-        )
-        return self.connection.execute(q).scalar()
-
     def apply_version(self, consumer: str, aggregate_id: str, version: int) -> bool:
         """Record `version` as applied unless a newer or equal one is (False then): one guarded
         upsert, so two replicas applying two versions at once cannot both win."""

@@ -102,24 +102,12 @@ class FakeUnitOfWork:
         self._pending_inbox = set()
         self._pending_sequences = {}
 
-    def already_processed(self, consumer: str, event_id: str) -> bool:
-        key = (consumer, event_id)
-        return key in self.db.inbox or key in self._pending_inbox
-
-    def mark_processed(self, consumer: str, event_id: str) -> None:
-        key = (consumer, event_id)
-        if key in self.db.inbox:
-            raise Duplicate("already stored (inbox_pkey)", "inbox_pkey")
-        self._pending_inbox.add(key)
-
     def claim(self, consumer: str, event_id: str) -> bool:
-        if self.already_processed(consumer, event_id):
+        key = (consumer, event_id)
+        if key in self.db.inbox or key in self._pending_inbox:
             return False
-        self._pending_inbox.add((consumer, event_id))
+        self._pending_inbox.add(key)
         return True
-
-    def applied_version(self, consumer: str, aggregate_id: str) -> int | None:
-        return self._read("applied_versions").get((consumer, identity.current().tenant_id, aggregate_id))
 
     def apply_version(self, consumer: str, aggregate_id: str, version: int) -> bool:
         key = (consumer, identity.current().tenant_id, aggregate_id)
