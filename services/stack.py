@@ -56,6 +56,7 @@ class DistributedStack:
         log_dir: Path | None = None,
         seed: bool = True,
         extra_env: dict[str, str] | None = None,
+        replicas: dict[str, int] | None = None,
     ):
         self.pg_dsn = pg_dsn.rstrip("/")
         self.db_prefix = db_prefix
@@ -67,6 +68,12 @@ class DistributedStack:
         self.log_dir = log_dir or ROOT / "var" / "stack"
         self.seed = seed
         self.extra_env = extra_env or {}
+        # Services run as several processes on one port (SO_REUSEPORT), as pods behind one address:
+        # {"order": 2} starts "order" and "order-2".
+        self.replicas = {name: n for name, n in (replicas or {}).items() if n > 1}
+        unknown = set(self.replicas) - set(NAMES)
+        if unknown:
+            raise ValueError(f"replicas of unknown services: {', '.join(sorted(unknown))}")
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self.stopping = threading.Event()  # set by a signal handler: waits give up, `down` follows
@@ -107,8 +114,21 @@ class DistributedStack:
             }
         )
         env.update({f"OMS_{peer.upper()}_ADDR": self.address(peer) for peer in NAMES})
+        if service in self.replicas:
+            env["OMS_REUSE_PORT"] = "1"
         env.update(self.extra_env)
         return env
+
+    def replica_keys(self, service: str) -> list[str]:
+        """Process keys of a service: "order", then "order-2", "order-3", ... for its replicas."""
+        return [service] + [f"{service}-{i}" for i in range(2, self.replicas.get(service, 1) + 1)]
+
+    def _spawn_service(self, key: str) -> None:
+        service, _, index = key.partition("-")
+        env = self.env_for(service)
+        if index:  # a replica: same gRPC port, a metrics port of its own
+            env["OMS_METRICS_PORT"] = str(self.metrics_ports[service] + 100 * (int(index) - 1))
+        self._spawn(key, [sys.executable, "-m", f"services.{service}", "serve"], env)
 
     def _spawn(self, key: str, argv: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,8 +179,8 @@ class DistributedStack:
             return
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
-        self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
-        self.wait_healthy(timeout_s, names=(name,))
+        self._spawn_service(name)
+        self.wait_healthy(timeout_s, names=(name.partition("-")[0],))
 
     restart = start  # after `kill` or `stop`, as a kubelet restarts a crashed container
 
@@ -174,7 +194,8 @@ class DistributedStack:
     def up(self, timeout_s: float = 60) -> None:
         self.create_databases()
         for name in NAMES:
-            self._spawn(name, [sys.executable, "-m", f"services.{name}", "serve"], self.env_for(name))
+            for key in self.replica_keys(name):
+                self._spawn_service(key)
         self.wait_healthy(timeout_s)
         self._spawn(WORKER, self._worker_argv(), self._worker_env())
         self.wait_for_queue(NAMEKO_QUEUE, timeout_s)

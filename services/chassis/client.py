@@ -149,7 +149,14 @@ def retry_config(methods: list[str]) -> str:
         "backoffMultiplier": 2,
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
-    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": policy}]})
+    # round_robin: where the address resolves to several pods (a headless Service), calls spread
+    # over all of them instead of pinning one connection to one pod (gRPC's default, pick_first).
+    return json.dumps(
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "methodConfig": [{"name": names, "retryPolicy": policy}],
+        }
+    )
 
 
 def channel_to(address: str, service_token_file: str = "") -> grpc.Channel:

@@ -44,7 +44,7 @@ def refuse_streaming_methods(full_name: str) -> None:
         raise RuntimeError(f"{full_name}: streaming methods {streaming} are not supported by the chassis")
 
 
-def bind_problem(host: str, port: int) -> str | None:
+def bind_problem(host: str, port: int, *, reuse_port: bool = False) -> str | None:
     """Why a TCP server could not listen on host:port ("Address already in use", …), or None.
 
     Asked before gRPC binds, so a busy port is reported in one line instead of gRPC core's log.
@@ -64,6 +64,8 @@ def bind_problem(host: str, port: int) -> str | None:
         try:
             with socket.socket(family, socket.SOCK_STREAM) as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port:  # a sibling process of this service may hold it: sharing is the point
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 if family == socket.AF_INET6 and wildcard:
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
                 s.bind((address, port))
@@ -107,12 +109,18 @@ class GrpcServer:
                 server_interceptor(),
                 ChassisInterceptor(token_verifier(settings), settings.tenants),
             ],
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                ("grpc.so_reuseport", int(settings.reuse_port)),
+                # Connections are recycled every few minutes (gracefully, calls in flight finish),
+                # so clients re-resolve the address and new pods of a scaled-out service get calls.
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 30_000),
+            ],
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         wanted = grpc_address(host, port)
-        problem = bind_problem(host, port) if port else None
+        problem = bind_problem(host, port, reuse_port=settings.reuse_port) if port else None
         if problem is None:
             try:
                 self.port = self.server.add_insecure_port(wanted)

@@ -89,6 +89,10 @@ class Settings:
     # threads per core serve more calls per second than many, which only contend for the GIL.
     grpc_workers: int = 0
     metrics_port: int = 0  # 0 = no metrics HTTP server (embedded tests); /metrics otherwise
+    # SO_REUSEPORT: several processes of one service listen on one port and the kernel spreads
+    # incoming connections over them (scaling a service by processes on one host). Off in dev,
+    # where a second `make run` on a busy port should be told so rather than share it silently.
+    reuse_port: bool = False
     db_url: str = ""
     amqp_url: str = ""  # empty = in-process bus
     # The issuer's public keys (a JWKS document) tokens are verified with: a file and/or a URL.
@@ -168,6 +172,12 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
             raise InvalidSetting(f"{name} must be a port number (0-65535), not {value}")
         return value
 
+    def flag(name: str, default: str) -> bool:
+        text = get(name, default).strip().lower()
+        if text not in ("0", "1", "true", "false"):
+            raise InvalidSetting(f"{name} must be 1 or 0, not {text!r}")
+        return text in ("1", "true")
+
     peers = {p: e[f"OMS_{p.upper()}_ADDR"] for p in PEERS if e.get(f"OMS_{p.upper()}_ADDR")}
     jwks_file, jwks_url = get("OMS_JWKS_FILE", ""), get("OMS_JWKS_URL", "")
     if not jwks_file and not jwks_url:
@@ -184,6 +194,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         grpc_port=port("OMS_GRPC_PORT", "50050"),
         grpc_workers=number("OMS_GRPC_WORKERS", "0"),
         metrics_port=port("OMS_METRICS_PORT", "0"),
+        reuse_port=flag("OMS_REUSE_PORT", "1" if production else "0"),
         db_url=get("OMS_DB_URL", None if production else ""),
         amqp_url=get("OMS_AMQP_URL", None if production else ""),
         jwks_file=jwks_file,

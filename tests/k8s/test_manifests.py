@@ -359,13 +359,14 @@ def test_pods_are_scraped_on_the_metrics_port(objects):
 # --- Services ---------------------------------------------------------------------------------
 
 
-def test_each_grpc_service_has_a_cluster_ip_service_selecting_its_pods(objects):
+def test_each_grpc_service_has_a_headless_service_selecting_its_pods(objects):
     services = of_kind(objects, "Service")
     deployments = of_kind(objects, "Deployment")
     for name in GRPC_SERVICES:
         service = services[name]
+        # headless: clients resolve every ready pod and balance calls over them (round_robin)
         assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name
-        assert service["spec"].get("clusterIP") != "None", name
+        assert service["spec"].get("clusterIP") == "None", name
         ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
         assert ports == {"grpc": (GRPC_PORT, "grpc"), "metrics": (METRICS_PORT, "metrics")}, name
         # the selector picks exactly this service's Deployment

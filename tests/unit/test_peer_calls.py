@@ -172,3 +172,18 @@ def test_a_call_made_with_no_time_left_is_not_sent(issuer):
         stub.GetCustomer(customer_pb2.GetCustomerRequest(customer_id=CUSTOMER))
     peer.server.stop(0)
     assert peer.calls == {}
+
+
+def test_calls_spread_over_every_address_the_name_resolves_to(issuer):
+    """A headless Service resolves to each pod: the channel balances over all of them (round_robin)
+    instead of pinning every call to the first (gRPC's default)."""
+    pods = [Peer({}), Peer({})]
+    target = "ipv4:" + ",".join(p.address for p in pods)  # what DNS answers for a headless Service
+    stub = customer_pb2_grpc.CustomerServiceStub(channel_to(target))
+    with as_sales(issuer):
+        for _ in range(20):
+            stub.GetCustomer(customer_pb2.GetCustomerRequest(customer_id=CUSTOMER))
+    for p in pods:
+        p.server.stop(0)
+    # pick_first would give [20, 0]; round_robin alternates once both connections are up
+    assert all(len(p.calls.get("GetCustomer", [])) >= 7 for p in pods), [p.calls for p in pods]

@@ -138,6 +138,20 @@ def test_a_busy_port_names_its_variable():
             GrpcServer(Settings(service="test", grpc_port=port), [])
 
 
+def test_processes_of_one_service_share_its_port_when_reuse_port_is_on():
+    """OMS_REUSE_PORT=1 (production's default): a second process of the service listens on the
+    same port and the kernel spreads connections; off (dev), the second is told the port is busy."""
+    first = GrpcServer(Settings(service="test", grpc_port=0, reuse_port=True), [])
+    try:
+        second = GrpcServer(Settings(service="test", grpc_port=first.port, reuse_port=True), [])
+        assert second.port == first.port
+        second.server.stop(0)
+        with pytest.raises(PortUnavailable, match="in use"):
+            GrpcServer(Settings(service="test", grpc_port=first.port, reuse_port=False), [])
+    finally:
+        first.server.stop(0)
+
+
 def test_a_dead_consumer_makes_the_service_not_serving_and_the_process_exit_non_zero():
     from services.chassis.main import EXIT_FATAL, consumer_stopped
 
