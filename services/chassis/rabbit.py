@@ -15,13 +15,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, AMQPError
 
-from services.chassis.consumer import EventConsumer
+from services.chassis.consumer import EventConsumer, Prepared
 from services.chassis.events import (
     ATTEMPT,
     ORIGIN_EXCHANGE,
@@ -277,6 +277,15 @@ def declare_external_queues(
     return [queue for queue, _, _ in bindings]
 
 
+IDLE_S = 0.2  # an idle consumer looks up this often (to stop, to flush a batch)
+
+
+class Delivery(NamedTuple):
+    method: Any
+    props: pika.BasicProperties
+    body: bytes
+
+
 class RabbitConsumer:
     """Consumes a service's queue on its own thread; acks only after the handler committed.
 
@@ -290,7 +299,8 @@ class RabbitConsumer:
         url: str,
         consumer: EventConsumer,
         retry: RetryPolicy | None = None,
-        prefetch: int = 32,
+        prefetch: int = 128,
+        max_batch: int = 64,
         release: str = "",
         on_fatal: Callable[[BaseException], None] | None = None,
         max_reconnect_delay_s: float = 2.0,
@@ -299,6 +309,7 @@ class RabbitConsumer:
         self.consumer = consumer
         self.retry = retry or RetryPolicy()
         self.prefetch = prefetch
+        self.max_batch = max_batch
         self.queue = consumer_queue(consumer.service, release)
         self.dead_letter_queue = f"{self.queue}.dead-letter"  # = dead_letters.dead_letter_queue()
         self._on_fatal = on_fatal
@@ -329,11 +340,7 @@ class RabbitConsumer:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        conn, channel = self._conn, self._channel
-        if conn is not None and channel is not None:
-            with contextlib.suppress(Exception):
-                conn.add_callback_threadsafe(channel.stop_consuming)
+        self._stop.set()  # seen by the consuming loop within IDLE_S
         if self._thread:
             self._thread.join(timeout)
 
@@ -355,13 +362,12 @@ class RabbitConsumer:
                 channel.confirm_delivery()  # retry/dead-letter republishes are confirmed before the ack
                 self.declare(channel)
                 channel.basic_qos(prefetch_count=self.prefetch)
-                channel.basic_consume(self.queue, self._on_message)
                 self.ready.set()
                 self.connected.set()
                 if delay > 0.25:
                     log.info("%s consumer: reattached to %s", self.consumer.service, self.queue)
                 delay = 0.25
-                channel.start_consuming()
+                self._consume(channel)
             except Exception as exc:
                 self.connected.clear()
                 if self._stop.is_set():
@@ -385,43 +391,98 @@ class RabbitConsumer:
                     with contextlib.suppress(Exception):
                         conn.close()
 
-    def _on_message(self, channel: BlockingChannel, method, props: pika.BasicProperties, body: bytes) -> None:
-        try:
-            exchange, routing_key, attempt, headers = read_delivery(method, props)
-        except MalformedEvent as exc:
-            headers = safe_headers(props.headers)
-            exchange = str(headers.get(ORIGIN_EXCHANGE, method.exchange))
-            routing_key = str(headers.get(ORIGIN_ROUTING_KEY, method.routing_key))
-            self._dead_letter(channel, body, props, headers, exchange, routing_key, 1, str(exc))
-            channel.basic_ack(method.delivery_tag)
+    def _consume(self, channel: BlockingChannel) -> None:
+        """Deliveries in batches: what has arrived by the time the previous batch is done, up to
+        `max_batch`, is handled in one transaction (services/chassis/consumer.py) and acked after
+        its commit. A lone delivery is handled at once: batching adds no wait, only saves commits
+        when a queue builds up."""
+        batch: list[Delivery] = []
+        for method, props, body in channel.consume(self.queue, inactivity_timeout=IDLE_S):
+            if method is not None:
+                batch.append(Delivery(method, props, body))
+            if batch and (
+                method is None or len(batch) >= self.max_batch or not channel.get_waiting_message_count()
+            ):
+                self._handle(channel, batch)
+                batch = []
+            if self._stop.is_set():
+                break
+        channel.cancel()  # what was delivered and not handled goes back to the queue
+
+    def _handle(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
+        ready: dict[str, list[tuple[Delivery, Prepared, int]]] = {}  # tenant -> its events, in order
+        for d in batch:
+            try:
+                exchange, routing_key, attempt, headers = read_delivery(d.method, d.props)
+            except MalformedEvent as exc:
+                headers = safe_headers(d.props.headers)
+                exchange = str(headers.get(ORIGIN_EXCHANGE, d.method.exchange))
+                routing_key = str(headers.get(ORIGIN_ROUTING_KEY, d.method.routing_key))
+                self._dead_letter(channel, d, headers, exchange, routing_key, 1, str(exc))
+                continue
+            try:
+                prepared = self.consumer.prepare(exchange, routing_key, d.body, headers, d.props.message_id)
+            except Exception as exc:
+                self._failed(channel, d, headers, exchange, routing_key, attempt, exc)
+                continue
+            ready.setdefault(prepared.event.tenant_id, []).append((d, prepared, attempt))
+        for items in ready.values():
+            try:
+                self.consumer.handle_batch([p for _, p, _ in items])
+                continue
+            except Exception as exc:
+                if len(items) == 1:
+                    d, p, attempt = items[0]
+                    self._failed(
+                        channel, d, dict(p.headers), p.subscription.exchange, p.event.event_type, attempt, exc
+                    )
+                    continue
+                log.info(
+                    "%s: a batch of %d failed (%r); handling them one by one",
+                    self.consumer.service,
+                    len(items),
+                    exc,
+                )
+            for d, p, attempt in items:  # the batch rolled back as a whole: find the one that fails
+                try:
+                    self.consumer.handle_batch([p])
+                except Exception as exc:
+                    self._failed(
+                        channel, d, dict(p.headers), p.subscription.exchange, p.event.event_type, attempt, exc
+                    )
+        # Every delivery of the batch is settled (handled, retried or dead-lettered): ack them all.
+        channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
+
+    def _failed(
+        self,
+        channel: BlockingChannel,
+        d: Delivery,
+        headers: dict[str, Any],
+        exchange: str,
+        routing_key: str,
+        attempt: int,
+        exc: Exception,
+    ) -> None:
+        decision = self.retry.decide(attempt, exc)
+        if isinstance(decision, DeadLetter):
+            self._dead_letter(channel, d, headers, exchange, routing_key, attempt, decision.reason)
             return
-        try:
-            self.consumer.handle(exchange, routing_key, body, headers, message_id=props.message_id)
-        except Exception as exc:
-            decision = self.retry.decide(attempt, exc)
-            if isinstance(decision, DeadLetter):
-                self._dead_letter(
-                    channel, body, props, headers, exchange, routing_key, attempt, decision.reason
-                )
-            else:
-                log.warning(
-                    "%s: attempt %d of %s failed: %r", self.consumer.service, attempt, props.message_id, exc
-                )
-                self.consumer.record_retry(exchange, routing_key)
-                self._forward(
-                    channel,
-                    retry_queue(self.queue, decision.delay_s),
-                    body,
-                    props,
-                    forwarded_headers(headers, exchange, routing_key, decision.attempt),
-                )
-        channel.basic_ack(method.delivery_tag)
+        log.warning(
+            "%s: attempt %d of %s failed: %r", self.consumer.service, attempt, d.props.message_id, exc
+        )
+        self.consumer.record_retry(exchange, routing_key)
+        self._forward(
+            channel,
+            retry_queue(self.queue, decision.delay_s),
+            d.body,
+            d.props,
+            forwarded_headers(headers, exchange, routing_key, decision.attempt),
+        )
 
     def _dead_letter(
         self,
         channel: BlockingChannel,
-        body: bytes,
-        props: pika.BasicProperties,
+        d: Delivery,
         headers: dict[str, Any],
         exchange: str,
         routing_key: str,
@@ -429,13 +490,17 @@ class RabbitConsumer:
         reason: str,
     ) -> None:
         log.error(
-            "%s: dead-lettered %s (attempt %d): %s", self.consumer.service, props.message_id, attempt, reason
+            "%s: dead-lettered %s (attempt %d): %s",
+            self.consumer.service,
+            d.props.message_id,
+            attempt,
+            reason,
         )
         self._forward(
             channel,
             self.dead_letter_queue,
-            body,
-            props,
+            d.body,
+            d.props,
             forwarded_headers(headers, exchange, routing_key, attempt, reason),
         )
         self.consumer.record_dead_letter(exchange, routing_key)

@@ -22,6 +22,7 @@ from services.chassis.housekeeping import purge_expired
 from services.chassis.identity import Identity, acting_as
 from services.chassis.jobs import Job, JobRunner
 from services.chassis.migrations import upgrade
+from services.chassis.numbering import NumberBlocks
 from services.chassis.outbox import OutboxRelay, Publisher
 from services.chassis.server import GrpcBinding
 from services.chassis.settings import Settings
@@ -46,6 +47,7 @@ class ServiceContext:
     settings: Settings
     tenants: dict[str, Tenant]
     uow: UowFactory[Any]  # uow() for writes, uow(read_only=True) for reads
+    numbers: NumberBlocks  # running numbers per tenant (order numbers), reserved outside transactions
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def channel(self, peer: str) -> grpc.Channel:
@@ -106,7 +108,12 @@ class ServiceRuntime:
             interval_s=settings.relay_interval_s,
         )
         uow = unit_of_work_factory(definition, self.engine, on_commit=self.relay.wake)
-        self.context = ServiceContext(settings=settings, tenants=load_tenants(settings.tenants), uow=uow)
+        self.context = ServiceContext(
+            settings=settings,
+            tenants=load_tenants(settings.tenants),
+            uow=uow,
+            numbers=NumberBlocks(self.engine, definition.metadata.tables["number_sequences"]),
+        )
         self.wiring = definition.wire(self.context)
         self.consumer = EventConsumer(definition.name, self.wiring.subscriptions, uow, settings.tenants)
         housekeeping = Job(

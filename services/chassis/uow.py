@@ -48,7 +48,6 @@ class UnitOfWork:
         self._connect = connect
         self._outbox = metadata.tables["outbox"]
         self._inbox = metadata.tables["inbox"]
-        self._sequences = metadata.tables["number_sequences"]
         self._versions = metadata.tables["applied_versions"]
         self._codec = codec
         self._on_commit = on_commit
@@ -150,19 +149,3 @@ class UnitOfWork:
             .returning(t.c.version)
         )
         return self.connection.execute(stmt).first() is not None
-
-    # numbering: one scheme for order numbers, work-order numbers, ...
-    def next_number(self, name: str, period: str) -> int:
-        """Next value of a per-tenant counter, atomic under concurrent transactions."""
-        tenant = identity.current().tenant_id
-        dialect = self.connection.dialect.name
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._sequences)
-        stmt = (
-            ins.values(tenant_id=tenant, name=name, period=period, value=1)
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "name", "period"],
-                set_={"value": self._sequences.c.value + 1},
-            )
-            .returning(self._sequences.c.value)
-        )
-        return int(self.connection.execute(stmt).scalar_one())

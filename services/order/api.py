@@ -8,7 +8,7 @@ from services.chassis.fields import date_from_proto, date_to_proto, optional_dat
 from services.chassis.tenants import Tenant
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
-from services.order.service_layer.ports import CustomerDirectory, StockCheck
+from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
 
 
 class OrderApi(order_pb2_grpc.OrderServiceServicer):
@@ -19,12 +19,14 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         stock: StockCheck,
         options_for,
         tenant_for,
+        numbers: NumberSource,
     ):
         self._uow = uow
         self._customers = customers
         self._stock = stock
         self._options_for = options_for  # tenant id -> OptionLibrary
         self._tenant_for = tenant_for  # tenant id -> Tenant (number prefix, calendar)
+        self._numbers = numbers
 
     def CreateOrder(self, request: order_pb2.CreateOrderRequest, context) -> order_pb2.CreateOrderResponse:
         tenant_id = identity.current().tenant_id
@@ -43,6 +45,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             self._customers,
             self._options_for(tenant_id),
             tenant.number_prefix,
+            self._numbers,
             plant_tz=tenant.tz,
         )
         return order_pb2.CreateOrderResponse(order=order_to_proto(order))

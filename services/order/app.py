@@ -22,6 +22,7 @@ def wire(ctx: ServiceContext) -> Wiring:
         GrpcStockCheck(ctx.channel("inventory")),
         lambda tenant_id: option_library(ctx.tenant(tenant_id)),
         ctx.tenant,
+        ctx.numbers,
     )
     return Wiring(
         bindings=[

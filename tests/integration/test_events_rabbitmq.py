@@ -593,3 +593,83 @@ def test_a_short_retry_is_not_held_behind_a_long_one(wire):
     wait_until(lambda: len(done) == 2, timeout=10)
     assert done["FAST0"] < done["SLOW0"]
     assert done["FAST0"] - fast_sent < 1.5  # its own 0.2 s, not the 3.2 s of the one before it
+
+
+class CountingSide(Side):
+    """A sink that counts its commits (one per batch it handled)."""
+
+    commits = 0
+
+    def uow(self) -> UnitOfWork:
+        side = self
+
+        class Counted(UnitOfWork):
+            def commit(self) -> None:
+                super().commit()
+                side.commits += 1
+
+        return Counted(self.connect, self.metadata, self.codec)
+
+
+def test_a_queue_that_built_up_is_consumed_in_batches_each_event_once(wire, fresh_database):
+    """300 events waiting when the consumer starts: handled in far fewer commits than events
+    (batches), every effect exactly once, every claim kept."""
+    source, _, relay, _, amqp_url = wire
+    sink = CountingSide(fresh_database("batched"), f"sink{uuid.uuid4().hex[:6]}")
+    consumer = EventConsumer(
+        sink.name,
+        [Subscription(source.name, "customer_created", record_effect(sink), "apply_customer_created")],
+        sink.uow,
+        ["hardware"],
+    )
+    rc = RabbitConsumer(amqp_url, consumer, retry=FAST_RETRY)
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as conn:
+        rc.declare(conn.channel())  # the queue exists and collects while nobody consumes
+    emit(source, 300)
+    assert relay.drain() == 300
+    wait_until(lambda: queue_depth(amqp_url, rc.queue) == 300)
+    rc.start()
+    try:
+        wait_until(lambda: sink.count("effects") == 300)
+        time.sleep(0.3)
+        assert sink.count("effects") == 300 and sink.count("inbox") == 300
+        assert sink.commits < 300 / 4, sink.commits  # up to 64 per commit
+        wait_until(lambda: queue_depth(amqp_url, rc.queue) == 0)  # all acked after their commits
+    finally:
+        rc.stop()
+        sink.engine.dispose()
+
+
+def test_one_failing_event_in_a_batch_does_not_hold_back_or_double_the_others(wire, fresh_database):
+    source, _, relay, _, amqp_url = wire
+    sink = CountingSide(fresh_database("batched"), f"sink{uuid.uuid4().hex[:6]}")
+    effect = record_effect(sink)
+
+    def fails_on_c7(event, uow) -> None:
+        effect(event, uow)  # written, then rolled back with the batch when C7 fails
+        if event.data["code"] == "C7":
+            raise ValueError("C7 has no workshop routing")
+
+    consumer = EventConsumer(
+        sink.name,
+        [Subscription(source.name, "customer_created", fails_on_c7, "apply_customer_created")],
+        sink.uow,
+        ["hardware"],
+    )
+    rc = RabbitConsumer(amqp_url, consumer, retry=FAST_RETRY)
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as conn:
+        rc.declare(conn.channel())
+    emit(source, 40)
+    relay.drain()
+    wait_until(lambda: queue_depth(amqp_url, rc.queue) == 40)
+    rc.start()
+    try:
+        wait_until(lambda: queue_depth(amqp_url, rc.dead_letter_queue) == 1)  # after its retries
+        wait_until(lambda: sink.count("effects") == 39)
+        with sink.engine.connect() as conn:
+            codes = conn.execute(select(sink.effects.c.code)).scalars().all()
+        assert sorted(codes) == sorted(f"C{i}" for i in range(40) if i != 7)  # each once
+        assert sink.count("inbox") == 39
+    finally:
+        rc.stop()
+        sink.engine.dispose()

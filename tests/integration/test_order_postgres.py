@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 from services.chassis.errors import FailedPrecondition, NotFound, VersionConflict
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
+from services.chassis.numbering import NumberBlocks
 from services.chassis.runtime import unit_of_work_factory
 from services.order.adapters.tables import metadata, orders
 from services.order.app import definition
@@ -39,7 +40,10 @@ class PlentyOfStock:
 def uow(fresh_database):
     engine = create_engine(fresh_database("order"), pool_size=20)
     upgrade(definition.migrations_dir, engine)
-    yield unit_of_work_factory(definition, engine)
+    factory = unit_of_work_factory(definition, engine)
+    factory.numbers = NumberBlocks(engine, metadata.tables["number_sequences"])  # as the runtime wires it
+    factory.engine = engine
+    yield factory
     engine.dispose()
 
 
@@ -52,7 +56,17 @@ def create(uow, request_id: str = "") -> object:
         lines=[OrderLine("SP-08 弹片 spring clip", 10000, "stamping-1")],
         request_id=request_id,
     )
-    return handlers.create_order(cmd, uow, KnownCustomers(), OptionLibrary(), "HW")
+    return handlers.create_order(cmd, uow, KnownCustomers(), OptionLibrary(), "HW", uow.numbers)
+
+
+def handlers_with_numbers(uow, numbers):
+    """The same database through another process's number source (a second replica)."""
+
+    def factory(read_only: bool = False):
+        return uow(read_only)
+
+    factory.numbers = numbers  # type: ignore[attr-defined]
+    return factory
 
 
 def in_parallel(n: int, fn) -> tuple[list, list[Exception]]:
@@ -80,6 +94,54 @@ def test_parallel_orders_get_unique_consecutive_numbers(uow):
     assert errors == []
     numbers = sorted(o.order_no for o in created)
     assert [int(n.rsplit("-", 1)[1]) for n in numbers] == list(range(1, 13))
+
+
+def test_a_create_does_not_wait_for_another_creates_open_transaction(uow):
+    """The order-number counter is not locked across a create's transaction (it was: every create
+    queued behind the slowest one until its commit)."""
+    slow_commit_started, release = threading.Event(), threading.Event()
+
+    def held_open_uow(read_only: bool = False):
+        tx = uow(read_only)
+        commit = tx.commit
+
+        def slow_commit() -> None:
+            slow_commit_started.set()
+            release.wait(30)
+            commit()
+
+        tx.commit = slow_commit
+        return tx
+
+    held_open_uow.numbers = uow.numbers  # type: ignore[attr-defined]
+    first: list = []
+
+    def slow_create() -> None:
+        with acting_as(SALES):
+            first.append(create(held_open_uow))
+
+    slow = threading.Thread(target=slow_create)
+    with acting_as(SALES):
+        slow.start()
+        assert slow_commit_started.wait(10)
+        try:
+            second = create(uow)  # used to block on the counter row until the first committed
+            assert slow.is_alive()  # the first is still inside its transaction
+        finally:
+            release.set()
+            slow.join(20)
+    assert first and {first[0].order_no[-5:], second.order_no[-5:]} == {"00001", "00002"}
+
+
+def test_two_processes_of_the_service_never_share_a_number(uow):
+    """Replicas reserve blocks from one counter: the numbers they hand out never collide."""
+    other_engine = create_engine(uow.engine.url.render_as_string(hide_password=False), pool_size=20)
+    other = handlers_with_numbers(uow, NumberBlocks(other_engine, metadata.tables["number_sequences"]))
+    made, errors = in_parallel(16, lambda: create(uow if threading.get_ident() % 2 else other))
+    other_engine.dispose()
+    assert errors == []
+    numbers = [o.order_no for o in made]
+    assert len(set(numbers)) == len(numbers) == 16
 
 
 def test_parallel_resubmissions_of_one_form_make_one_order(uow):

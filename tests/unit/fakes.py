@@ -30,11 +30,29 @@ class FakeDatabase:
     outbox: list[Message] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)  # committed domain events, in order
     inbox: set[tuple[str, str]] = field(default_factory=set)
-    sequences: dict[tuple[str, str, str], int] = field(default_factory=dict)
     commits: int = 0
 
     def table(self, name: str) -> dict[Any, Any]:
         return self.rows.setdefault(name, {})
+
+
+class FakeNumbers:
+    """Like services.chassis.numbering.NumberBlocks: running numbers per tenant, name and period;
+    a number given back is handed out again first."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, str, str], int] = {}
+        self.returned: dict[tuple[str, str, str], list[int]] = {}
+
+    def next(self, name: str, period: str) -> int:
+        key = (identity.current().tenant_id, name, period)
+        if self.returned.get(key):
+            return self.returned[key].pop()
+        self.last[key] = self.last.get(key, 0) + 1
+        return self.last[key]
+
+    def give_back(self, name: str, period: str, number: int) -> None:
+        self.returned.setdefault((identity.current().tenant_id, name, period), []).append(number)
 
 
 class FakeUnitOfWork:
@@ -51,7 +69,6 @@ class FakeUnitOfWork:
     def __enter__(self) -> Self:
         self._pending: dict[str, dict[Any, Any]] = {}
         self._pending_inbox: set[tuple[str, str]] = set()
-        self._pending_sequences: dict[tuple[str, str, str], int] = {}
         self._seen: list[Any] = []
         self._events: list[DomainEvent] = []
         self._open_repositories()
@@ -87,20 +104,18 @@ class FakeUnitOfWork:
         for name, rows in self._pending.items():
             self.db.table(name).update(rows)
         self.db.inbox |= self._pending_inbox
-        self.db.sequences.update(self._pending_sequences)
         self.db.commits += 1
         self.committed = True
         self._clear_pending()
 
     def rollback(self) -> None:
-        if self._pending or self._pending_inbox or self._pending_sequences:
+        if self._pending or self._pending_inbox:
             self.rolled_back = True
         self._clear_pending()
 
     def _clear_pending(self) -> None:
         self._pending = {}
         self._pending_inbox = set()
-        self._pending_sequences = {}
 
     def claim(self, consumer: str, event_id: str) -> bool:
         key = (consumer, event_id)
@@ -116,12 +131,6 @@ class FakeUnitOfWork:
             return False
         self._write("applied_versions", key, version)
         return True
-
-    def next_number(self, name: str, period: str) -> int:
-        key = (identity.current().tenant_id, name, period)
-        value = self._pending_sequences.get(key, self.db.sequences.get(key, 0)) + 1
-        self._pending_sequences[key] = value
-        return value
 
     # helpers for repositories
     def _read(self, table: str) -> dict[Any, Any]:
@@ -184,6 +193,10 @@ class FakeOrderRepository:
                 return self._hand_out(order)
         return None
 
+    def attach(self, order: Order) -> None:
+        self._loaded_versions[order.order_id] = order.version
+        self._uow.track(order)
+
     def save(self, order: Order) -> None:
         tenant = identity.current().tenant_id
         current = self._uow._read(self.TABLE).get((tenant, order.order_id))
@@ -236,6 +249,7 @@ class UowFactory:
         self.codec = codec
         self.uow_cls = uow_cls
         self.opened: list[FakeUnitOfWork] = []
+        self.numbers = FakeNumbers()  # the service's number source, beside its database
 
     def __call__(self, read_only: bool = False) -> Any:
         uow = self.uow_cls(self.db, self.codec, read_only=read_only)

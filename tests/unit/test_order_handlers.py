@@ -50,7 +50,7 @@ def create(uow, *, customers=None, request_id="", customer_id=CUSTOMER, lines=LI
         request_id=request_id,
     )
     customers = customers or FakeCustomers(CUSTOMER, OTHER_CUSTOMER)
-    return handlers.create_order(cmd, uow, customers, options, "HW", clock=lambda: NOW)
+    return handlers.create_order(cmd, uow, customers, options, "HW", uow.numbers, clock=lambda: NOW)
 
 
 def approve(uow, order, stock, *, expected_version=None):
@@ -117,6 +117,16 @@ class TestCreateOrder:
             with pytest.raises(AlreadyExists):
                 create(uow, request_id="phone-7f3a", lines=LINES[:1])
         assert len(uow.opened[-1].committed_orders()) == 1
+
+    def test_a_resubmission_costs_no_order_number_and_no_look_up_first(self, uow):
+        with acting_as(SALES):
+            first = create(uow, request_id="phone-7f3a")
+            create(uow, request_id="phone-7f3a")
+            create(uow, request_id="phone-7f3a")
+            nxt = create(uow, request_id="phone-9b21")
+        assert [first.order_no, nxt.order_no] == ["HW-20261125-00001", "HW-20261125-00002"]
+        # a new order is one write transaction: no read of request_id before it
+        assert not uow.opened[0].read_only and len(uow.opened) == 1 + 2 * 2 + 1
 
     def test_different_request_ids_make_different_orders(self, uow):
         with acting_as(SALES):
@@ -250,7 +260,7 @@ def test_order_numbers_follow_the_plants_calendar_not_utc(uow):
     cmd = CreateOrder(CUSTOMER, Channel.DIRECT, Priority.NORMAL, date(2026, 12, 10), LINES)
     with acting_as(SALES):
         order = handlers.create_order(
-            cmd, uow, FakeCustomers(CUSTOMER), OPTIONS, "HW", clock=lambda: late_evening_utc
+            cmd, uow, FakeCustomers(CUSTOMER), OPTIONS, "HW", uow.numbers, clock=lambda: late_evening_utc
         )
     assert order.order_no == "HW-20261126-00001"
 

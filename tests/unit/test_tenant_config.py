@@ -337,6 +337,7 @@ def create(tenant: Tenant, uow, at: datetime, due: date = date(2026, 12, 10)):
             FakeCustomers("c-1"),
             option_library(tenant),
             tenant.number_prefix,
+            uow.numbers,
             clock=lambda: at,
             plant_tz=tenant.tz,
         )
@@ -378,6 +379,7 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
         FakeStock({}),
         lambda tenant_id: option_library(plants[tenant_id]),
         plants.__getitem__,
+        uow.numbers,
     )
     request = order_pb2.CreateOrderRequest(
         customer_id="c-1",

@@ -83,6 +83,12 @@ class OrderRepository:
         row = self._db.execute(self._scoped(select(orders).where(orders.c.request_id == request_id))).first()
         return self._hydrate([row])[0] if row else None
 
+    def attach(self, order: Order) -> None:
+        """An order read in an earlier unit of work, to change and `save` in this one without
+        reading it again: the version it was read at guards the update."""
+        self._loaded_versions[order.order_id] = order.version
+        self._track(order)
+
     def save(self, order: Order) -> None:
         """Write state changes; fails with VersionConflict if someone else changed it meanwhile."""
         loaded = self._loaded_versions[order.order_id]

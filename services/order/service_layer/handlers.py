@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from services.chassis import identity
 from services.chassis.errors import (
     AlreadyExists,
+    Conflict,
+    DomainError,
     Duplicate,
     FailedPrecondition,
     FieldViolation,
@@ -27,7 +29,7 @@ from services.order.domain.model import (
     Priority,
     order_number,
 )
-from services.order.service_layer.ports import CustomerDirectory, StockCheck
+from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
@@ -67,6 +69,7 @@ def create_order(
     customers: CustomerDirectory,
     options: OptionLibrary,
     number_prefix: str,
+    numbers: NumberSource,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     plant_tz: tzinfo = PLANT_TZ,
 ) -> Order:
@@ -77,36 +80,49 @@ def create_order(
             [FieldViolation("customer_id", "not your customer account")],
         )
     options.check(cmd.lines)
-    if cmd.request_id and (earlier := _earlier_submission(cmd, uow)):
-        return earlier
     if not customers.exists(cmd.customer_id):
         raise InvalidArgument(
             "unknown customer", [FieldViolation("customer_id", f"{cmd.customer_id} not found")]
         )
     now = clock().astimezone(plant_tz)  # order numbers and "today" follow the plant's calendar
-    try:
-        with uow() as tx:
-            seq = tx.next_number("order", f"{now:%Y%m%d}")
-            order = Order.create(
-                order_id=str(uuid.uuid4()),
-                order_no=order_number(number_prefix, now.date(), seq),
-                customer_id=cmd.customer_id,
-                channel=cmd.channel,
-                priority=cmd.priority,
-                due_date=cmd.due_date,
-                lines=cmd.lines,
-                created_by=caller.user,
-                now=now,
-                request_id=cmd.request_id,
-            )
-            tx.orders.add(order)
-            tx.commit()
-            return order
-    except Duplicate:
-        # The same request_id committed concurrently (a phone resending while the first is in flight).
-        if cmd.request_id and (earlier := _earlier_submission(cmd, uow)):
-            return earlier
-        raise AlreadyExists(f"request_id {cmd.request_id!r} is already used by another order") from None
+    day = f"{now:%Y%m%d}"
+    # No look-up of request_id first: the insert itself finds a resubmission (its unique key), so
+    # the common case (a new order) costs one transaction.
+    for _ in range(2):
+        seq = numbers.next("order", day)
+        try:
+            return _insert_order(cmd, uow, order_number(number_prefix, now.date(), seq), caller.user, now)
+        except Duplicate as dup:
+            if "order_no" in dup.constraint:
+                continue  # the counter was behind the table (a restored backup): take the next
+            numbers.give_back("order", day, seq)
+            # The same request_id committed earlier or concurrently (a phone resending its form).
+            if cmd.request_id and (earlier := _earlier_submission(cmd, uow)):
+                return earlier
+            raise AlreadyExists(f"request_id {cmd.request_id!r} is already used by another order") from None
+        except DomainError:
+            numbers.give_back("order", day, seq)  # refused before commit: the number is unused
+            raise
+    raise Conflict("order numbers are taken faster than they are counted; try again")
+
+
+def _insert_order(cmd: CreateOrder, uow: UowFactory, order_no: str, user: str, now: datetime) -> Order:
+    with uow() as tx:
+        order = Order.create(
+            order_id=str(uuid.uuid4()),
+            order_no=order_no,
+            customer_id=cmd.customer_id,
+            channel=cmd.channel,
+            priority=cmd.priority,
+            due_date=cmd.due_date,
+            lines=cmd.lines,
+            created_by=user,
+            now=now,
+            request_id=cmd.request_id,
+        )
+        tx.orders.add(order)
+        tx.commit()
+        return order
 
 
 def _earlier_submission(cmd: CreateOrder, uow: UowFactory) -> Order | None:
@@ -148,13 +164,13 @@ def approve_order(
                 + "; ".join(f"{s.product_model} needs {s.requested}, {s.available} available" for s in short)
             )
     with uow() as tx:
-        order = tx.orders.get(cmd.order_id)
-        order.approve(
-            approver=caller.user, expected_version=cmd.expected_version or seen.version, now=clock()
-        )
-        tx.orders.save(order)
+        # No second read: the update is guarded by the version `seen` was read at, so a change
+        # made since (by anyone) fails it with VersionConflict instead of being overwritten.
+        tx.orders.attach(seen)
+        seen.approve(approver=caller.user, expected_version=cmd.expected_version or seen.version, now=clock())
+        tx.orders.save(seen)
         tx.commit()
-        return order
+        return seen
 
 
 def get_order(order_id: str, uow: UowFactory) -> Order:

@@ -19,3 +19,11 @@ class CustomerDirectory(Protocol):
 
 class StockCheck(Protocol):
     def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]: ...
+
+
+class NumberSource(Protocol):
+    """Running numbers per tenant, name and period (services/chassis/numbering.py)."""
+
+    def next(self, name: str, period: str) -> int: ...
+
+    def give_back(self, name: str, period: str, number: int) -> None: ...
