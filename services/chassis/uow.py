@@ -3,12 +3,13 @@ and, for consumers, the processed-event mark (inbox) commit together or not at a
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Connection, MetaData, insert
+from sqlalchemy import Connection, Executable, MetaData, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
@@ -117,35 +118,37 @@ class UnitOfWork:
         """Mark the event processed in this transaction, first thing: False if it already is (one
         statement instead of a look-up and an insert; a concurrent delivery of the same event
         waits on the row and then finds it). Rolling back releases the claim."""
-        dialect = self.connection.dialect.name
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self._inbox)
-        stmt = (
-            ins.values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(self._inbox.c.event_id)
-        )
-        return self.connection.execute(stmt).first() is not None
+        stmt = _claim_statement(self.connection.dialect.name, self._inbox)
+        params = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
+        return self.connection.execute(stmt, params).first() is not None
 
     # applied versions: consumers that apply an aggregate's state, newest version wins
     def apply_version(self, consumer: str, aggregate_id: str, version: int) -> bool:
         """Record `version` as applied unless a newer or equal one is (False then): one guarded
         upsert, so two replicas applying two versions at once cannot both win."""
-        t = self._versions
-        dialect = self.connection.dialect.name
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
-        stmt = (
-            ins.values(
-                consumer=consumer,
-                tenant_id=identity.current().tenant_id,
-                aggregate_id=aggregate_id,
-                version=version,
-                applied_at=datetime.now(UTC),
-            )
-            .on_conflict_do_update(
-                index_elements=["consumer", "tenant_id", "aggregate_id"],
-                set_={"version": ins.excluded.version, "applied_at": ins.excluded.applied_at},
-                where=t.c.version < ins.excluded.version,
-            )
-            .returning(t.c.version)
-        )
-        return self.connection.execute(stmt).first() is not None
+        stmt = _apply_version_statement(self.connection.dialect.name, self._versions)
+        params = {
+            "consumer": consumer,
+            "tenant_id": identity.current().tenant_id,
+            "aggregate_id": aggregate_id,
+            "version": version,
+            "applied_at": datetime.now(UTC),
+        }
+        return self.connection.execute(stmt, params).first() is not None
+
+
+# Built once per dialect and table: every consumed event runs both (statement cache hits).
+@functools.cache
+def _claim_statement(dialect: str, inbox: Table) -> Executable:
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(inbox)
+    return ins.on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(inbox.c.event_id)
+
+
+@functools.cache
+def _apply_version_statement(dialect: str, versions: Table) -> Executable:
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(versions)
+    return ins.on_conflict_do_update(
+        index_elements=["consumer", "tenant_id", "aggregate_id"],
+        set_={"version": ins.excluded.version, "applied_at": ins.excluded.applied_at},
+        where=versions.c.version < ins.excluded.version,
+    ).returning(versions.c.version)

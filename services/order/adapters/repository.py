@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, Select, and_, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, insert, or_, select, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
 from services.chassis.paging import day_part, decode_token, encode_token, uuid_part
-from services.chassis.scoping import scoped
+from services.chassis.scoping import Scoped, scoped
 from services.order.adapters.tables import order_lines, orders
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 
@@ -27,7 +27,8 @@ class OrderRepository:
     def add(self, order: Order) -> None:
         tenant = identity.current().tenant_id
         self._db.execute(
-            insert(orders).values(
+            _INSERT_ORDER,
+            dict(
                 order_id=order.order_id,
                 tenant_id=tenant,
                 order_no=order.order_no,
@@ -42,10 +43,10 @@ class OrderRepository:
                 approved_by=order.approved_by,
                 approved_at=order.approved_at,
                 request_id=order.request_id or None,
-            )
+            ),
         )
         self._db.execute(
-            insert(order_lines),
+            _INSERT_LINES,
             [
                 dict(
                     order_id=order.order_id,
@@ -65,15 +66,7 @@ class OrderRepository:
         self._track(order)
 
     def get(self, order_id: str) -> Order:
-        # One round trip: the order row repeated beside each of its lines.
-        rows = self._db.execute(
-            self._scoped(
-                select(orders, *_LINE_COLUMNS)
-                .outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id)
-                .where(orders.c.order_id == order_id)
-                .order_by(order_lines.c.line_no)
-            )
-        ).all()
+        rows = self._db.execute(*_GET.bind(order_id=order_id)).all()
         if not rows:
             raise NotFound(f"order {order_id} not found")
         lines = [_line(r, prefix="l_") for r in rows if r.l_line_no is not None]
@@ -93,18 +86,16 @@ class OrderRepository:
         """Write state changes; fails with VersionConflict if someone else changed it meanwhile."""
         loaded = self._loaded_versions[order.order_id]
         result = self._db.execute(
-            update(orders)
-            .where(
-                orders.c.order_id == order.order_id,
-                orders.c.version == loaded,
-                orders.c.tenant_id == identity.current().tenant_id,
-            )
-            .values(
+            _SAVE,
+            dict(
+                b_order_id=order.order_id,
+                b_loaded=loaded,
+                b_tenant=identity.current().tenant_id,
                 state=order.state.value,
                 version=order.version,
                 approved_by=order.approved_by,
                 approved_at=order.approved_at,
-            )
+            ),
         )
         if result.rowcount != 1:
             raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
@@ -186,6 +177,24 @@ class OrderRepository:
 
 
 _LINE_COLUMNS = [c.label(f"l_{c.name}") for c in order_lines.c]
+# Statements of every create, approval and read, built once (statement cache hits; see Scoped).
+_INSERT_ORDER = insert(orders)
+_INSERT_LINES = insert(order_lines)
+# One round trip: the order row repeated beside each of its lines.
+_GET = Scoped(
+    select(orders, *_LINE_COLUMNS)
+    .outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id)
+    .where(orders.c.order_id == bindparam("order_id"))
+    .order_by(order_lines.c.line_no),
+    orders,
+    customer_column="customer_id",
+)
+# The SET clause comes from the parameters named like columns (state, version, approved_*).
+_SAVE = update(orders).where(
+    orders.c.order_id == bindparam("b_order_id"),
+    orders.c.version == bindparam("b_loaded"),
+    orders.c.tenant_id == bindparam("b_tenant"),
+)
 
 
 def _line(row, prefix: str = "") -> OrderLine:

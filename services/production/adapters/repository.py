@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, true, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, true, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.chassis.paging import decode_token, encode_token, instant_part, matching
-from services.chassis.scoping import scoped
+from services.chassis.scoping import Scoped, scoped
 from services.production.adapters.tables import work_order_lines, work_orders
 from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
 
@@ -19,7 +19,8 @@ class WorkOrderRepository:
 
     def add(self, wo: WorkOrder) -> None:
         self._db.execute(
-            insert(work_orders).values(
+            _INSERT_WORK_ORDER,
+            dict(
                 work_order_id=wo.work_order_id,
                 tenant_id=identity.current().tenant_id,
                 work_order_no=wo.work_order_no,
@@ -30,7 +31,7 @@ class WorkOrderRepository:
                 due_date=wo.due_date,
                 created_at=wo.created_at,
                 order_version=wo.order_version,
-            )
+            ),
         )
         self._insert_lines(wo)
         self._track(wo)
@@ -48,7 +49,7 @@ class WorkOrderRepository:
 
     def _insert_lines(self, wo: WorkOrder) -> None:
         self._db.execute(
-            insert(work_order_lines),
+            _INSERT_LINES,
             [
                 dict(
                     work_order_id=wo.work_order_id,
@@ -69,13 +70,18 @@ class WorkOrderRepository:
         return found[0]
 
     def for_order(self, order_id: str) -> list[WorkOrder]:
-        return self._find(work_orders.c.order_id == order_id, limit=500)
+        """The work orders of one order (every approval of an order asks this)."""
+        return self._hydrate(self._db.execute(*_FOR_ORDER.bind(order_id=order_id)).all())
 
     def _find(self, condition, limit: int) -> list[WorkOrder]:
         query = scoped(select(work_orders), work_orders).where(condition)
-        rows = self._db.execute(
-            query.order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no).limit(limit)
-        ).all()
+        return self._hydrate(
+            self._db.execute(
+                query.order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no).limit(limit)
+            ).all()
+        )
+
+    def _hydrate(self, rows) -> list[WorkOrder]:
         if not rows:
             return []
         lines: dict[str, list[WorkOrderLine]] = {r.work_order_id: [] for r in rows}
@@ -139,4 +145,13 @@ class WorkOrderRepository:
         return found, token
 
 
+_INSERT_WORK_ORDER = insert(work_orders)
+_INSERT_LINES = insert(work_order_lines)
+_FOR_ORDER = Scoped(
+    select(work_orders)
+    .where(work_orders.c.order_id == bindparam("order_id"))
+    .order_by(work_orders.c.created_at.desc(), work_orders.c.work_order_no)
+    .limit(500),
+    work_orders,
+)
 _WORK_ORDER_NO = matching(r"[A-Z0-9][A-Za-z0-9-]{0,47}")
