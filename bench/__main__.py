@@ -15,13 +15,14 @@ from bench.config import FULL, QUICK
 from bench.report import RESULTS_DIR, Report, machine, table
 from bench.stacks import Environment
 
-CASES = ("read", "write", "relay", "flow", "scale")
+CASES = ("read", "write", "relay", "flow", "scale", "replicas")
 MODULES = {
     "read": "bench.cases.read_rpc",
     "write": "bench.cases.write_rpc",
     "relay": "bench.cases.relay",
     "flow": "bench.cases.order_flow",
     "scale": "bench.cases.scale",
+    "replicas": "bench.cases.replicas",
 }
 
 

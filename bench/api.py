@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Generic, TypeVar
 
 import grpc
 
@@ -14,6 +17,7 @@ from omsctl.tokens import dev_issuer
 from services.chassis.fields import date_to_proto
 
 TENANT = "hardware"
+T = TypeVar("T")
 
 
 def metadata(tenant: str = TENANT, roles: tuple[str, ...] = ("sales", "approver")) -> tuple:
@@ -37,6 +41,33 @@ class Api:
         """One of the seeded demo customers."""
         reply = self.customers.ListCustomers(customer_pb2.ListCustomersRequest(), metadata=self.md)
         return reply.customers[0].customer_id
+
+
+class PerThreadChannel(Generic[T]):
+    """Each calling thread gets a channel of its own to `address`, with its own TCP connection
+    (gRPC would otherwise share one subchannel between equal channels), so the connections of
+    several callers can land on different processes of a server behind one port (SO_REUSEPORT).
+    `make(channel)` builds what the thread calls: a stub, a bare method."""
+
+    def __init__(self, address: str, make: Callable[[grpc.Channel], T]):
+        self._address, self._make = address, make
+        self._local = threading.local()
+        self._channels: list[grpc.Channel] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        made = getattr(self._local, "made", None)
+        if made is None:
+            channel = grpc.insecure_channel(self._address, options=[("grpc.use_local_subchannel_pool", 1)])
+            grpc.channel_ready_future(channel).result(timeout=10)  # connected before it is timed
+            with self._lock:
+                self._channels.append(channel)
+            made = self._local.made = self._make(channel)
+        return made
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
 
 
 def order_request(customer_id: str, lines: int = 2) -> order_pb2.CreateOrderRequest:

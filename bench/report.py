@@ -61,6 +61,15 @@ def compare(row: Row, baseline: Row, *, of: str = "ops/s", aim: str = "") -> Row
     return row
 
 
+def spread(row: Row, limit: float) -> Row:
+    """Judge a row by its own tail: ratio = its p99 / its p50, aim "p99 <= limit x p50"."""
+    row.baseline, row.ratio_of = row.case, "p99/p50"
+    row.ratio = row.p99_ms / row.p50_ms if row.p99_ms is not None and row.p50_ms else math.nan
+    row.aim = f"p99 <= {limit:g} x p50"
+    row.met = row.ratio <= limit
+    return row
+
+
 def machine() -> dict:
     cpu = ""
     try:

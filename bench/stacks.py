@@ -24,19 +24,40 @@ import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.catalog import NAMES
+from services.catalog import DISTRIBUTED_PORTS, NAMES
 from services.stack import DistributedStack
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("OMS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432")
 AMQP_BASE = os.environ.get("OMS_BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
-PORT_OFFSET = 3000  # clear of `make run-distributed` (0) and the e2e tests (1000)
+PORT_OFFSETS = range(3000, 4000, 200)  # clear of `make run-distributed` (0), e2e (1000), faults (2000)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_offset() -> int:
+    """An offset whose gRPC and metrics ports (replicas' included) are all free now: another bench
+    on this machine (the test suite's quick one, say) must not make a service fail to bind."""
+    for offset in PORT_OFFSETS:
+        grpc_ports = [port + offset for port in DISTRIBUTED_PORTS.values()]
+        # DistributedStack's metrics ports: 9100 + offset + i, a second replica's 100 above
+        metrics = [9100 + offset + i + r for i in range(len(NAMES) + 1) for r in (0, 100)]
+        if all(_is_free(port) for port in grpc_ports + metrics):
+            return offset
+    raise RuntimeError(f"no free port block for a distributed stack at offsets {list(PORT_OFFSETS)}")
 
 
 def wait_serving(address: str, proc: subprocess.Popen | None = None, timeout_s: float = 60) -> None:
@@ -129,7 +150,7 @@ def fresh_database(label: str) -> Iterator[str]:
 class Distributed:
     """The six services as processes on PostgreSQL (fresh databases) and RabbitMQ (fresh vhost)."""
 
-    def __init__(self, work_dir: Path):
+    def __init__(self, work_dir: Path, replicas: dict[str, int] | None = None):
         self._exit = contextlib.ExitStack()
         amqp_url = self._exit.enter_context(fresh_vhost())
         vhost = amqp_url.rsplit("/", 1)[1]
@@ -138,9 +159,10 @@ class Distributed:
             db_prefix=f"oms_bench_{uuid.uuid4().hex[:6]}",
             amqp_base=AMQP_BASE,
             vhost=vhost.replace("%2F", "/"),
-            port_offset=PORT_OFFSET,
+            port_offset=free_port_offset(),
             log_dir=work_dir / "distributed",
             extra_env={"OMS_LOG_LEVEL": "WARNING"},
+            replicas=replicas,  # {"order": 2}: two order processes on one port (SO_REUSEPORT)
         )
         self.stack.create_databases(drop=True)
         self._exit.callback(self.stack.drop_databases)
@@ -158,7 +180,41 @@ class Distributed:
         return self.stack.processes[service].pid
 
     def pids(self) -> dict[str, int]:
+        """{process key: pid}: each service, "notify-worker", and replicas as "order-2"..."""
         return {key: proc.pid for key, proc in self.stack.processes.items()}
+
+    def wait_listening(self, service: str, processes: int, timeout_s: float = 30) -> None:
+        """Wait until `processes` sockets listen on the service's port: a health check answered
+        by one replica says nothing of the others, and a connection made before a replica listens
+        can never land on it."""
+        port = f":{self.stack.ports[service]:04X} "
+        deadline = time.monotonic() + timeout_s
+        while True:
+            tables = (Path("/proc/net/tcp").read_text(), Path("/proc/net/tcp6").read_text())
+            # fields: sl local_address rem_address st ...; st 0A = LISTEN
+            listening = sum(
+                1
+                for table in tables
+                for line in table.splitlines()[1:]
+                if (f := line.split()) and (f[1] + " ").endswith(port) and f[3] == "0A"
+            )
+            if listening >= processes:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{listening} of {processes} {service} processes listen after {timeout_s}s"
+                )
+            time.sleep(0.2)
+
+    def database(self, service: str) -> str:
+        return f"{self.stack.db_prefix}_{service}"
+
+    def backend_pids(self, *services: str) -> list[int]:
+        """PostgreSQL backends connected now to these services' databases (every service's if none)."""
+        names = [self.database(s) for s in services or NAMES]
+        with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (names,))
+            return [pid for (pid,) in rows]
 
     def stop(self) -> None:
         self._exit.close()
@@ -182,9 +238,16 @@ class Environment:
             self._distributed = Distributed(self.work_dir)
         return self._distributed
 
-    def close(self) -> None:
+    def stop_shared(self) -> None:
+        """Stop the shared stacks (a case that starts its own wants the machine quiet); the next
+        `embedded()` or `distributed()` starts a fresh one."""
         if self._embedded is not None:
             self._embedded.stop()
+            self._embedded = None
         if self._distributed is not None:
             self._distributed.stop()
+            self._distributed = None
+
+    def close(self) -> None:
+        self.stop_shared()
         shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Case 1: a read RPC through the chassis (token check, validation, metrics, tracing, a real DB read)
-against a bare grpcio server answering a message of the same size, sequential and concurrent."""
+against a bare grpcio server answering a message of the same size: sequential, 16 callers on one
+channel, and 8 callers with a channel each."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from collections.abc import Callable
 
 import grpc
 
-from bench.api import Api, order_request
+from bench.api import Api, PerThreadChannel, order_request
 from bench.bare_server import METHOD
 from bench.config import Config
 from bench.measure import Sample, peak_rss_kb, reset_peak_rss, run_concurrent, run_sequential
 from bench.report import Report, Row, compare
 from bench.stacks import ROOT, Environment, free_port, python_env
-from oms.order.v1 import order_pb2
+from oms.order.v1 import order_pb2, order_pb2_grpc
 
 AIM = ">= 0.5"
+BARE_CODECS = {
+    "request_serializer": order_pb2.GetOrderRequest.SerializeToString,
+    "response_deserializer": order_pb2.GetOrderResponse.FromString,
+}
 
 
 class BareServer:
@@ -60,11 +65,7 @@ def run(env: Environment, cfg: Config, report: Report) -> None:
     channel = grpc.insecure_channel(bare.address)
     # The same request bytes and token go out, and the reply is parsed as a GetOrderResponse,
     # so the client does the same work in both; only the server side differs.
-    bare_get = channel.unary_unary(
-        METHOD,
-        request_serializer=order_pb2.GetOrderRequest.SerializeToString,
-        response_deserializer=order_pb2.GetOrderResponse.FromString,
-    )
+    bare_get = channel.unary_unary(METHOD, **BARE_CODECS)
     try:
 
         def chassis_call() -> None:
@@ -80,7 +81,35 @@ def run(env: Environment, cfg: Config, report: Report) -> None:
             base = Row.of(f"read.bare-grpc.{label}", measured(bare.proc.pid, lambda r=runner: r(bare_call)))
             mine = Row.of(f"read.GetOrder.{label}", measured(stack.pid, lambda r=runner: r(chassis_call)))
             report.add(base, compare(mine, base, aim=AIM))
-        report.notes.append(f"read: reply {len(payload)} bytes (GetOrderResponse, 2 lines), SQLite")
+
+        # Each caller with a channel (and connection) of its own, as separate clients would be.
+        own_bare = PerThreadChannel(bare.address, lambda ch: ch.unary_unary(METHOD, **BARE_CODECS))
+        own_chassis = PerThreadChannel(stack.address, order_pb2_grpc.OrderServiceStub)
+        n = cfg.own_callers
+
+        def own_channels(pid: int, channels: PerThreadChannel, op: Callable[[], object]) -> Sample:
+            return measured(pid, lambda: run_concurrent(op, cfg.read_calls, n, cfg.warmup, channels.get))
+
+        try:
+            base = Row.of(
+                f"read.bare-grpc.{n}x",
+                own_channels(bare.proc.pid, own_bare, lambda: own_bare.get()(request, metadata=api.md)),
+            )
+            mine = Row.of(
+                f"read.GetOrder.{n}x",
+                own_channels(
+                    stack.pid, own_chassis, lambda: own_chassis.get().GetOrder(request, metadata=api.md)
+                ),
+            )
+            report.add(base, compare(mine, base, aim=AIM))
+        finally:
+            own_bare.close()
+            own_chassis.close()
+        report.notes.append(
+            f"read: reply {len(payload)} bytes (GetOrderResponse, 2 lines), SQLite; the {cfg.callers} "
+            f"callers of {cfg.callers}x share one channel, the {cfg.own_callers} of {cfg.own_callers}x "
+            "have a channel (and connection) each, connected before timing starts"
+        )
     finally:
         channel.close()
         bare.stop()

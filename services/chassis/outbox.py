@@ -35,6 +35,7 @@ from services.chassis.metrics import (
 )
 
 log = logging.getLogger(__name__)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class Publisher(Protocol):
@@ -53,7 +54,10 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         interval_s: float = 0.2,
-        linger_s: float = 0.005,
+        # Woken by a commit, the relay waits this long for more commits to publish together: at
+        # hundreds of creates a second, one pass per ~6 events instead of per 1-2 (each pass is a
+        # SELECT, a confirm round trip, an UPDATE and a commit); 20 ms on a 1 s delivery aim.
+        linger_s: float = 0.02,
         max_backoff_s: float = 3.0,
         max_attempts: int = 8,
     ):
@@ -106,6 +110,10 @@ class OutboxRelay:
         if self._engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         with self._engine.begin() as conn:
+            if self._engine.dialect.name == "postgresql":
+                # Marking rows published need not wait for the disk: if a crash loses the mark,
+                # the events are published again and consumers' inboxes drop the copies.
+                conn.execute(_ASYNC_COMMIT)
             rows = conn.execute(query).all()
             if not rows:
                 self._careful = 0

@@ -108,6 +108,7 @@ class RabbitPublisher:
         self._next_tag = 1
         self._outstanding: set[int] = set()  # published, not yet confirmed either way
         self._nacked: set[int] = set()
+        self._unrouted: dict[tuple[str, str], tuple[int, float]] = {}  # -> (not yet said, said at)
         self._lock = threading.RLock()  # close() may run from another thread (shutdown)
         self._closing = False
 
@@ -143,7 +144,21 @@ class RabbitPublisher:
         # gone. Consumers declare their queues in `migrate`, before anything is published; a
         # return here means a subscriber is missing, and the platform engineer sees it counted.
         OUTBOX_UNROUTED.labels(method.exchange, method.routing_key).inc()
-        log.warning("no queue bound for %s/%s: event not routed", method.exchange, method.routing_key)
+        # Said once per event type and UNROUTED_LOG_S, not per event: an event type nobody
+        # subscribes to yet (order_created today) would otherwise log a line per order.
+        key = (method.exchange, method.routing_key)
+        count, said_at = self._unrouted.get(key, (0, -UNROUTED_LOG_S))
+        now = time.monotonic()
+        if now - said_at >= UNROUTED_LOG_S:
+            log.warning(
+                "no queue bound for %s/%s: event not routed (%d more since last said; counted in "
+                "oms_outbox_unrouted_total)",
+                *key,
+                count,
+            )
+            self._unrouted[key] = (0, now)
+        else:
+            self._unrouted[key] = (count + 1, said_at)
 
     def publish_batch(self, messages: Sequence[Message]) -> dict[int, str]:
         """Publish and wait for every confirm. Returns {index: reason} for the messages the broker
@@ -277,6 +292,7 @@ def declare_external_queues(
     return [queue for queue, _, _ in bindings]
 
 
+UNROUTED_LOG_S = 600.0  # how often an unrouted event type is logged again
 IDLE_S = 0.2  # an idle consumer looks up this often (to stop, to flush a batch)
 
 
