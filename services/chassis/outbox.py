@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, Table, func, select, text, update
+from sqlalchemy import BigInteger, Engine, Table, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from services.chassis.db import connector
 from services.chassis.events import Message
@@ -70,6 +71,13 @@ class OutboxRelay:
         self._linger_s = linger_s
         self._max_backoff_s = max_backoff_s
         self._max_attempts = max_attempts
+        # One statement for every batch: on PostgreSQL the ids ride as one array parameter (an
+        # IN list of 500 is rendered and converted again for each batch); elsewhere an IN list.
+        if engine.dialect.name == "postgresql":
+            cond = outbox.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+        else:
+            cond = outbox.c.id.in_(bindparam("ids", expanding=True))
+        self._mark_published = update(outbox).where(cond).values(published_at=bindparam("now"))
         self.refused_last = 0  # messages the broker refused in the last pass
         self._careful = 0  # rows still to relay one at a time, after the broker refused a batch whole
         self._wake = threading.Event()
@@ -130,7 +138,7 @@ class OutboxRelay:
             now = datetime.now(UTC)
             sent = [r.id for i, r in enumerate(rows) if i not in refused]
             if sent:
-                conn.execute(update(t).where(t.c.id.in_(sent)).values(published_at=now))
+                conn.execute(self._mark_published, {"ids": sent, "now": now})
             for i, reason in refused.items():
                 self._refused(conn, rows[i], reason, now)
         if self._careful:
