@@ -22,6 +22,13 @@ NONE = "—"
 LABELS: dict[str, str] = {
     "ORDER_STATE_PENDING_APPROVAL": "待审批 Pending approval",
     "ORDER_STATE_APPROVED": "已审批 Approved",
+    "ORDER_STATE_DRAFT": "草稿 Draft",
+    "ORDER_STATE_IN_PRODUCTION": "生产中 In production",
+    "ORDER_STATE_QC_PASSED": "质检完成 QC passed",
+    "ORDER_STATE_READY_TO_SHIP": "待发货 Ready to ship",
+    "ORDER_STATE_SHIPPED": "已发货 Shipped",
+    "ORDER_STATE_CLOSED": "已关闭 Closed",
+    "ORDER_STATE_CANCELLED": "已取消 Cancelled",
     "STAGE_TO_SCHEDULE": "待排产 To schedule",
     "STAGE_IN_PROCESS": "加工中 In process",
     "STAGE_QC_PASSED": "质检完成 QC passed",

@@ -12,6 +12,8 @@ Roles (the `roles` claim of a token):
     planner        计划     plans production from approved orders
     workshop_lead  车间主任  a workshop's work orders and the notices about them
     manager        经理     reads everything
+    warehouse      仓库     ships orders (order lifecycle)
+    finance        财务     closes shipped orders (order lifecycle)
     service        a service acting on its own, without a user (an event consumer calling a peer)
     admin          everything staff may do (never what only a portal account may do)
     customer       a customer-portal account: its token names one customer (`customer` claim)
@@ -36,10 +38,23 @@ from dataclasses import dataclass
 
 from services.chassis.errors import PermissionDenied
 from services.chassis.identity import Identity
+from services.order.domain.lifecycle import ROLES as LIFECYCLE_ROLES
+from services.order.domain.lifecycle import Action
 
 ADMIN = "admin"
 PORTAL_ROLE = "customer"
-ROLES = ("sales", "approver", "planner", "workshop_lead", "manager", "service", ADMIN, PORTAL_ROLE)
+ROLES = (
+    "sales",
+    "approver",
+    "planner",
+    "workshop_lead",
+    "manager",
+    "warehouse",
+    "finance",
+    "service",
+    ADMIN,
+    PORTAL_ROLE,
+)
 
 
 @dataclass(frozen=True)
@@ -81,10 +96,15 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
     },
     "oms.order.v1.OrderService": {
         # ingest's SubmitPhoneOrder calls it as the sales person who took the call
-        "CreateOrder": allow("sales", "service", portal=True),
+        # Lifecycle steps: the roles of the order's own state machine (order/domain/lifecycle.py)
+        "CreateOrder": allow(*LIFECYCLE_ROLES[Action.CREATE], portal=True),
         "GetOrder": allow(*STAFF_READERS, portal=True),
         "ListOrders": allow(*STAFF_READERS, portal=True),
-        "ApproveOrder": allow("approver"),
+        "ApproveOrder": allow(*LIFECYCLE_ROLES[Action.APPROVE]),
+        "SubmitOrder": allow(*LIFECYCLE_ROLES[Action.SUBMIT]),
+        "CancelOrder": allow(*LIFECYCLE_ROLES[Action.CANCEL]),
+        # staff names and reasons: not for portal accounts
+        "ListOrderHistory": allow(*STAFF_READERS),
         # option libraries, workshop names and the plant's time zone: what any order form or
         # screen needs, staff or portal (no people and no prices in it)
         "GetTenantOptions": allow(*STAFF_READERS, "workshop_lead", portal=True),

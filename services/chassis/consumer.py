@@ -139,6 +139,7 @@ class EventConsumer:
                 )
                 return "stale"
             p.subscription.handler(event, uow)
+            uow.capture_trace()  # what it recorded carries this event's trace (one commit, many events)
         return "ok"
 
     def record_retry(self, exchange: str, routing_key: str) -> None:

@@ -107,9 +107,14 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
             writers.release()
 
     # The transaction ends by commit or rollback; a connection returned to the pool with neither
-    # (a failure inside the driver) is reset by the pool, and checkin releases the lock then.
-    event.listen(engine, "commit", lambda conn: _release(conn.info))
-    event.listen(engine, "rollback", lambda conn: _release(conn.info))
+    # (a failure inside the driver, an invalidated connection, whose `info` cannot be read then
+    # without hiding the driver's error) is reset by the pool, and checkin releases the lock.
+    def _on_end(conn) -> None:
+        if not conn.invalidated:
+            _release(conn.info)
+
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
     event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
 
 

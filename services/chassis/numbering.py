@@ -9,9 +9,11 @@ number at a time when orders trickle in (consecutive numbers, as a plant expects
 MAX_BLOCK at once in a burst (one round trip per block).
 
 What this gives up, said in the README: a number reserved but never used leaves a gap — the rest
-of a block when the process stops, or a number whose create failed after the process itself
-stopped. A failed create hands its number back (`give_back`), and the next create takes it, so
-numbers are unique and nearly gap-free, but not always in the order the orders were created.
+of a block when the process stops, a number whose create failed for a storage reason (the
+database went away mid-insert: the create may or may not have committed, so the number is not
+reused), or a handed-back number when the process stops before reusing it. A create refused
+before commit hands its number back (`give_back`), and the next create takes it, so numbers are
+unique and nearly gap-free, but not always in the order the orders were created.
 """
 
 from __future__ import annotations

@@ -334,6 +334,7 @@ class RabbitConsumer:
         self._conn: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._thread: threading.Thread | None = None
+        self._settled: set[int] = set()
         self.ready = threading.Event()
         self.connected = threading.Event()
 
@@ -426,6 +427,7 @@ class RabbitConsumer:
         channel.cancel()  # what was delivered and not handled goes back to the queue
 
     def _handle(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
+        self._settled = set()  # tags acked on their own (forwarded to retry or dead letter)
         ready: dict[str, list[tuple[Delivery, Prepared, int]]] = {}  # tenant -> its events, in order
         for d in batch:
             try:
@@ -466,8 +468,17 @@ class RabbitConsumer:
                     self._failed(
                         channel, d, dict(p.headers), p.subscription.exchange, p.event.event_type, attempt, exc
                     )
-        # Every delivery of the batch is settled (handled, retried or dead-lettered): ack them all.
-        channel.basic_ack(batch[-1].method.delivery_tag, multiple=True)
+        # The rest are committed: one ack covers them (and skips those acked on their own).
+        rest = [d.method.delivery_tag for d in batch if d.method.delivery_tag not in self._settled]
+        if rest:
+            channel.basic_ack(max(rest), multiple=True)
+
+    def _settle(self, channel: BlockingChannel, d: Delivery) -> None:
+        """Ack a delivery whose copy now waits in a retry or dead-letter queue (the forward was
+        confirmed): at once, so a batch that is requeued later (a dropped connection) does not
+        bring it back beside its copy."""
+        channel.basic_ack(d.method.delivery_tag)
+        self._settled.add(d.method.delivery_tag)
 
     def _failed(
         self,
@@ -494,6 +505,7 @@ class RabbitConsumer:
             d.props,
             forwarded_headers(headers, exchange, routing_key, decision.attempt),
         )
+        self._settle(channel, d)
 
     def _dead_letter(
         self,
@@ -519,6 +531,7 @@ class RabbitConsumer:
             d.props,
             forwarded_headers(headers, exchange, routing_key, attempt, reason),
         )
+        self._settle(channel, d)
         self.consumer.record_dead_letter(exchange, routing_key)
 
     def _forward(

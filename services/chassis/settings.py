@@ -90,8 +90,9 @@ class Settings:
     grpc_workers: int = 0
     metrics_port: int = 0  # 0 = no metrics HTTP server (embedded tests); /metrics otherwise
     # SO_REUSEPORT: several processes of one service listen on one port and the kernel spreads
-    # incoming connections over them (scaling a service by processes on one host). Off in dev,
-    # where a second `make run` on a busy port should be told so rather than share it silently.
+    # incoming connections over them (scaling a service by processes on one host). Off unless
+    # asked for: two different services started on one port must be told so, not share it and
+    # answer each other's calls with UNIMPLEMENTED. (A pod has a network namespace of its own.)
     reuse_port: bool = False
     db_url: str = ""
     amqp_url: str = ""  # empty = in-process bus
@@ -194,7 +195,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         grpc_port=port("OMS_GRPC_PORT", "50050"),
         grpc_workers=number("OMS_GRPC_WORKERS", "0"),
         metrics_port=port("OMS_METRICS_PORT", "0"),
-        reuse_port=flag("OMS_REUSE_PORT", "1" if production else "0"),
+        reuse_port=flag("OMS_REUSE_PORT", "0"),
         db_url=get("OMS_DB_URL", None if production else ""),
         amqp_url=get("OMS_AMQP_URL", None if production else ""),
         jwks_file=jwks_file,

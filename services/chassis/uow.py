@@ -58,6 +58,7 @@ class UnitOfWork:
         self.connection = self._connect()
         self._seen: list[RecordsEvents] = []
         self._events: list[DomainEvent] = []
+        self._traces: dict[int, dict[str, str]] = {}  # id(event) -> trace context it was made in
         self._open_repositories()
         return self
 
@@ -75,6 +76,14 @@ class UnitOfWork:
     def record(self, event: DomainEvent) -> None:
         """For events that belong to no aggregate (e.g. from a consumer)."""
         self._events.append(event)
+
+    def capture_trace(self) -> None:
+        """Remember the current trace context for the events recorded so far: a consumer that
+        handles several events in one transaction calls this inside each event's span, so each
+        event it causes carries its own cause's trace, not whatever is current at commit."""
+        headers = current_trace_headers()
+        for event in [*self._events, *(e for a in self._seen for e in a.events)]:
+            self._traces.setdefault(id(event), headers)
 
     def commit(self) -> None:
         if self.read_only:
@@ -99,7 +108,7 @@ class UnitOfWork:
         now = datetime.now(UTC)
         rows = []
         for event in events:
-            msg = self._codec.encode(event, tenant, headers)
+            msg = self._codec.encode(event, tenant, self._traces.get(id(event), headers))
             rows.append(
                 dict(
                     event_id=msg.message_id,

@@ -6,6 +6,7 @@ from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis import identity
 from services.chassis.fields import date_from_proto, date_to_proto, optional_date_from_proto, timestamp_of
 from services.chassis.tenants import Tenant
+from services.order.domain.lifecycle import Transition
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
 from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
@@ -37,6 +38,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             due_date=date_from_proto("due_date", request.due_date),
             lines=[line_from_proto(x) for x in request.lines],
             request_id=request.request_id,
+            draft=request.draft,
         )
         tenant = self._tenant_for(tenant_id)
         order = handlers.create_order(
@@ -72,6 +74,22 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         cmd = handlers.ApproveOrder(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.approve_order(cmd, self._uow, self._stock)
         return order_pb2.ApproveOrderResponse(order=order_to_proto(order))
+
+    def SubmitOrder(self, request: order_pb2.SubmitOrderRequest, context) -> order_pb2.SubmitOrderResponse:
+        cmd = handlers.SubmitOrder(order_id=request.order_id, expected_version=request.expected_version)
+        return order_pb2.SubmitOrderResponse(order=order_to_proto(handlers.submit_order(cmd, self._uow)))
+
+    def CancelOrder(self, request: order_pb2.CancelOrderRequest, context) -> order_pb2.CancelOrderResponse:
+        cmd = handlers.CancelOrder(
+            order_id=request.order_id, expected_version=request.expected_version, reason=request.reason
+        )
+        return order_pb2.CancelOrderResponse(order=order_to_proto(handlers.cancel_order(cmd, self._uow)))
+
+    def ListOrderHistory(
+        self, request: order_pb2.ListOrderHistoryRequest, context
+    ) -> order_pb2.ListOrderHistoryResponse:
+        steps = handlers.order_history(request.order_id, self._uow)
+        return order_pb2.ListOrderHistoryResponse(transitions=[transition_to_proto(t) for t in steps])
 
     def GetTenantOptions(
         self, request: order_pb2.GetTenantOptionsRequest, context
@@ -130,4 +148,18 @@ def tenant_options_to_proto(tenant: Tenant) -> order_pb2.TenantOptions:
         colours=tenant.options.colours,
         surface_treatments=tenant.options.surface_treatments,
         workshops=[order_pb2.Workshop(code=code, name=w.name) for code, w in tenant.workshops.items()],
+    )
+
+
+def transition_to_proto(t: Transition) -> order_pb2.OrderTransition:
+    return order_pb2.OrderTransition(
+        action=t.action.value,
+        from_state=order_pb2.OrderState.Value(
+            t.from_state.value if t.from_state else "ORDER_STATE_UNSPECIFIED"
+        ),
+        to_state=order_pb2.OrderState.Value(t.to_state.value),
+        actor=t.actor,
+        at=timestamp_of(t.at),
+        reason=t.reason,
+        version=t.version,
     )

@@ -48,7 +48,12 @@ definition = ServiceDefinition(
     name="order",
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
-    contracts={"order_created": order_pb2.OrderCreated, "order_approved": order_pb2.OrderApproved},
+    contracts={
+        "order_created": order_pb2.OrderCreated,
+        "order_submitted": order_pb2.OrderSubmitted,
+        "order_approved": order_pb2.OrderApproved,
+        "order_cancelled": order_pb2.OrderCancelled,
+    },
     unit_of_work=OrderUnitOfWork,
     wire=wire,
 )

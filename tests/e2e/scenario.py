@@ -256,3 +256,140 @@ def check_omsctl_reads_back(addresses: dict[str, str], order_id: str, work_order
         check=True,
     ).stdout
     assert {w["work_order_no"] for w in json.loads(out)} == work_order_nos
+
+
+def check_order_lifecycle(api: Api) -> None:
+    """draft → submit → approve, and cancel, through the public API: each step versioned, in the
+    history with its actor and time, refused with a clear status when illegal, forbidden or stale,
+    invisible to another tenant."""
+    sales = Caller("hardware", "陈丽", ("sales",))
+    approver = Caller("hardware", "李经理", ("approver",))
+    customer = api.customers.CreateCustomer(
+        customer_pb2.CreateCustomerRequest(
+            code=f"LC-{uuid.uuid4().hex[:6].upper()}", name="美的厨电 Midea Kitchen", sales_owner="陈丽"
+        ),
+        metadata=sales.metadata(),
+    ).customer
+
+    def create(draft: bool) -> order_pb2.Order:
+        request = order_pb2.CreateOrderRequest(
+            customer_id=customer.customer_id,
+            channel=order_pb2.CHANNEL_AGENT,
+            due_date=due(),
+            lines=[line()],
+            draft=draft,
+        )
+        return api.orders.CreateOrder(request, metadata=sales.metadata()).order
+
+    draft = create(draft=True)
+    assert draft.state == order_pb2.ORDER_STATE_DRAFT and draft.version == 1
+    # a draft is not approved before it is submitted: the answer names its state
+    try:
+        api.orders.ApproveOrder(
+            order_pb2.ApproveOrderRequest(order_id=draft.order_id, expected_version=1),
+            metadata=approver.metadata(),
+        )
+        raise AssertionError("a draft was approved")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "草稿 Draft" in exc.details(), (
+            exc.details()
+        )
+
+    submitted = api.orders.SubmitOrder(
+        order_pb2.SubmitOrderRequest(order_id=draft.order_id, expected_version=1), metadata=sales.metadata()
+    ).order
+    assert submitted.state == order_pb2.ORDER_STATE_PENDING_APPROVAL and submitted.version == 2
+    # a stale screen submitting again is ABORTED, not applied twice
+    try:
+        api.orders.SubmitOrder(
+            order_pb2.SubmitOrderRequest(order_id=draft.order_id, expected_version=1),
+            metadata=sales.metadata(),
+        )
+        raise AssertionError("a stale submit was applied")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.ABORTED
+    approved = api.orders.ApproveOrder(
+        order_pb2.ApproveOrderRequest(order_id=draft.order_id, expected_version=2),
+        metadata=approver.metadata(),
+    ).order
+    assert approved.state == order_pb2.ORDER_STATE_APPROVED and approved.version == 3
+
+    history = api.orders.ListOrderHistory(
+        order_pb2.ListOrderHistoryRequest(order_id=draft.order_id), metadata=approver.metadata()
+    ).transitions
+    assert [(t.action, t.from_state, t.to_state, t.actor, t.version) for t in history] == [
+        ("create", order_pb2.ORDER_STATE_UNSPECIFIED, order_pb2.ORDER_STATE_DRAFT, "陈丽", 1),
+        ("submit", order_pb2.ORDER_STATE_DRAFT, order_pb2.ORDER_STATE_PENDING_APPROVAL, "陈丽", 2),
+        ("approve", order_pb2.ORDER_STATE_PENDING_APPROVAL, order_pb2.ORDER_STATE_APPROVED, "李经理", 3),
+    ]
+    stamps = [t.at.ToDatetime() for t in history]
+    assert stamps == sorted(stamps) and all(t.HasField("at") for t in history)
+
+    # an approved order has work orders: it is not cancelled by a plain cancel
+    try:
+        api.orders.CancelOrder(
+            order_pb2.CancelOrderRequest(order_id=draft.order_id, expected_version=3, reason="客户取消"),
+            metadata=approver.metadata(),
+        )
+        raise AssertionError("an approved order was cancelled")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "已审批 Approved" in exc.details()
+
+    pending = create(draft=False)
+    refusals = [
+        # (caller, request, expected code, fields named)
+        (
+            sales,
+            order_pb2.CancelOrderRequest(order_id=pending.order_id, reason=""),
+            "INVALID_ARGUMENT",
+            {"reason"},
+        ),
+        (
+            sales,
+            order_pb2.CancelOrderRequest(order_id="not-a-uuid", reason="x" * 201),
+            "INVALID_ARGUMENT",
+            {"order_id", "reason"},
+        ),
+        (
+            Caller("hardware", "王主任", ("workshop_lead",)),
+            order_pb2.CancelOrderRequest(order_id=pending.order_id, reason="换色"),
+            "PERMISSION_DENIED",
+            set(),
+        ),
+        (
+            Caller("autoparts", "吴晓燕", ("sales",)),
+            order_pb2.CancelOrderRequest(order_id=pending.order_id, reason="换色"),
+            "NOT_FOUND",
+            set(),
+        ),
+    ]
+    for caller, request, code, fields in refusals:
+        try:
+            api.orders.CancelOrder(request, metadata=caller.metadata())
+            raise AssertionError(f"{request} was accepted")
+        except grpc.RpcError as exc:
+            assert exc.code().name == code, (request, exc.code(), exc.details())
+            assert bad_request_fields(exc) == fields, (request, bad_request_fields(exc))
+    for other in (
+        Caller("autoparts", "吴晓燕", ("approver",)),
+        Caller("hardware", "门户", ("customer",), customer.customer_id),
+    ):
+        try:
+            api.orders.ListOrderHistory(
+                order_pb2.ListOrderHistoryRequest(order_id=pending.order_id), metadata=other.metadata()
+            )
+            raise AssertionError("another tenant or a portal account read the history")
+        except grpc.RpcError as exc:
+            assert exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+
+    cancelled = api.orders.CancelOrder(
+        order_pb2.CancelOrderRequest(
+            order_id=pending.order_id, expected_version=1, reason="客户取消 customer withdrew"
+        ),
+        metadata=sales.metadata(),
+    ).order
+    assert cancelled.state == order_pb2.ORDER_STATE_CANCELLED and cancelled.version == 2
+    last = api.orders.ListOrderHistory(
+        order_pb2.ListOrderHistoryRequest(order_id=pending.order_id), metadata=sales.metadata()
+    ).transitions[-1]
+    assert (last.action, last.reason, last.actor) == ("cancel", "客户取消 customer withdrew", "陈丽")

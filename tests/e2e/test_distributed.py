@@ -41,6 +41,10 @@ def test_skeleton_flow(stack):
     scenario.check_walking_skeleton(stack[1])
 
 
+def test_order_lifecycle(stack):
+    scenario.check_order_lifecycle(stack[1])
+
+
 def test_malformed_request(stack):
     scenario.check_malformed_request_is_refused(stack[1])
 

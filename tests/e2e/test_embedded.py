@@ -66,6 +66,10 @@ def test_skeleton_flow(embedded):
     assert {p.name for p in data.glob("*.db")} == {f"{name}.db" for name in NAMES}
 
 
+def test_order_lifecycle(embedded):
+    scenario.check_order_lifecycle(embedded[0])
+
+
 def test_malformed_request(embedded):
     scenario.check_malformed_request_is_refused(embedded[0])
 

@@ -21,7 +21,7 @@ from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.chassis.outbox import OutboxRelay
 from services.chassis.rabbit import RabbitConsumer, RabbitPublisher, queue_depth
-from services.chassis.retry import RetryPolicy
+from services.chassis.retry import RetryPolicy, retry_queue
 from services.chassis.tables import add_chassis_tables
 from services.chassis.uow import UnitOfWork
 from services.customer.domain.model import CustomerCreated
@@ -673,6 +673,59 @@ def test_one_failing_event_in_a_batch_does_not_hold_back_or_double_the_others(wi
             codes = conn.execute(select(sink.effects.c.code)).scalars().all()
         assert sorted(codes) == sorted(f"C{i}" for i in range(40) if i != 7)  # each once
         assert sink.count("inbox") == 39
+    finally:
+        rc.stop()
+        sink.engine.dispose()
+
+
+def test_a_batch_whose_ack_is_lost_brings_back_only_what_was_committed(wire, fresh_database, monkeypatch):
+    """The connection drops before the batch's ack reaches the broker: the committed events come
+    back (and are dropped by the inbox), but the one already forwarded to a retry queue does not
+    come back beside its copy (it was acked on its own, right after the forward)."""
+    source, _, relay, _, amqp_url = wire
+    sink = CountingSide(fresh_database("ackloss"), f"sink{uuid.uuid4().hex[:6]}")
+    effect = record_effect(sink)
+
+    def fails_on_c1(event, uow) -> None:
+        if event.data["code"] == "C1":
+            raise ValueError("C1 waits for its routing")
+        effect(event, uow)
+
+    consumer = EventConsumer(
+        sink.name,
+        [Subscription(source.name, "customer_created", fails_on_c1, "apply_customer_created")],
+        sink.uow,
+        ["hardware"],
+    )
+    rc = RabbitConsumer(amqp_url, consumer, retry=RetryPolicy(max_attempts=3, first_delay_s=30, factor=2))
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as conn:
+        rc.declare(conn.channel())
+    emit(source, 3)
+    relay.drain()
+    wait_until(lambda: queue_depth(amqp_url, rc.queue) == 3)
+
+    real_consume = RabbitConsumer._consume
+
+    def consume_then_lose_the_batch_ack(self, channel) -> None:
+        real_ack = channel.basic_ack
+
+        def ack(tag, multiple=False):
+            if multiple:  # the batch's ack: the connection is gone before it reaches the broker
+                self._stop.set()
+                raise pika.exceptions.AMQPConnectionError("connection dropped")
+            return real_ack(tag, multiple)
+
+        channel.basic_ack = ack
+        return real_consume(self, channel)
+
+    monkeypatch.setattr(RabbitConsumer, "_consume", consume_then_lose_the_batch_ack)
+    rc.start()
+    try:
+        wait_until(lambda: not rc.is_alive() or rc._stop.is_set())
+        rc.stop()
+        wait_until(lambda: queue_depth(amqp_url, rc.queue) == 2)  # C0 and C2 back, C1 not
+        assert queue_depth(amqp_url, retry_queue(rc.queue, 30)) == 1  # C1's one copy waits there
+        assert sink.count("effects") == 2 and sink.count("inbox") == 2  # committed once
     finally:
         rc.stop()
         sink.engine.dispose()

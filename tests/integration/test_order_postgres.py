@@ -3,6 +3,7 @@ concurrency under parallel callers, tenant and customer scoping in every query."
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from datetime import date, timedelta
@@ -191,3 +192,36 @@ def test_keyset_pages_cover_every_order_once(uow):
             if not token:
                 break
     assert len(seen) == 23 and set(seen) == made
+
+
+def test_lifecycle_steps_are_stored_in_order_and_two_at_once_from_one_version_make_one(uow):
+    with acting_as(SALES):
+        draft = handlers.create_order(
+            handlers.CreateOrder(
+                customer_id=CUSTOMER,
+                channel=Channel.DIRECT,
+                priority=Priority.NORMAL,
+                due_date=date.today() + timedelta(days=14),
+                lines=[OrderLine("SP-08 弹片 spring clip", 10000, "stamping-1")],
+                draft=True,
+            ),
+            uow,
+            KnownCustomers(),
+            OptionLibrary(),
+            "HW",
+            uow.numbers,
+        )
+    assert draft.state is OrderState.DRAFT
+    steps = [
+        lambda: handlers.submit_order(handlers.SubmitOrder(draft.order_id, 1), uow),
+        lambda: handlers.cancel_order(handlers.CancelOrder(draft.order_id, 1, "客户取消"), uow),
+    ] * 3
+    turns = itertools.count()  # next() is atomic: three submits and three cancels race
+    done, errors = in_parallel(6, lambda: steps[next(turns)]())
+    assert len(done) == 1 and all(isinstance(e, VersionConflict) for e in errors), errors
+    with acting_as(SALES):
+        history = handlers.order_history(draft.order_id, uow)
+    assert (history[0].version, history[0].action.value) == (1, "create")
+    assert len(history) == 2 and history[1].to_state is done[0].state
+    with acting_as(Identity("autoparts", "吴晓燕", frozenset({"sales"}))), pytest.raises(NotFound):
+        handlers.order_history(draft.order_id, uow)

@@ -87,6 +87,9 @@ class FakeUnitOfWork:
     def record(self, event: DomainEvent) -> None:
         self._events.append(event)
 
+    def capture_trace(self) -> None:
+        """The fake writes no trace headers (see tests of UnitOfWork for the real one)."""
+
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("commit in a read-only unit of work")
@@ -163,7 +166,7 @@ class FakeOrderRepository:
 
     def _hand_out(self, stored: Order) -> Order:
         order = copy.deepcopy(stored)
-        order.events = []
+        order.events, order.transitions = [], []
         self._loaded_versions[order.order_id] = order.version
         self._uow.track(order)
         return order
@@ -176,10 +179,25 @@ class FakeOrderRepository:
             if t == tenant and existing.order_no == order.order_no:
                 raise Duplicate("already stored (uq_orders_tenant_order_no)", "uq_orders_tenant_order_no")
         stored = copy.deepcopy(order)
-        stored.events = []
+        stored.events, stored.transitions = [], []
         self._uow._write(self.TABLE, (tenant, order.order_id), stored)
+        self._write_transitions(order, tenant)
         self._loaded_versions[order.order_id] = order.version
         self._uow.track(order)
+
+    def _write_transitions(self, order: Order, tenant: str) -> None:
+        for t in order.transitions:
+            key = (tenant, order.order_id, t.version)
+            if key in self._uow._read("order_transitions"):  # as the unique (order, version) key
+                raise Duplicate("already stored (uq_order_transitions_order_version)")
+            self._uow._write("order_transitions", key, t)
+        order.transitions.clear()
+
+    def history(self, order_id: str) -> list:
+        order = self.get(order_id)
+        tenant = identity.current().tenant_id
+        steps = self._uow._read("order_transitions")
+        return [steps[k] for k in sorted(k for k in steps if k[:2] == (tenant, order.order_id))]
 
     def get(self, order_id: str) -> Order:
         for order in self._visible():
@@ -203,8 +221,9 @@ class FakeOrderRepository:
         if current is None or current.version != self._loaded_versions[order.order_id]:
             raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
         stored = copy.deepcopy(order)
-        stored.events = []
+        stored.events, stored.transitions = [], []
         self._uow._write(self.TABLE, (tenant, order.order_id), stored)
+        self._write_transitions(order, tenant)
         self._loaded_versions[order.order_id] = order.version
 
     def list(

@@ -115,12 +115,12 @@ class TestEncode:
 
     def test_an_event_without_a_contract_is_refused(self):
         @dataclass(frozen=True)
-        class OrderCancelled(DomainEvent):
-            event_type = "order_cancelled"
+        class OrderArchived(DomainEvent):
+            event_type = "order_archived"
             order_id: str
 
-        with pytest.raises(LookupError, match="order_cancelled"):
-            CODEC.encode(OrderCancelled("o-1"), "hardware", {})
+        with pytest.raises(LookupError, match="order_archived"):
+            CODEC.encode(OrderArchived("o-1"), "hardware", {})
 
 
 @pytest.mark.parametrize(

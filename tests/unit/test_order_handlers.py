@@ -270,3 +270,62 @@ def test_a_stale_version_is_a_conflict_even_when_stock_is_short(uow):
         order = create(uow)
     with acting_as(APPROVER), pytest.raises(VersionConflict):
         approve(uow, order, FakeStock({}), expected_version=order.version + 5)
+
+
+class TestLifecycleSteps:
+    def test_a_draft_is_submitted_and_an_order_cancelled_each_announced_by_its_event(self, uow):
+        cmd = CreateOrder(CUSTOMER, Channel.AGENT, Priority.NORMAL, date(2026, 12, 10), LINES, draft=True)
+        with acting_as(SALES):
+            draft = handlers.create_order(
+                cmd, uow, FakeCustomers(CUSTOMER), OPTIONS, "HW", uow.numbers, clock=lambda: NOW
+            )
+            submitted = handlers.submit_order(handlers.SubmitOrder(draft.order_id, 1), uow, clock=lambda: NOW)
+            cancelled = handlers.cancel_order(
+                handlers.CancelOrder(draft.order_id, 2, "客户取消 customer withdrew"), uow, clock=lambda: NOW
+            )
+        assert (draft.state, submitted.state, cancelled.state) == (
+            OrderState.DRAFT,
+            OrderState.PENDING_APPROVAL,
+            OrderState.CANCELLED,
+        )
+        assert outbox(uow)[1:] == [
+            (
+                "order_submitted",
+                {
+                    "order_id": draft.order_id,
+                    "order_no": "HW-20261125-00001",
+                    "customer_id": CUSTOMER,
+                    "version": 2,
+                    "submitted_by": "wu.xiaoyan",
+                },
+            ),
+            (
+                "order_cancelled",
+                {
+                    "order_id": draft.order_id,
+                    "order_no": "HW-20261125-00001",
+                    "customer_id": CUSTOMER,
+                    "version": 3,
+                    "cancelled_by": "wu.xiaoyan",
+                    "reason": "客户取消 customer withdrew",
+                },
+            ),
+        ]
+        with acting_as(SALES):
+            history = handlers.order_history(draft.order_id, uow)
+        assert [(t.action.value, t.version, t.actor, t.at) for t in history] == [
+            ("create", 1, "wu.xiaoyan", NOW),
+            ("submit", 2, "wu.xiaoyan", NOW),
+            ("cancel", 3, "wu.xiaoyan", NOW),
+        ]
+
+    def test_a_cancelled_order_takes_no_further_step_and_nothing_is_written(self, uow):
+        with acting_as(SALES):
+            order = create(uow)
+            handlers.cancel_order(handlers.CancelOrder(order.order_id, 1, "重复下单 duplicate"), uow)
+            commits = uow.db.commits
+            with pytest.raises(FailedPrecondition, match="已取消 Cancelled"):
+                handlers.submit_order(handlers.SubmitOrder(order.order_id, 0), uow)
+        with acting_as(APPROVER), pytest.raises(FailedPrecondition, match="已取消 Cancelled"):
+            approve(uow, order, FakeStock({"HB-2040": 500, "SB-55": 100}), expected_version=2)
+        assert uow.db.commits == commits

@@ -138,9 +138,18 @@ def test_a_busy_port_names_its_variable():
             GrpcServer(Settings(service="test", grpc_port=port), [])
 
 
+def test_reuse_port_is_off_unless_asked_for_even_in_production():
+    from services.chassis.settings import from_env
+
+    env = {"OMS_ENV": "production", "OMS_DB_URL": "postgresql://db/x", "OMS_AMQP_URL": "amqp://mq/oms-hw"}
+    env |= {"OMS_JWKS_FILE": "/etc/oms/jwks/jwks.json", "OMS_BIND_HOST": "0.0.0.0"}
+    assert from_env("order", env).reuse_port is False
+    assert from_env("order", env | {"OMS_REUSE_PORT": "1"}).reuse_port is True
+
+
 def test_processes_of_one_service_share_its_port_when_reuse_port_is_on():
-    """OMS_REUSE_PORT=1 (production's default): a second process of the service listens on the
-    same port and the kernel spreads connections; off (dev), the second is told the port is busy."""
+    """OMS_REUSE_PORT=1: a second process of the service listens on the same port and the kernel
+    spreads connections; off (the default), the second is told the port is busy."""
     first = GrpcServer(Settings(service="test", grpc_port=0, reuse_port=True), [])
     try:
         second = GrpcServer(Settings(service="test", grpc_port=first.port, reuse_port=True), [])

@@ -3,11 +3,13 @@ context is stored with the outbox row and picked up on the other side of the bus
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
 from opentelemetry import trace
-from sqlalchemy import MetaData, create_engine
+from opentelemetry.propagate import inject
+from sqlalchemy import MetaData, create_engine, select
 
 from oms.production.v1 import production_pb2
 from services.chassis.consumer import EventConsumer, Subscription
@@ -83,3 +85,56 @@ def test_consumer_span_continues_the_producers_trace(tmp_path, spans):
     ]
     assert consume_spans and consume_spans[-1].parent.span_id == producer.span_id
     assert consume_spans[-1].kind is trace.SpanKind.CONSUMER
+
+
+def test_each_event_a_consumer_causes_carries_its_own_causes_trace_through_a_batch(tmp_path, spans):
+    """approve → work order → notify is one trace: the event a consumer writes (second hop) is
+    stamped with the trace of the event that caused it, also when several are handled in one
+    transaction (a batch) and the commit happens after their spans have ended."""
+    meta, engine = database(tmp_path / "production.db")
+    codec = EventCodec("production", {"work_order_created": production_pb2.WorkOrderCreated})
+
+    def plan(event, uow) -> None:
+        uow.record(
+            WorkOrderCreated(
+                str(uuid.uuid4()),
+                f"WO-{event.event_id}",
+                event.data["order_id"],
+                "HW-1",
+                "stamping-1",
+                "2026-12-20",
+                [],
+            )
+        )
+
+    consumer = EventConsumer(
+        "production",
+        [Subscription("order", "order_approved", plan, "create_work_orders")],
+        lambda: UnitOfWork(connector(engine), meta, codec),
+        ["hardware"],
+    )
+    tracer = trace.get_tracer("test")
+    causes = {}
+    prepared = []
+    for i in range(3):
+        with tracer.start_as_current_span(f"ApproveOrder {i}") as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            causes[f"o-{i}"] = span.get_span_context().trace_id
+        body = {
+            "event_id": f"e-{i}",
+            "event_type": "order_approved",
+            "tenant_id": "hardware",
+            "source": "order",
+            "occurred_at": "2026-11-25T09:30:00+00:00",
+            "data": {"order_id": f"o-{i}"},
+        }
+        prepared.append(consumer.prepare("order.events", "order_approved", body, carrier))
+    consumer.handle_batch(prepared)
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(meta.tables["outbox"].c.body, meta.tables["outbox"].c.headers)).all()
+    stamped = {json.loads(b)["data"]["order_id"]: json.loads(h).get("traceparent", "") for b, h in rows}
+    assert len(stamped) == 3
+    for order_id, traceparent in stamped.items():
+        assert traceparent.split("-")[1] == f"{causes[order_id]:032x}", (order_id, traceparent)

@@ -11,7 +11,8 @@ from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
 from services.chassis.paging import day_part, decode_token, encode_token, uuid_part
 from services.chassis.scoping import Scoped, scoped
-from services.order.adapters.tables import order_lines, orders
+from services.order.adapters.tables import order_lines, order_transitions, orders
+from services.order.domain.lifecycle import Action, Transition
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
 
 
@@ -62,8 +63,47 @@ class OrderRepository:
                 for i, line in enumerate(order.lines)
             ],
         )
+        self._write_transitions(order, tenant)
         self._loaded_versions[order.order_id] = order.version
         self._track(order)
+
+    def _write_transitions(self, order: Order, tenant: str) -> None:
+        if order.transitions:
+            self._db.execute(
+                _INSERT_TRANSITIONS,
+                [
+                    dict(
+                        order_id=order.order_id,
+                        tenant_id=tenant,
+                        version=t.version,
+                        action=t.action.value,
+                        from_state=t.from_state.value if t.from_state else None,
+                        to_state=t.to_state.value,
+                        actor=t.actor,
+                        at=t.at,
+                        reason=t.reason,
+                    )
+                    for t in order.transitions
+                ],
+            )
+            order.transitions.clear()
+
+    def history(self, order_id: str) -> list[Transition]:
+        """The order's lifecycle steps, oldest first; NotFound for an order the caller may not see."""
+        self.get(order_id)  # the same scoping as reading the order itself
+        rows = self._db.execute(*_HISTORY.bind(order_id=order_id)).all()
+        return [
+            Transition(
+                action=Action(r.action),
+                from_state=OrderState(r.from_state) if r.from_state else None,
+                to_state=OrderState(r.to_state),
+                actor=r.actor,
+                at=r.at,
+                reason=r.reason,
+                version=r.version,
+            )
+            for r in rows
+        ]
 
     def get(self, order_id: str) -> Order:
         rows = self._db.execute(*_GET.bind(order_id=order_id)).all()
@@ -99,6 +139,7 @@ class OrderRepository:
         )
         if result.rowcount != 1:
             raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
+        self._write_transitions(order, identity.current().tenant_id)
         self._loaded_versions[order.order_id] = order.version
 
     def _hydrate(self, rows, lines: dict[str, list[OrderLine]] | None = None) -> list[Order]:
@@ -180,6 +221,13 @@ _LINE_COLUMNS = [c.label(f"l_{c.name}") for c in order_lines.c]
 # Statements of every create, approval and read, built once (statement cache hits; see Scoped).
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
+_INSERT_TRANSITIONS = insert(order_transitions)
+_HISTORY = Scoped(
+    select(order_transitions)
+    .where(order_transitions.c.order_id == bindparam("order_id"))
+    .order_by(order_transitions.c.version),
+    order_transitions,
+)
 # One round trip: the order row repeated beside each of its lines.
 _GET = Scoped(
     select(orders, *_LINE_COLUMNS)

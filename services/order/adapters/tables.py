@@ -59,3 +59,23 @@ order_lines = Table(
     Column("workshop", String(32), nullable=False),
     Column("unit_price_fen", Id, nullable=False),
 )
+
+# An order's lifecycle steps (services/order/domain/lifecycle.py), one row per version: who moved
+# it from which state to which, when and why. The delivery-cycle KPI reads the timestamps.
+order_transitions = Table(
+    "order_transitions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(36), ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(40)),
+    Column("to_state", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("reason", String(200), nullable=False),
+    # One step per version: two concurrent steps from the same version cannot both be stored.
+    UniqueConstraint("order_id", "version", name="uq_order_transitions_order_version"),
+    Index("ix_order_transitions_tenant_order", "tenant_id", "order_id", "version"),
+)

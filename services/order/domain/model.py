@@ -7,13 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, VersionConflict
+from services.chassis.errors import FieldViolation, InvalidArgument, VersionConflict
 from services.chassis.events import DomainEvent
-
-
-class OrderState(StrEnum):
-    PENDING_APPROVAL = "ORDER_STATE_PENDING_APPROVAL"
-    APPROVED = "ORDER_STATE_APPROVED"
+from services.order.domain.lifecycle import Action, OrderState, Transition, next_state
 
 
 class Channel(StrEnum):
@@ -89,6 +85,27 @@ class OrderApproved(DomainEvent):
     approved_by: str
 
 
+@dataclass(frozen=True)
+class OrderSubmitted(DomainEvent):
+    event_type = "order_submitted"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    submitted_by: str
+
+
+@dataclass(frozen=True)
+class OrderCancelled(DomainEvent):
+    event_type = "order_cancelled"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    cancelled_by: str
+    reason: str
+
+
 @dataclass
 class Order:
     order_id: str
@@ -106,6 +123,8 @@ class Order:
     approved_at: datetime | None = None
     request_id: str = ""
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
+    # Steps taken in this unit of work, stored beside the order (its history; see lifecycle.py).
+    transitions: list[Transition] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def create(
@@ -121,6 +140,7 @@ class Order:
         created_by: str,
         now: datetime,
         request_id: str = "",
+        draft: bool = False,
     ) -> Order:
         if due_date < now.date():
             raise InvalidArgument(
@@ -138,7 +158,9 @@ class Order:
             created_by=created_by,
             created_at=now,
             request_id=request_id,
+            state=OrderState.DRAFT if draft else OrderState.PENDING_APPROVAL,
         )
+        order.transitions.append(Transition(Action.CREATE, None, order.state, created_by, now))
         order.events.append(
             OrderCreated(order_id, order_no, customer_id, channel.value, priority.value, due_date.isoformat())
         )
@@ -151,14 +173,33 @@ class Order:
                 f"order {self.order_no} is at version {self.version}, not {expected_version}; reload it"
             )
 
-    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
+    def _move(
+        self, action: Action, *, actor: str, expected_version: int, now: datetime, reason: str = ""
+    ) -> None:
+        """Take one lifecycle step: the caller's version is checked first (a stale screen gets
+        ABORTED whatever the state), then the state machine, then the step is recorded."""
         self.ensure_version(expected_version)
-        if self.state is not OrderState.PENDING_APPROVAL:
-            raise FailedPrecondition(f"order {self.order_no} is {self.state.name}, not waiting for approval")
-        self.state = OrderState.APPROVED
+        before = self.state
+        self.state = next_state(before, action)
+        self.version += 1
+        self.transitions.append(Transition(action, before, self.state, actor, now, reason, self.version))
+
+    def submit(self, *, actor: str, expected_version: int, now: datetime) -> None:
+        self._move(Action.SUBMIT, actor=actor, expected_version=expected_version, now=now)
+        self.events.append(
+            OrderSubmitted(self.order_id, self.order_no, self.customer_id, self.version, actor)
+        )
+
+    def cancel(self, *, actor: str, expected_version: int, now: datetime, reason: str) -> None:
+        self._move(Action.CANCEL, actor=actor, expected_version=expected_version, now=now, reason=reason)
+        self.events.append(
+            OrderCancelled(self.order_id, self.order_no, self.customer_id, self.version, actor, reason)
+        )
+
+    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
+        self._move(Action.APPROVE, actor=approver, expected_version=expected_version, now=now)
         self.approved_by = approver
         self.approved_at = now
-        self.version += 1
         self.events.append(
             OrderApproved(
                 self.order_id,

@@ -20,6 +20,7 @@ from services.chassis.errors import (
 )
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
+from services.order.domain.lifecycle import Transition
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -44,6 +45,7 @@ class CreateOrder:
     due_date: date
     lines: list[OrderLine]
     request_id: str = ""
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def _insert_order(cmd: CreateOrder, uow: UowFactory, order_no: str, user: str, n
             created_by=user,
             now=now,
             request_id=cmd.request_id,
+            draft=cmd.draft,
         )
         tx.orders.add(order)
         tx.commit()
@@ -171,6 +174,51 @@ def approve_order(
         tx.orders.save(seen)
         tx.commit()
         return seen
+
+
+@dataclass(frozen=True)
+class SubmitOrder:
+    order_id: str
+    expected_version: int
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    expected_version: int
+    reason: str
+
+
+def submit_order(
+    cmd: SubmitOrder, uow: UowFactory, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Order:
+    with uow() as tx:
+        order = tx.orders.get(cmd.order_id)
+        order.submit(actor=identity.current().user, expected_version=cmd.expected_version, now=clock())
+        tx.orders.save(order)
+        tx.commit()
+        return order
+
+
+def cancel_order(
+    cmd: CancelOrder, uow: UowFactory, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Order:
+    with uow() as tx:
+        order = tx.orders.get(cmd.order_id)
+        order.cancel(
+            actor=identity.current().user,
+            expected_version=cmd.expected_version,
+            now=clock(),
+            reason=cmd.reason,
+        )
+        tx.orders.save(order)
+        tx.commit()
+        return order
+
+
+def order_history(order_id: str, uow: UowFactory) -> list[Transition]:
+    with uow(read_only=True) as tx:
+        return tx.orders.history(order_id)
 
 
 def get_order(order_id: str, uow: UowFactory) -> Order:

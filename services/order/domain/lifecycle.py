@@ -1,0 +1,117 @@
+"""An order's lifecycle as one explicit state machine: which action moves an order from which
+state to which, and which roles may take it. Pure Python: the aggregate (model.py) asks it, the
+gRPC permission table (services/permissions.py) reads the roles from it, so a rule lives here once.
+
+    draft ──submit──► pending approval ──approve──► approved ──start_production──► in production
+      │                     │                                                       │ pass_qc
+      └──────cancel─────────┴──► cancelled                    qc passed ◄───────────┘
+                                                                 │ make_ready
+                     closed ◄──close── shipped ◄──ship── ready to ship ◄┘
+
+Production-side moves (start_production, pass_qc, make_ready) follow the work orders' stages,
+reported by production's events; an approved order is cancelled or changed only through a change
+request (it has work orders that must be frozen first), which comes with change control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from services.chassis.errors import FailedPrecondition
+
+
+class OrderState(StrEnum):
+    DRAFT = "ORDER_STATE_DRAFT"
+    PENDING_APPROVAL = "ORDER_STATE_PENDING_APPROVAL"
+    APPROVED = "ORDER_STATE_APPROVED"
+    IN_PRODUCTION = "ORDER_STATE_IN_PRODUCTION"
+    QC_PASSED = "ORDER_STATE_QC_PASSED"
+    READY_TO_SHIP = "ORDER_STATE_READY_TO_SHIP"
+    SHIPPED = "ORDER_STATE_SHIPPED"
+    CLOSED = "ORDER_STATE_CLOSED"
+    CANCELLED = "ORDER_STATE_CANCELLED"
+
+
+class Action(StrEnum):
+    CREATE = "create"  # the first entry of every history: nothing -> draft or pending approval
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    CANCEL = "cancel"
+    START_PRODUCTION = "start_production"
+    PASS_QC = "pass_qc"
+    MAKE_READY = "make_ready"
+    SHIP = "ship"
+    CLOSE = "close"
+
+
+S = OrderState
+TRANSITIONS: dict[tuple[OrderState, Action], OrderState] = {
+    (S.DRAFT, Action.SUBMIT): S.PENDING_APPROVAL,
+    (S.DRAFT, Action.CANCEL): S.CANCELLED,
+    (S.PENDING_APPROVAL, Action.APPROVE): S.APPROVED,
+    (S.PENDING_APPROVAL, Action.CANCEL): S.CANCELLED,
+    (S.APPROVED, Action.START_PRODUCTION): S.IN_PRODUCTION,
+    (S.IN_PRODUCTION, Action.PASS_QC): S.QC_PASSED,
+    (S.QC_PASSED, Action.MAKE_READY): S.READY_TO_SHIP,
+    (S.READY_TO_SHIP, Action.SHIP): S.SHIPPED,
+    (S.SHIPPED, Action.CLOSE): S.CLOSED,
+}
+
+# Who may take each action: services/permissions.py gives each lifecycle RPC exactly these roles.
+# "service" is another service acting on an event (production reporting its work orders'
+# stages); a portal customer takes none of them.
+ROLES: dict[Action, frozenset[str]] = {
+    Action.CREATE: frozenset({"sales", "service"}),
+    Action.SUBMIT: frozenset({"sales"}),
+    Action.APPROVE: frozenset({"approver"}),
+    Action.CANCEL: frozenset({"sales", "approver", "manager"}),
+    Action.START_PRODUCTION: frozenset({"service"}),
+    Action.PASS_QC: frozenset({"service"}),
+    Action.MAKE_READY: frozenset({"service"}),
+    Action.SHIP: frozenset({"warehouse"}),
+    Action.CLOSE: frozenset({"manager", "finance"}),
+}
+
+TERMINAL = frozenset({S.CLOSED, S.CANCELLED})
+
+# For people: 待审批 Pending approval, as the plant says it (omsctl and error messages).
+LABELS: dict[OrderState, str] = {
+    S.DRAFT: "草稿 Draft",
+    S.PENDING_APPROVAL: "待审批 Pending approval",
+    S.APPROVED: "已审批 Approved",
+    S.IN_PRODUCTION: "生产中 In production",
+    S.QC_PASSED: "质检完成 QC passed",
+    S.READY_TO_SHIP: "待发货 Ready to ship",
+    S.SHIPPED: "已发货 Shipped",
+    S.CLOSED: "已关闭 Closed",
+    S.CANCELLED: "已取消 Cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of an order's history: who moved it from which state to which, when and why.
+    The delivery-cycle KPI reads these timestamps."""
+
+    action: Action
+    from_state: OrderState | None  # None for CREATE
+    to_state: OrderState
+    actor: str
+    at: datetime
+    reason: str = ""
+    version: int = 1  # the order's version after this step
+
+
+def next_state(state: OrderState, action: Action) -> OrderState:
+    """Where `action` takes an order in `state`; FailedPrecondition naming the current state and
+    what it allows instead."""
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        allowed = sorted(a.value for (s, a) in TRANSITIONS if s is state)
+        options = f"it allows: {', '.join(allowed)}" if allowed else "no action changes it any more"
+        raise FailedPrecondition(
+            f"cannot {action.value} an order that is {LABELS[state]} ({state.name}); {options}"
+        ) from None
