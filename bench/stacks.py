@@ -24,8 +24,9 @@ import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.catalog import DISTRIBUTED_PORTS, NAMES
+from services.catalog import NAMES
 from services.stack import DistributedStack
+from services.stack import free_port_offset as stack_free_port_offset
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("OMS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432")
@@ -39,25 +40,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def free_port_offset() -> int:
-    """An offset whose gRPC and metrics ports (replicas' included) are all free now: another bench
-    on this machine (the test suite's quick one, say) must not make a service fail to bind."""
-    for offset in PORT_OFFSETS:
-        grpc_ports = [port + offset for port in DISTRIBUTED_PORTS.values()]
-        # DistributedStack's metrics ports: 9100 + offset + i, a second replica's 100 above
-        metrics = [9100 + offset + i + r for i in range(len(NAMES) + 1) for r in (0, 100)]
-        if all(_is_free(port) for port in grpc_ports + metrics):
-            return offset
-    raise RuntimeError(f"no free port block for a distributed stack at offsets {list(PORT_OFFSETS)}")
+    """An offset whose ports (replicas' included) are all free now: another bench on this machine
+    (the test suite's quick one, say) must not make a service fail to bind."""
+    return stack_free_port_offset(PORT_OFFSETS, replicas=True)
 
 
 def wait_serving(address: str, proc: subprocess.Popen | None = None, timeout_s: float = 60) -> None:

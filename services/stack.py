@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -262,6 +263,29 @@ class DistributedStack:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def free_port_offset(candidates: range, *, replicas: bool = False) -> int:
+    """The first port offset whose gRPC and metrics ports (a second replica's metrics ports too,
+    if asked) are all free now. Stacks started by tests and benchmarks take one, so a port another
+    program happens to hold (even a client socket's ephemeral port) does not stop a service."""
+    for offset in candidates:
+        grpc_ports = [port + offset for port in DISTRIBUTED_PORTS.values()]
+        metrics = [
+            9100 + offset + i + r for i in range(len(NAMES) + 1) for r in ((0, 100) if replicas else (0,))
+        ]
+        if all(_port_is_free(port) for port in grpc_ports + metrics):
+            return offset
+    raise RuntimeError(f"no free port block for a distributed stack at offsets {list(candidates)}")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
