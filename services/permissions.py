@@ -85,14 +85,26 @@ SHOP_FLOOR = ("planner", "workshop_lead", "manager", "sales", "approver")
 # service (full proto name) -> RPC -> who may call it
 PERMISSIONS: dict[str, dict[str, Rule]] = {
     "oms.customer.v1.CustomerService": {
-        "CreateCustomer": allow("sales"),
+        "CreateCustomer": allow("sales", "manager"),
         # order's CreateOrder asks as the one ordering: sales, service, or a portal account (its own record)
         "GetCustomer": allow(*STAFF_READERS, "service", portal=True),
         "ListCustomers": allow(*STAFF_READERS),
+        "UpdateCustomer": allow("sales", "manager"),
+        "DeactivateCustomer": allow("sales", "manager"),
+        "ReactivateCustomer": allow("sales", "manager"),
+        "ListTierChanges": allow(*STAFF_READERS),
+        # contract prices are set by those who negotiate and book them
+        "SetContractPrice": allow("manager", "finance"),
+        # a portal account lists its own customer's (prices shown by its tier, price_visibility.py)
+        "ListContractPrices": allow(*STAFF_READERS, "finance", portal=True),
+        # order's CreateOrder asks as itself (role service) for the prices of its lines
+        "ResolveContractPrices": allow(*STAFF_READERS, "service"),
     },
     "oms.inventory.v1.InventoryService": {
         # order's ApproveOrder asks as the approver
         "CheckAvailability": allow(*STAFF_READERS, "service"),
+        # order's RequestOrderChange asks as the one requesting the change (impact preview)
+        "PreviewMaterialNeeds": allow(*LIFECYCLE_ROLES[Action.REQUEST_CHANGE], *STAFF_READERS),
     },
     "oms.order.v1.OrderService": {
         # ingest's SubmitPhoneOrder calls it as the sales person who took the call
@@ -108,6 +120,18 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         # option libraries, workshop names and the plant's time zone: what any order form or
         # screen needs, staff or portal (no people and no prices in it)
         "GetTenantOptions": allow(*STAFF_READERS, "workshop_lead", portal=True),
+        # Change control: the roles of the state machine's change steps
+        "RequestOrderChange": allow(*LIFECYCLE_ROLES[Action.REQUEST_CHANGE]),
+        "ApproveOrderChange": allow(*LIFECYCLE_ROLES[Action.APPROVE_CHANGE]),
+        "RejectOrderChange": allow(*LIFECYCLE_ROLES[Action.REJECT_CHANGE]),
+        # what changed and why, staff names included: staff only
+        "GetOrderChange": allow(*STAFF_READERS),
+        "ListOrderChanges": allow(*STAFF_READERS),
+        "ListOrderAudit": allow(*STAFF_READERS, "finance"),
+        # the content over time, with who approved each change and why
+        "ListOrderRevisions": allow(*STAFF_READERS),
+        "ShipOrder": allow(*LIFECYCLE_ROLES[Action.SHIP]),
+        "CloseOrder": allow(*LIFECYCLE_ROLES[Action.CLOSE]),
     },
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),

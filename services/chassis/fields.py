@@ -61,3 +61,19 @@ def timestamp_of(value: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(value.astimezone(UTC))
     return stamp
+
+
+def instant_from_proto(field: str, value: Timestamp) -> datetime:
+    """A Timestamp as an aware UTC datetime; one outside years 1-9999 (seconds a caller may set
+    freely) is the caller's mistake on `field`."""
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidArgument(
+            f"{field} is not a time this system can read",
+            [FieldViolation(field, f"{value.seconds}s / {value.nanos}ns is outside years 1-9999")],
+        ) from None
+
+
+def optional_instant_from_proto(request: Message, field: str) -> datetime | None:
+    return instant_from_proto(field, getattr(request, field)) if request.HasField(field) else None

@@ -183,6 +183,19 @@ class PriceRules(Section):
     tolerance_percent: Annotated[float, Strict(), Field(ge=0, le=100)] = 0.0
 
 
+TierLetter = Literal["A", "B", "C"]
+
+
+class PriceVisibility(Section):
+    """[price_visibility]: who sees prices (unit prices, contract prices, order values). Staff
+    with one of `staff_roles` do (admin and other services always do); a customer-portal account
+    does when its customer's tier is in `portal_tiers`. Everyone else gets the same answers with
+    the price fields empty and a flag saying they are withheld (services/price_visibility.py)."""
+
+    staff_roles: tuple[Text, ...] = ("sales", "approver", "manager", "finance")
+    portal_tiers: tuple[TierLetter, ...] = ("A", "B")
+
+
 class TenantConfig(Section):
     """A whole tenant file. The file's [tenant] table is `line` here (`tenant.line.timezone`)."""
 
@@ -198,6 +211,7 @@ class TenantConfig(Section):
     rules: dict[Identifier, Rule] = {}
     alerts: Alerts = Alerts()
     price_rules: PriceRules = PriceRules()
+    price_visibility: PriceVisibility = PriceVisibility()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TenantConfig:

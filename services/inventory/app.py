@@ -23,7 +23,9 @@ def wire(ctx: ServiceContext) -> Wiring:
     return Wiring(
         bindings=[
             GrpcBinding(
-                name, inventory_pb2_grpc.add_InventoryServiceServicer_to_server, InventoryApi(ctx.uow)
+                name,
+                inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
+                InventoryApi(ctx.uow, lambda tenant_id: ctx.tenant(tenant_id).bom),
             )
         ],
         seed=seed,

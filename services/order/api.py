@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from services.chassis import identity
-from services.chassis.fields import date_from_proto, date_to_proto, optional_date_from_proto, timestamp_of
+from services.chassis.fields import (
+    date_from_proto,
+    date_to_proto,
+    optional_date_from_proto,
+    optional_instant_from_proto,
+    timestamp_of,
+)
 from services.chassis.tenants import Tenant
+from services.order.api_changes import ChangeControlRpcs, line_from_proto, lines_to_proto
 from services.order.domain.lifecycle import Transition
-from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
-from services.order.service_layer import handlers
+from services.order.domain.model import Channel, Order, OrderState, Priority
+from services.order.service_layer import changes, handlers
+from services.order.service_layer.impact import ShopFloor
 from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
+from services.price_visibility import may_see_prices
 
 
-class OrderApi(order_pb2_grpc.OrderServiceServicer):
+class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
     def __init__(
         self,
         uow: handlers.UowFactory,
@@ -21,6 +30,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         options_for,
         tenant_for,
         numbers: NumberSource,
+        shop_floor: ShopFloor,
     ):
         self._uow = uow
         self._customers = customers
@@ -28,6 +38,17 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         self._options_for = options_for  # tenant id -> OptionLibrary
         self._tenant_for = tenant_for  # tenant id -> Tenant (number prefix, calendar)
         self._numbers = numbers
+        self._shop_floor = shop_floor  # production and inventory, for a change's impact
+
+    def _withhold_prices(self, customer_id: str = "") -> bool:
+        """Does the caller get this answer without prices? Staff by role; a portal account by its
+        own customer's tier (services/price_visibility.py)."""
+        caller = identity.current()
+        tier = self._customers.tier(caller.customer_id) if caller.customer_id else ""
+        return not may_see_prices(caller, self._tenant_for(caller.tenant_id).price_visibility, tier)
+
+    def _order(self, order: Order, withhold: bool) -> order_pb2.Order:
+        return order_to_proto(order, withhold)
 
     def CreateOrder(self, request: order_pb2.CreateOrderRequest, context) -> order_pb2.CreateOrderResponse:
         tenant_id = identity.current().tenant_id
@@ -50,12 +71,15 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             self._numbers,
             plant_tz=tenant.tz,
         )
-        return order_pb2.CreateOrderResponse(order=order_to_proto(order))
+        return order_pb2.CreateOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def GetOrder(self, request: order_pb2.GetOrderRequest, context) -> order_pb2.GetOrderResponse:
-        return order_pb2.GetOrderResponse(
-            order=order_to_proto(handlers.get_order(request.order_id, self._uow))
-        )
+        as_of = optional_instant_from_proto(request, "as_of")
+        if as_of is None:
+            order = handlers.get_order(request.order_id, self._uow)
+        else:
+            order = changes.order_as_of(request.order_id, as_of, self._uow)
+        return order_pb2.GetOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def ListOrders(self, request: order_pb2.ListOrdersRequest, context) -> order_pb2.ListOrdersResponse:
         query = handlers.ListOrders(
@@ -68,22 +92,27 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
             customer_id=request.customer_id,
         )
         orders, token = handlers.list_orders(query, self._uow)
-        return order_pb2.ListOrdersResponse(orders=[order_to_proto(o) for o in orders], next_page_token=token)
+        withhold = self._withhold_prices()
+        return order_pb2.ListOrdersResponse(
+            orders=[order_to_proto(o, withhold) for o in orders], next_page_token=token
+        )
 
     def ApproveOrder(self, request: order_pb2.ApproveOrderRequest, context) -> order_pb2.ApproveOrderResponse:
         cmd = handlers.ApproveOrder(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.approve_order(cmd, self._uow, self._stock)
-        return order_pb2.ApproveOrderResponse(order=order_to_proto(order))
+        return order_pb2.ApproveOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def SubmitOrder(self, request: order_pb2.SubmitOrderRequest, context) -> order_pb2.SubmitOrderResponse:
         cmd = handlers.SubmitOrder(order_id=request.order_id, expected_version=request.expected_version)
-        return order_pb2.SubmitOrderResponse(order=order_to_proto(handlers.submit_order(cmd, self._uow)))
+        order = handlers.submit_order(cmd, self._uow)
+        return order_pb2.SubmitOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def CancelOrder(self, request: order_pb2.CancelOrderRequest, context) -> order_pb2.CancelOrderResponse:
         cmd = handlers.CancelOrder(
             order_id=request.order_id, expected_version=request.expected_version, reason=request.reason
         )
-        return order_pb2.CancelOrderResponse(order=order_to_proto(handlers.cancel_order(cmd, self._uow)))
+        order = handlers.cancel_order(cmd, self._uow)
+        return order_pb2.CancelOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def ListOrderHistory(
         self, request: order_pb2.ListOrderHistoryRequest, context
@@ -98,18 +127,7 @@ class OrderApi(order_pb2_grpc.OrderServiceServicer):
         return order_pb2.GetTenantOptionsResponse(options=tenant_options_to_proto(tenant))
 
 
-def line_from_proto(x: order_pb2.OrderLine) -> OrderLine:
-    return OrderLine(
-        product_model=x.product_model,
-        quantity=x.quantity,
-        workshop=x.workshop,
-        colour=x.colour,
-        surface_treatment=x.surface_treatment,
-        unit_price_fen=x.unit_price_fen,
-    )
-
-
-def order_to_proto(o: Order) -> order_pb2.Order:
+def order_to_proto(o: Order, withhold: bool) -> order_pb2.Order:
     return order_pb2.Order(
         order_id=o.order_id,
         order_no=o.order_no,
@@ -118,23 +136,18 @@ def order_to_proto(o: Order) -> order_pb2.Order:
         priority=order_pb2.Priority.Value(o.priority.value),
         state=order_pb2.OrderState.Value(o.state.value),
         due_date=date_to_proto(o.due_date),
-        lines=[
-            order_pb2.OrderLine(
-                product_model=x.product_model,
-                quantity=x.quantity,
-                colour=x.colour,
-                surface_treatment=x.surface_treatment,
-                workshop=x.workshop,
-                unit_price_fen=x.unit_price_fen,
-            )
-            for x in o.lines
-        ],
+        lines=lines_to_proto(o.lines, withhold),
         version=o.version,
         created_by=o.created_by,
         # Times leave in UTC whatever zone the handler worked in (create uses the plant's calendar).
         created_at=timestamp_of(o.created_at),
         approved_by=o.approved_by,
         approved_at=timestamp_of(o.approved_at),
+        revision=o.revision,
+        revision_since=timestamp_of(o.revision_since),
+        pending_change_id=o.pending_change_id,
+        total_fen=0 if withhold else o.total_fen(),
+        prices_withheld=withhold,
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from oms.order.v1 import order_pb2, order_pb2_grpc
+from services.chassis.consumer import Subscription
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
 from services.chassis.tenants import Tenant
-from services.order.adapters.peers import GrpcCustomerDirectory, GrpcStockCheck
+from services.order import consumers
+from services.order.adapters.peers import GrpcCustomerDirectory, GrpcShopFloor, GrpcStockCheck
 from services.order.adapters.tables import metadata
 from services.order.api import OrderApi
 from services.order.domain.model import OptionLibrary
@@ -16,13 +18,15 @@ from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 
 def wire(ctx: ServiceContext) -> Wiring:
+    customers = GrpcCustomerDirectory(ctx.channel("customer"))
     api = OrderApi(
         ctx.uow,
-        GrpcCustomerDirectory(ctx.channel("customer")),
+        customers,
         GrpcStockCheck(ctx.channel("inventory")),
         lambda tenant_id: option_library(ctx.tenant(tenant_id)),
         ctx.tenant,
         ctx.numbers,
+        GrpcShopFloor(ctx.channel("production"), ctx.channel("inventory")),
     )
     return Wiring(
         bindings=[
@@ -31,7 +35,22 @@ def wire(ctx: ServiceContext) -> Wiring:
                 order_pb2_grpc.add_OrderServiceServicer_to_server,
                 api,
             )
-        ]
+        ],
+        subscriptions=[
+            Subscription(
+                "production",
+                "work_order_stage_changed",
+                consumers.follow_production,
+                name="follow_production",
+                version_of=consumers.stage_sequence,
+            ),
+            *(
+                Subscription(
+                    "customer", event_type, consumers.forget_customer(customers), name=f"forget_{event_type}"
+                )
+                for event_type in consumers.CUSTOMER_EVENTS
+            ),
+        ],
     )
 
 
@@ -53,6 +72,12 @@ definition = ServiceDefinition(
         "order_submitted": order_pb2.OrderSubmitted,
         "order_approved": order_pb2.OrderApproved,
         "order_cancelled": order_pb2.OrderCancelled,
+        "order_change_requested": order_pb2.OrderChangeRequested,
+        "order_changed": order_pb2.OrderChanged,
+        "order_change_rejected": order_pb2.OrderChangeRejected,
+        "order_state_changed": order_pb2.OrderStateChanged,
+        "order_shipped": order_pb2.OrderShipped,
+        "order_closed": order_pb2.OrderClosed,
     },
     unit_of_work=OrderUnitOfWork,
     wire=wire,

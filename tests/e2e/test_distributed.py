@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from services.catalog import NAMES
-from services.stack import DistributedStack
-from tests.e2e import scenario
+from services.stack import DistributedStack, free_port_offset
+from tests.e2e import change_scenario, customer_scenario, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,8 @@ def stack(postgres, rabbitmq, vhost, tmp_path_factory):
         db_prefix=f"oms_e2e_{uuid.uuid4().hex[:6]}",
         amqp_base=rabbitmq,
         vhost=vhost,
-        port_offset=1000,
+        # the first block free now: a service's own client sockets take ephemeral ports in this range
+        port_offset=free_port_offset(range(1000, 2000, 100)),
         log_dir=tmp_path_factory.mktemp("stack-logs"),
     )
     s.create_databases(drop=True)
@@ -43,6 +44,14 @@ def test_skeleton_flow(stack):
 
 def test_order_lifecycle(stack):
     scenario.check_order_lifecycle(stack[1])
+
+
+def test_customers(stack):
+    customer_scenario.check_customers(stack[1])
+
+
+def test_change_control(stack):
+    change_scenario.check_change_control(stack[1])
 
 
 def test_malformed_request(stack):

@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import NAMES
-from tests.e2e import scenario
+from tests.e2e import change_scenario, customer_scenario, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -68,6 +68,14 @@ def test_skeleton_flow(embedded):
 
 def test_order_lifecycle(embedded):
     scenario.check_order_lifecycle(embedded[0])
+
+
+def test_customers(embedded):
+    customer_scenario.check_customers(embedded[0])
+
+
+def test_change_control(embedded):
+    change_scenario.check_change_control(embedded[0])
 
 
 def test_malformed_request(embedded):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -19,17 +20,18 @@ from services.chassis.runtime import unit_of_work_factory
 from services.order.adapters.tables import metadata, orders
 from services.order.app import definition
 from services.order.domain.model import Channel, OptionLibrary, OrderLine, OrderState, Priority
-from services.order.service_layer import handlers
+from services.order.service_layer import changes, handlers
 from services.order.service_layer.ports import Shortfall
+from tests.unit.fakes import FakeCustomers
 
 pytestmark = pytest.mark.integration
 SALES = Identity("hardware", "陈丽", frozenset({"sales", "approver"}))
 CUSTOMER = str(uuid.uuid4())
 
 
-class KnownCustomers:
-    def exists(self, customer_id: str) -> bool:
-        return customer_id == CUSTOMER
+class KnownCustomers(FakeCustomers):
+    def __init__(self) -> None:
+        super().__init__(CUSTOMER, tiers={CUSTOMER: "TIER_A"})
 
 
 class PlentyOfStock:
@@ -225,3 +227,85 @@ def test_lifecycle_steps_are_stored_in_order_and_two_at_once_from_one_version_ma
     assert len(history) == 2 and history[1].to_state is done[0].state
     with acting_as(Identity("autoparts", "吴晓燕", frozenset({"sales"}))), pytest.raises(NotFound):
         handlers.order_history(draft.order_id, uow)
+
+
+# --- change control on PostgreSQL ----------------------------------------------------------------
+
+
+class NoShopFloor:
+    """Production and inventory with nothing to report (their part is tested end to end)."""
+
+    def work_orders(self, order_id: str) -> list:
+        return []
+
+    def materials(self, order_id: str, before, after) -> list:
+        return []
+
+
+def approved(uow):
+    with acting_as(SALES):
+        order = create(uow)
+        return handlers.approve_order(handlers.ApproveOrder(order.order_id, 1), uow, PlentyOfStock())
+
+
+def proposal(order, quantity: int) -> changes.Proposal:
+    return changes.Proposal(order.due_date, order.priority, [replace(order.lines[0], quantity=quantity)])
+
+
+def test_two_change_requests_at_once_make_one_and_the_other_is_aborted(uow):
+    order = approved(uow)
+    asks = [
+        changes.RequestChange(order.order_id, order.version, f"改数量 {q}", proposal(order, q))
+        for q in (11000, 12000)
+    ] * 3
+    turns = itertools.count()
+    done, errors = in_parallel(
+        6, lambda: changes.request_change(asks[next(turns)], uow, NoShopFloor(), OptionLibrary())
+    )
+    assert len(done) == 1, errors
+    assert len(errors) == 5 and all(isinstance(e, VersionConflict) for e in errors), errors
+    with acting_as(SALES):
+        stored = changes.list_changes(order.order_id, uow)
+    assert [c.change_id for c in stored] == [done[0][0].change_id]  # the losers left nothing behind
+
+
+def test_revisions_as_of_and_audit_read_back_from_the_database(uow):
+    order = approved(uow)
+    with acting_as(SALES):
+        change, pending = changes.request_change(
+            changes.RequestChange(order.order_id, order.version, "加量", proposal(order, 15000)),
+            uow,
+            NoShopFloor(),
+            OptionLibrary(),
+        )
+        _, v2 = changes.decide_change(
+            changes.DecideChange(order.order_id, change.change_id, pending.version, "同意", approve=True), uow
+        )
+        revisions, current = changes.list_revisions(order.order_id, uow)
+        assert current == 2 and [(r.revision, r.content.lines[0].quantity) for r in revisions] == [
+            (1, 10000),
+            (2, 15000),
+        ]
+        assert revisions[1].diff[0].path == "lines[1].quantity" and revisions[1].approved_by == "陈丽"
+        then = changes.order_as_of(order.order_id, revisions[1].valid_from - timedelta(microseconds=1), uow)
+        assert (then.revision, then.lines[0].quantity, then.state) == (1, 10000, OrderState.PENDING_CHANGE)
+        now = changes.order_as_of(order.order_id, revisions[1].valid_from, uow)
+        assert (now.revision, now.lines[0].quantity, now.version) == (2, 15000, v2.version)
+        entries, token = changes.list_audit(changes.ListAudit(order_id=order.order_id, page_size=2), uow)
+        rest, end = changes.list_audit(
+            changes.ListAudit(order_id=order.order_id, page_size=2, page_token=token), uow
+        )
+        assert end == "" and [t.action.value for _, _, t in entries + rest] == [
+            "create",
+            "approve",
+            "request_change",
+            "approve_change",
+        ]
+        assert rest[-1][2].changes[0].after == "15000"
+        got = handlers.get_order(order.order_id, uow)
+        assert [x.line_no for x in got.lines] == [1] and got.lines[0].quantity == 15000
+    with acting_as(Identity("autoparts", "吴晓燕", frozenset({"sales"}))):
+        with pytest.raises(NotFound):
+            changes.list_revisions(order.order_id, uow)
+        foreign, _ = changes.list_audit(changes.ListAudit(actor="陈丽"), uow)
+        assert foreign == []

@@ -16,10 +16,10 @@ from datetime import date
 from typing import Any, Self
 
 from services.chassis import identity
-from services.chassis.errors import Duplicate, NotFound, VersionConflict
+from services.chassis.errors import DeadlineExceeded, Duplicate, NotFound, Unavailable, VersionConflict
 from services.chassis.events import DomainEvent, EventCodec, Message
 from services.order.domain.model import Order, OrderState
-from services.order.service_layer.ports import Shortfall
+from services.order.service_layer.ports import KnownCustomer, Shortfall
 
 
 @dataclass
@@ -277,13 +277,46 @@ class UowFactory:
 
 
 class FakeCustomers:
-    def __init__(self, *known: str):
+    def __init__(self, *known: str, tiers: Mapping[str, str] | None = None, inactive: tuple[str, ...] = ()):
         self.known = set(known)
+        self.tiers = dict(tiers or {})
+        self.inactive = set(inactive)
         self.asked: list[str] = []
 
-    def exists(self, customer_id: str) -> bool:
+    def look_up(self, customer_id: str) -> KnownCustomer | None:
         self.asked.append(customer_id)
-        return customer_id in self.known
+        if customer_id not in self.known:
+            return None
+        return KnownCustomer(self.tiers.get(customer_id, "TIER_C"), customer_id not in self.inactive)
+
+    def exists(self, customer_id: str) -> bool:
+        return self.look_up(customer_id) is not None
+
+    def tier(self, customer_id: str) -> str:
+        known = self.look_up(customer_id)
+        return known.tier if known else ""
+
+
+class FakeShopFloor:
+    """Production and inventory as a change's impact sees them; `down` names who fails."""
+
+    def __init__(self, work_orders=(), materials=(), down: tuple[str, ...] = ()):
+        self._work_orders = list(work_orders)
+        self._materials = list(materials)
+        self.down = down
+        self.asked: list[tuple] = []
+
+    def work_orders(self, order_id: str):
+        self.asked.append(("work_orders", order_id))
+        if "production" in self.down:
+            raise Unavailable("production is down")
+        return list(self._work_orders)
+
+    def materials(self, order_id: str, before, after):
+        self.asked.append(("materials", order_id, before, after))
+        if "inventory" in self.down:
+            raise DeadlineExceeded("inventory took too long")
+        return list(self._materials)
 
 
 class FakeStock:

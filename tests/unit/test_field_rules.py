@@ -173,15 +173,49 @@ def _in_a_date(path: tuple[FieldDescriptor, ...]) -> bool:
     return any(f.message_type is not None and f.message_type.full_name == DATE for f in path[:-1])
 
 
+TIMESTAMP = "google.protobuf.Timestamp"
+
+
+def _in_a_timestamp(path: tuple[FieldDescriptor, ...]) -> bool:
+    return any(f.message_type is not None and f.message_type.full_name == TIMESTAMP for f in path[:-1])
+
+
 def integer_fields():
     return [
         pytest.param(d, path, id=f"{d.name}.{path_name(path)}")
         for d in request_types()
         # a version number is compared for equality only (its int32 type bounds it); a date's
-        # year, month and day are bounded by the date rule its field declares (below)
+        # year, month and day are bounded by the date rule its field declares (below), a
+        # timestamp's seconds by its timestamp rule (test_every_timestamp_is_bounded)
         for path in fields_of(d, lambda f: _integers(f) and f.name != "expected_version")
-        if not _in_a_date(path)
+        if not _in_a_date(path) and not _in_a_timestamp(path)
     ]
+
+
+def timestamp_fields():
+    return [
+        pytest.param(d, path[-1], id=f"{d.name}.{path_name(path)}")
+        for d in request_types()
+        for path in fields_of(d, lambda f: True)
+        if len(path) >= 2 and path[-2].message_type.full_name == TIMESTAMP and path[-1].name == "seconds"
+        for path in [path[:-1]]
+    ]
+
+
+def test_requests_with_timestamps_are_inspected():
+    assert {p.id for p in timestamp_fields()} >= {
+        "GetOrderRequest.as_of",
+        "ListOrderAuditRequest.since",
+        "ListOrderAuditRequest.until",
+    }
+
+
+@pytest.mark.parametrize(("descriptor", "field"), timestamp_fields())
+def test_every_timestamp_is_bounded_to_years_1_to_9999(descriptor, field):
+    """Seconds a caller sets freely must not reach a datetime conversion unchecked."""
+    rules = rules_of(field).timestamp
+    assert rules.gte.seconds == -62135596800, "from 0001-01-01T00:00:00Z"
+    assert rules.lte.seconds == 253402300799, "up to 9999-12-31T23:59:59Z"
 
 
 DATE = "google.type.Date"

@@ -33,7 +33,9 @@ def ask(*items: tuple[str, int], stock: dict[str, int] | None = None):
         items=[inventory_pb2.RequestedItem(product_model=m, quantity=q) for m, q in items]
     )
     protovalidate.validate(request)  # what the chassis does before the handler runs
-    return InventoryApi(StockUow(stock or {})).CheckAvailability(request, context=None)
+    return InventoryApi(StockUow(stock or {}), bom_for=lambda tenant_id: {}).CheckAvailability(
+        request, context=None
+    )
 
 
 def test_one_model_twice_at_two_billion_is_summed_in_64_bits():

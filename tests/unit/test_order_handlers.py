@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -72,7 +73,7 @@ class TestCreateOrder:
         assert order.created_by == "wu.xiaoyan"
         [stored] = uow.opened[-1].committed_orders()
         assert stored.order_id == order.order_id
-        assert stored.lines == LINES
+        assert stored.lines == [replace(x, line_no=n) for n, x in enumerate(LINES, start=1)]
 
     def test_numbers_count_up_within_a_day(self, uow):
         with acting_as(SALES):
@@ -140,16 +141,21 @@ class TestCreateOrder:
         winner = {}
 
         class RacingCustomers(FakeCustomers):
-            def exists(self, customer_id):
+            def look_up(self, customer_id):
                 if not winner:
                     winner["order"] = create(uow, request_id="phone-7f3a")
-                return super().exists(customer_id)
+                return super().look_up(customer_id)
 
         with acting_as(SALES):
             result = create(uow, request_id="phone-7f3a", customers=RacingCustomers(CUSTOMER))
 
         assert result.order_id == winner["order"].order_id
         assert len(uow.opened[-1].committed_orders()) == 1
+
+    def test_a_deactivated_customer_takes_no_new_order(self, uow):
+        with acting_as(SALES), pytest.raises(FailedPrecondition, match="已停用"):
+            create(uow, customers=FakeCustomers(CUSTOMER, inactive=(CUSTOMER,)))
+        assert uow.db.commits == 0
 
     def test_an_unknown_customer_is_an_invalid_customer_id(self, uow):
         with acting_as(SALES), pytest.raises(InvalidArgument) as caught:

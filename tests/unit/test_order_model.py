@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -76,7 +77,10 @@ class TestCreate:
         order = new_order(lines=lines)
         lines.append(BRACKET)
 
-        assert order.lines == [HINGE]
+        assert order.lines == [replace(HINGE, line_no=1)]
+
+    def test_numbers_its_lines_from_one(self):
+        assert [x.line_no for x in new_order().lines] == [1, 2]
 
 
 class TestApprove:
@@ -113,6 +117,7 @@ class TestApprove:
                         "surface_treatment": "电镀 plating",
                         "workshop": "stamping-1",
                         "unit_price_fen": 120,
+                        "line_no": 1,
                     },
                     {
                         "product_model": "SB-55 支架",
@@ -121,6 +126,7 @@ class TestApprove:
                         "surface_treatment": "",
                         "workshop": "stamping-2",
                         "unit_price_fen": 0,
+                        "line_no": 2,
                     },
                 ],
                 approved_by="li.manager",

@@ -95,7 +95,12 @@ def test_the_shipped_tenant_files_load_as_typed_configuration():
     assert [c.code for c in hardware.demo.customers] == ["MIDEA-SD", "SUPOR-HZ", "HS-TRADE"]
     assert tenants["autoparts"].demo.stock[0].on_hand == 60000
     # Sections the coming features read are there, empty, with their defaults.
-    assert (hardware.routing, hardware.bom, hardware.catalogue, hardware.custom_fields) == ({}, {}, {}, {})
+    assert (hardware.routing, hardware.catalogue, hardware.custom_fields) == ({}, {}, {})
+    # The BOM the impact preview of a change reads: plating material depends on the colour.
+    assert [(b.material, b.colour) for b in hardware.bom["HB-2040 铰链 hinge"]][1:] == [
+        ("镀银液 silver plating solution", "银色 silver"),
+        ("镀金液 gold plating solution", "金色 gold"),
+    ]
     assert hardware.rules == {}
     assert hardware.alerts.due_warning_hours == (48.0,)
     assert hardware.price_rules.tolerance_percent == 0.0
@@ -266,7 +271,7 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
     hardware = load_tenants(("hardware",))["hardware"]
 
     assert hardware.routing["HB-2040 铰链 hinge"] == ("stamping-1", "plating", "assembly")
-    plating = hardware.bom["HB-2040 铰链 hinge"][1]
+    plating = hardware.bom["HB-2040 铰链 hinge"][-1]  # appended after the shipped file's BOM
     assert (plating.material, plating.quantity_per_unit, plating.colour) == (
         "镀银液 silver plating",
         0.002,
@@ -380,6 +385,7 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
         lambda tenant_id: option_library(plants[tenant_id]),
         plants.__getitem__,
         uow.numbers,
+        shop_floor=None,
     )
     request = order_pb2.CreateOrderRequest(
         customer_id="c-1",

@@ -8,35 +8,106 @@ import grpc
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from oms.production.v1 import production_pb2, production_pb2_grpc
 from services.chassis import identity
 from services.chassis.errors import NotFound
-from services.order.service_layer.ports import Shortfall
+from services.order.domain.changes import ImpactedMaterial, ImpactedWorkOrder, OrderLine
+from services.order.service_layer.ports import KnownCustomer, Shortfall
 
 
 class GrpcCustomerDirectory:
-    """Asks the customer service whether a customer exists. Customers are never deleted, so a
-    "yes" is remembered for a while per tenant (an order form reuses the same few customers);
-    a "no" is always asked again, since the customer may be registered a moment later."""
+    """Asks the customer service about a customer: does it exist, its tier (price visibility of
+    portal accounts), is it active (only an active customer takes new orders). Customers are never
+    deleted, so an answer is remembered for a while per tenant (an order form reuses the same few
+    customers) and forgotten when one of the customer's events arrives (consumers.py); a "no such
+    customer" is always asked again, since the customer may be registered a moment later."""
 
     def __init__(self, channel: grpc.Channel, remember_s: float = 300):
         self._stub = customer_pb2_grpc.CustomerServiceStub(channel)
         self._remember_s = remember_s
-        self._known: dict[tuple[str, str], float] = {}
+        self._known: dict[tuple[str, str], tuple[float, KnownCustomer]] = {}
 
-    def exists(self, customer_id: str) -> bool:
+    def look_up(self, customer_id: str) -> KnownCustomer | None:
         key = (identity.current().tenant_id, customer_id)
-        if self._known.get(key, 0.0) > time.monotonic():
-            return True
+        until, known = self._known.get(key, (0.0, None))
+        if known is not None and until > time.monotonic():
+            return known
         try:
             # The channel shares the caller's deadline and translates a failure into a domain
             # error (services/chassis/client.py): only "no such customer" is an answer here.
-            self._stub.GetCustomer(customer_pb2.GetCustomerRequest(customer_id=customer_id))
+            reply = self._stub.GetCustomer(customer_pb2.GetCustomerRequest(customer_id=customer_id))
         except NotFound:
-            return False
+            return None
         if len(self._known) > 10_000:
             self._known.clear()
-        self._known[key] = time.monotonic() + self._remember_s
-        return True
+        known = KnownCustomer(customer_pb2.Tier.Name(reply.customer.tier), reply.customer.active)
+        self._known[key] = (time.monotonic() + self._remember_s, known)
+        return known
+
+    def forget(self, tenant_id: str, customer_id: str) -> None:
+        """The customer changed (deactivated, tier moved): ask again next time."""
+        self._known.pop((tenant_id, customer_id), None)
+
+    def exists(self, customer_id: str) -> bool:
+        return self.look_up(customer_id) is not None
+
+    def tier(self, customer_id: str) -> str:
+        known = self.look_up(customer_id)
+        return known.tier if known else ""
+
+
+class GrpcShopFloor:
+    """Production's work orders and inventory's material needs of one order, for the impact of a
+    change (service_layer/impact.py), asked as the user requesting the change."""
+
+    def __init__(self, production: grpc.Channel, inventory: grpc.Channel):
+        self._production = production_pb2_grpc.ProductionServiceStub(production)
+        self._inventory = inventory_pb2_grpc.InventoryServiceStub(inventory)
+
+    def work_orders(self, order_id: str) -> list[ImpactedWorkOrder]:
+        out, token = [], ""
+        while True:
+            reply = self._production.ListWorkOrders(
+                production_pb2.ListWorkOrdersRequest(order_id=order_id, page_size=500, page_token=token)
+            )
+            out += [
+                ImpactedWorkOrder(
+                    work_order_no=w.work_order_no,
+                    workshop=w.workshop,
+                    stage=production_pb2.Stage.Name(w.stage),
+                    product_models=tuple(dict.fromkeys(x.product_model for x in w.lines)),
+                    quantity=sum(x.quantity for x in w.lines),
+                    touched=False,
+                )
+                for w in reply.work_orders
+            ]
+            token = reply.next_page_token
+            if not token:
+                return out
+
+    def materials(
+        self, order_id: str, before: tuple[OrderLine, ...], after: tuple[OrderLine, ...]
+    ) -> list[ImpactedMaterial]:
+        def lines(xs: tuple[OrderLine, ...]) -> list[inventory_pb2.MaterialLine]:
+            return [
+                inventory_pb2.MaterialLine(
+                    product_model=x.product_model,
+                    quantity=x.quantity,
+                    colour=x.colour,
+                    surface_treatment=x.surface_treatment,
+                )
+                for x in xs
+            ]
+
+        reply = self._inventory.PreviewMaterialNeeds(
+            inventory_pb2.PreviewMaterialNeedsRequest(
+                order_id=order_id, before=lines(before), after=lines(after)
+            )
+        )
+        return [
+            ImpactedMaterial(m.material, m.unit, m.needed_before, m.needed_after, m.reserved, m.issued)
+            for m in reply.materials
+        ]
 
 
 class GrpcStockCheck:

@@ -3,17 +3,18 @@ customer-portal caller sees only its own customer's orders."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Connection, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
-from services.chassis.paging import day_part, decode_token, encode_token, uuid_part
+from services.chassis.paging import day_part, decode_token, encode_token, instant_part, uuid_part
 from services.chassis.scoping import Scoped, scoped
-from services.order.adapters.tables import order_lines, order_transitions, orders
+from services.order.adapters.tables import order_lines, order_revisions, order_transitions, orders
+from services.order.domain.changes import FieldChange, OrderContent, Revision
 from services.order.domain.lifecycle import Action, Transition
-from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority
+from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority, line_as_dict
 
 
 class OrderRepository:
@@ -44,15 +45,23 @@ class OrderRepository:
                 approved_by=order.approved_by,
                 approved_at=order.approved_at,
                 request_id=order.request_id or None,
+                revision=order.revision,
+                revision_since=order.revision_since,
             ),
         )
+        self._write_lines(order, tenant)
+        self._write_transitions(order, tenant)
+        self._loaded_versions[order.order_id] = order.version
+        self._track(order)
+
+    def _write_lines(self, order: Order, tenant: str) -> None:
         self._db.execute(
             _INSERT_LINES,
             [
                 dict(
                     order_id=order.order_id,
                     tenant_id=tenant,
-                    line_no=i,
+                    line_no=line.line_no,
                     product_model=line.product_model,
                     quantity=line.quantity,
                     colour=line.colour,
@@ -60,12 +69,35 @@ class OrderRepository:
                     workshop=line.workshop,
                     unit_price_fen=line.unit_price_fen,
                 )
-                for i, line in enumerate(order.lines)
+                for line in order.lines
             ],
         )
-        self._write_transitions(order, tenant)
-        self._loaded_versions[order.order_id] = order.version
-        self._track(order)
+
+    def _write_revisions(self, order: Order, tenant: str) -> None:
+        """A change made a new revision: the order's lines are replaced by the new content's and
+        the revision (with the first one, on the first change) is kept."""
+        if not order.new_revisions:
+            return
+        self._db.execute(delete(order_lines).where(order_lines.c.order_id == order.order_id))
+        self._write_lines(order, tenant)
+        self._db.execute(
+            _INSERT_REVISIONS,
+            [
+                dict(
+                    order_id=order.order_id,
+                    tenant_id=tenant,
+                    revision=r.revision,
+                    content=content_as_dict(r.content),
+                    valid_from=r.valid_from,
+                    change_id=r.change_id or None,
+                    reason=r.reason,
+                    approved_by=r.approved_by,
+                    diff=[c.as_dict() for c in r.diff],
+                )
+                for r in order.new_revisions
+            ],
+        )
+        order.new_revisions.clear()
 
     def _write_transitions(self, order: Order, tenant: str) -> None:
         if order.transitions:
@@ -82,6 +114,7 @@ class OrderRepository:
                         actor=t.actor,
                         at=t.at,
                         reason=t.reason,
+                        changes=[c.as_dict() for c in t.changes] or None,
                     )
                     for t in order.transitions
                 ],
@@ -92,18 +125,88 @@ class OrderRepository:
         """The order's lifecycle steps, oldest first; NotFound for an order the caller may not see."""
         self.get(order_id)  # the same scoping as reading the order itself
         rows = self._db.execute(*_HISTORY.bind(order_id=order_id)).all()
+        return [_transition(r) for r in rows]
+
+    def revisions(self, order: Order) -> list[Revision]:
+        """Every revision of an order the caller has read, oldest first, the current one last."""
+        rows = self._db.execute(
+            select(order_revisions)
+            .where(
+                order_revisions.c.order_id == order.order_id,
+                order_revisions.c.tenant_id == identity.current().tenant_id,
+            )
+            .order_by(order_revisions.c.revision)
+        ).all()
+        if not rows:  # never changed: the order itself is its only revision
+            return [Revision(1, order.content(), order.revision_since or order.created_at)]
         return [
-            Transition(
-                action=Action(r.action),
-                from_state=OrderState(r.from_state) if r.from_state else None,
-                to_state=OrderState(r.to_state),
-                actor=r.actor,
-                at=r.at,
-                reason=r.reason,
-                version=r.version,
+            Revision(
+                r.revision,
+                content_from_dict(r.content),
+                r.valid_from,
+                r.change_id or "",
+                r.reason,
+                r.approved_by,
+                tuple(FieldChange.from_dict(c) for c in r.diff),
             )
             for r in rows
         ]
+
+    def as_of(self, order_id: str, at: datetime) -> Order:
+        """The order as it stood at `at`: the revision then in force, the state and version of
+        its last step by then. NotFound before it existed (or for an order the caller may not see)."""
+        order = self.get(order_id)
+        if at < order.created_at:
+            raise NotFound(f"order {order.order_no} did not exist at {at.isoformat()}")
+        steps = [t for t in self.history(order_id) if t.at <= at]
+        revision = [r for r in self.revisions(order) if r.valid_from <= at][-1:] or self.revisions(order)[:1]
+        content = revision[0].content
+        if steps:
+            order.state, order.version = steps[-1].to_state, steps[-1].version
+        order.revision, order.revision_since = revision[0].revision, revision[0].valid_from
+        order.due_date, order.priority, order.lines = (
+            content.due_date,
+            Priority(content.priority),
+            list(content.lines),
+        )
+        approvals = [t for t in steps if t.action is Action.APPROVE]
+        if not approvals:
+            order.approved_by, order.approved_at = "", None
+        order.pending_change_id = ""
+        self._loaded_versions.pop(order.order_id, None)  # a picture of the past: never saved
+        return order
+
+    def audit(
+        self,
+        *,
+        order_id: str = "",
+        actor: str = "",
+        since: datetime | None,
+        until: datetime | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[tuple[str, str, Transition]], str]:
+        """Steps of one order or by one user, oldest first, with the order's id and number; keyset
+        pages by (at, id)."""
+        if order_id:
+            self.get(order_id)
+        t = order_transitions
+        query = self._scoped(
+            select(t, orders.c.order_no).join(orders, orders.c.order_id == t.c.order_id)
+        ).where(t.c.tenant_id == identity.current().tenant_id)
+        query = query.where(t.c.order_id == order_id) if order_id else query.where(t.c.actor == actor)
+        if since:
+            query = query.where(t.c.at >= since)
+        if until:
+            query = query.where(t.c.at <= until)
+        if page_token:
+            after_at, after_id = decode_token(page_token, instant_part, _id_part)
+            query = query.where(or_(t.c.at > after_at, and_(t.c.at == after_at, t.c.id > after_id)))
+        rows = self._db.execute(query.order_by(t.c.at, t.c.id).limit(page_size + 1)).all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        token = encode_token(rows[-1].at.isoformat(), str(rows[-1].id)) if more and rows else ""
+        return [(r.order_id, r.order_no, _transition(r)) for r in rows], token
 
     def get(self, order_id: str) -> Order:
         rows = self._db.execute(*_GET.bind(order_id=order_id)).all()
@@ -135,10 +238,18 @@ class OrderRepository:
                 version=order.version,
                 approved_by=order.approved_by,
                 approved_at=order.approved_at,
+                revision=order.revision,
+                revision_since=order.revision_since,
+                due_date=order.due_date,
+                priority=order.priority.value,
+                pending_change_id=order.pending_change_id or None,
+                state_before_change=order.state_before_change.value if order.state_before_change else None,
+                production_state=order.production_state.value if order.production_state else None,
             ),
         )
         if result.rowcount != 1:
             raise VersionConflict(f"order {order.order_no} was changed by someone else; reload it")
+        self._write_revisions(order, identity.current().tenant_id)
         self._write_transitions(order, identity.current().tenant_id)
         self._loaded_versions[order.order_id] = order.version
 
@@ -170,6 +281,11 @@ class OrderRepository:
                 approved_by=r.approved_by,
                 approved_at=r.approved_at,
                 request_id=r.request_id or "",
+                revision=r.revision,
+                revision_since=r.revision_since,
+                pending_change_id=r.pending_change_id or "",
+                state_before_change=OrderState(r.state_before_change) if r.state_before_change else None,
+                production_state=OrderState(r.production_state) if r.production_state else None,
             )
             self._loaded_versions[order.order_id] = order.version
             self._track(order)
@@ -222,6 +338,7 @@ _LINE_COLUMNS = [c.label(f"l_{c.name}") for c in order_lines.c]
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
 _INSERT_TRANSITIONS = insert(order_transitions)
+_INSERT_REVISIONS = insert(order_revisions)
 _HISTORY = Scoped(
     select(order_transitions)
     .where(order_transitions.c.order_id == bindparam("order_id"))
@@ -254,7 +371,41 @@ def _line(row, prefix: str = "") -> OrderLine:
         colour=m[f"{prefix}colour"],
         surface_treatment=m[f"{prefix}surface_treatment"],
         unit_price_fen=m[f"{prefix}unit_price_fen"],
+        line_no=m[f"{prefix}line_no"],
     )
+
+
+def _transition(r) -> Transition:
+    return Transition(
+        action=Action(r.action),
+        from_state=OrderState(r.from_state) if r.from_state else None,
+        to_state=OrderState(r.to_state),
+        actor=r.actor,
+        at=r.at,
+        reason=r.reason,
+        version=r.version,
+        changes=tuple(FieldChange.from_dict(c) for c in (r.changes or [])),
+    )
+
+
+def content_as_dict(content: OrderContent) -> dict:
+    return {
+        "due_date": content.due_date.isoformat(),
+        "priority": content.priority,
+        "lines": [line_as_dict(x) for x in content.lines],
+    }
+
+
+def content_from_dict(d: dict) -> OrderContent:
+    return OrderContent(
+        date.fromisoformat(d["due_date"]), d["priority"], tuple(OrderLine(**x) for x in d["lines"])
+    )
+
+
+def _id_part(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise ValueError("not a row id")
+    return int(text)
 
 
 def encode_cursor(due: date, order_id: str) -> str:

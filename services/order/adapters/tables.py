@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     ForeignKey,
@@ -36,6 +37,14 @@ orders = Table(
     Column("approved_by", String(64), nullable=False, default=""),
     Column("approved_at", UtcDateTime()),
     Column("request_id", String(64)),
+    # 版本: the content's revision (+1 per approved change) and since when it is in force.
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("revision_since", UtcDateTime()),
+    # Change control: the pending change, and the state a decided change returns the order to.
+    Column("pending_change_id", String(36)),
+    Column("state_before_change", String(40)),
+    # The state production last reported (the order's least advanced work order).
+    Column("production_state", String(40)),
     UniqueConstraint("tenant_id", "order_no", name="uq_orders_tenant_order_no"),
     UniqueConstraint("tenant_id", "request_id", name="uq_orders_tenant_request_id"),
     # The board's question: a tenant's orders in one state, by due date (keyset pages).
@@ -75,7 +84,53 @@ order_transitions = Table(
     Column("actor", String(64), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("reason", String(200), nullable=False),
+    # The audit trail's "before and after": [{path, label, before, after}] (a change's diff).
+    Column("changes", JSON),
     # One step per version: two concurrent steps from the same version cannot both be stored.
     UniqueConstraint("order_id", "version", name="uq_order_transitions_order_version"),
     Index("ix_order_transitions_tenant_order", "tenant_id", "order_id", "version"),
+    # The audit trail of one user, by time.
+    Index("ix_order_transitions_tenant_actor_at", "tenant_id", "actor", "at"),
+)
+
+# An order's revisions (版本历史) once it has been changed: each with its whole content, when it
+# took effect (it lasts until the next one's valid_from) and the change that made it. Written by
+# the first approved change (revision 1 and 2) and each one after; an order never changed has
+# none here: its only revision is the order's own row and lines.
+order_revisions = Table(
+    "order_revisions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(36), ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("valid_from", UtcDateTime(), nullable=False),
+    # The change that made this revision (none for revision 1).
+    Column("change_id", String(36)),
+    Column("reason", String(200), nullable=False),
+    Column("approved_by", String(64), nullable=False),
+    Column("diff", JSON, nullable=False),
+    UniqueConstraint("order_id", "revision", name="uq_order_revisions_order_revision"),
+)
+
+# Change requests with their proposal, diff and impact (stored when asked, shown to approvers).
+order_changes = Table(
+    "order_changes",
+    metadata,
+    Column("change_id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("base_revision", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("proposed", JSON),  # null: the change cancels the order
+    Column("diff", JSON, nullable=False),
+    Column("impact", JSON, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("decided_by", String(64), nullable=False, default=""),
+    Column("decided_at", UtcDateTime()),
+    Column("decision_note", String(200), nullable=False, default=""),
+    Index("ix_order_changes_tenant_order", "tenant_id", "order_id", "requested_at"),
 )

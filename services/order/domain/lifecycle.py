@@ -8,9 +8,14 @@ gRPC permission table (services/permissions.py) reads the roles from it, so a ru
                                                                  │ make_ready
                      closed ◄──close── shipped ◄──ship── ready to ship ◄┘
 
-Production-side moves (start_production, pass_qc, make_ready) follow the work orders' stages,
-reported by production's events; an approved order is cancelled or changed only through a change
-request (it has work orders that must be frozen first), which comes with change control.
+    any of pending approval … ready to ship ──request_change──► pending change
+    pending change ──approve_change / reject_change──► back where it was (cancelled when the
+                                                        approved change cancels the order)
+
+Production-side moves (start_production, pass_qc, make_ready, replan) follow the work orders'
+stages, reported by production's events (an order is as far as its least advanced work order; a
+change that re-plans work takes it back). An approved order is cancelled or changed only through
+a change request: its work orders and materials must be frozen first.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class OrderState(StrEnum):
     SHIPPED = "ORDER_STATE_SHIPPED"
     CLOSED = "ORDER_STATE_CLOSED"
     CANCELLED = "ORDER_STATE_CANCELLED"
+    PENDING_CHANGE = "ORDER_STATE_PENDING_CHANGE"
 
 
 class Action(StrEnum):
@@ -44,19 +50,42 @@ class Action(StrEnum):
     MAKE_READY = "make_ready"
     SHIP = "ship"
     CLOSE = "close"
+    REPLAN = "replan"  # production reports the order's work back at 待排产 (after a change)
+    REQUEST_CHANGE = "request_change"
+    APPROVE_CHANGE = "approve_change"
+    REJECT_CHANGE = "reject_change"
 
 
 S = OrderState
-TRANSITIONS: dict[tuple[OrderState, Action], OrderState] = {
+# The states production reports, and the action that reaches each one (from any other of them:
+# an order is as far as its least advanced work order, which a re-planning change can set back).
+PRODUCTION_STATES: dict[OrderState, Action] = {
+    S.APPROVED: Action.REPLAN,
+    S.IN_PRODUCTION: Action.START_PRODUCTION,
+    S.QC_PASSED: Action.PASS_QC,
+    S.READY_TO_SHIP: Action.MAKE_READY,
+}
+# Where a change may be asked for: after entry, before the goods leave.
+CHANGEABLE = frozenset({S.PENDING_APPROVAL, *PRODUCTION_STATES})
+# A decided change takes the order back to the state it was in when the change was asked for.
+BACK = None
+
+TRANSITIONS: dict[tuple[OrderState, Action], OrderState | None] = {
     (S.DRAFT, Action.SUBMIT): S.PENDING_APPROVAL,
     (S.DRAFT, Action.CANCEL): S.CANCELLED,
     (S.PENDING_APPROVAL, Action.APPROVE): S.APPROVED,
     (S.PENDING_APPROVAL, Action.CANCEL): S.CANCELLED,
-    (S.APPROVED, Action.START_PRODUCTION): S.IN_PRODUCTION,
-    (S.IN_PRODUCTION, Action.PASS_QC): S.QC_PASSED,
-    (S.QC_PASSED, Action.MAKE_READY): S.READY_TO_SHIP,
+    **{
+        (source, action): target
+        for target, action in PRODUCTION_STATES.items()
+        for source in PRODUCTION_STATES
+        if source is not target
+    },
     (S.READY_TO_SHIP, Action.SHIP): S.SHIPPED,
     (S.SHIPPED, Action.CLOSE): S.CLOSED,
+    **{(source, Action.REQUEST_CHANGE): S.PENDING_CHANGE for source in CHANGEABLE},
+    (S.PENDING_CHANGE, Action.APPROVE_CHANGE): BACK,
+    (S.PENDING_CHANGE, Action.REJECT_CHANGE): BACK,
 }
 
 # Who may take each action: services/permissions.py gives each lifecycle RPC exactly these roles.
@@ -70,8 +99,12 @@ ROLES: dict[Action, frozenset[str]] = {
     Action.START_PRODUCTION: frozenset({"service"}),
     Action.PASS_QC: frozenset({"service"}),
     Action.MAKE_READY: frozenset({"service"}),
+    Action.REPLAN: frozenset({"service"}),
     Action.SHIP: frozenset({"warehouse"}),
     Action.CLOSE: frozenset({"manager", "finance"}),
+    Action.REQUEST_CHANGE: frozenset({"sales", "planner", "manager"}),
+    Action.APPROVE_CHANGE: frozenset({"approver", "manager"}),
+    Action.REJECT_CHANGE: frozenset({"approver", "manager"}),
 }
 
 TERMINAL = frozenset({S.CLOSED, S.CANCELLED})
@@ -87,6 +120,7 @@ LABELS: dict[OrderState, str] = {
     S.SHIPPED: "已发货 Shipped",
     S.CLOSED: "已关闭 Closed",
     S.CANCELLED: "已取消 Cancelled",
+    S.PENDING_CHANGE: "变更待审 Pending change",
 }
 
 
@@ -102,16 +136,24 @@ class Transition:
     at: datetime
     reason: str = ""
     version: int = 1  # the order's version after this step
+    # What the step changed, field by field (a change's diff, a planner's override); shown in
+    # the audit trail. Empty for a plain move from one state to another.
+    changes: tuple = ()
 
 
-def next_state(state: OrderState, action: Action) -> OrderState:
-    """Where `action` takes an order in `state`; FailedPrecondition naming the current state and
-    what it allows instead."""
+def next_state(state: OrderState, action: Action, back_to: OrderState | None = None) -> OrderState:
+    """Where `action` takes an order in `state` (`back_to`: where a decided change returns it);
+    FailedPrecondition naming the current state and what it allows instead."""
     try:
-        return TRANSITIONS[(state, action)]
+        target = TRANSITIONS[(state, action)]
     except KeyError:
         allowed = sorted(a.value for (s, a) in TRANSITIONS if s is state)
         options = f"it allows: {', '.join(allowed)}" if allowed else "no action changes it any more"
         raise FailedPrecondition(
             f"cannot {action.value} an order that is {LABELS[state]} ({state.name}); {options}"
         ) from None
+    if target is BACK:
+        if back_to is None:
+            raise ValueError(f"{action.value} needs the state to return to")
+        return back_to
+    return target

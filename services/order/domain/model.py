@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from services.chassis.errors import FieldViolation, InvalidArgument, VersionConflict
+from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, VersionConflict
 from services.chassis.events import DomainEvent
-from services.order.domain.lifecycle import Action, OrderState, Transition, next_state
+from services.order.domain.changes import (
+    ChangeRequest,
+    ChangeState,
+    FieldChange,
+    OrderContent,
+    OrderLine,
+    Revision,
+)
+from services.order.domain.lifecycle import PRODUCTION_STATES, Action, OrderState, Transition, next_state
+
+__all__ = ["OrderLine"]  # the line lives with versioned content (changes.py); orders import it from here
 
 
 class Channel(StrEnum):
@@ -24,16 +34,6 @@ class Priority(StrEnum):
 
 
 @dataclass(frozen=True)
-class OrderLine:
-    product_model: str
-    quantity: int
-    workshop: str
-    colour: str = ""
-    surface_treatment: str = ""
-    unit_price_fen: int = 0
-
-
-@dataclass(frozen=True)
 class OptionLibrary:
     """A tenant's allowed values; an empty tuple means free text."""
 
@@ -41,7 +41,9 @@ class OptionLibrary:
     surface_treatments: tuple[str, ...] = ()
     workshops: tuple[str, ...] = ()
 
-    def check(self, lines: Iterable[OrderLine]) -> None:
+    def check(self, lines: Iterable[OrderLine], prefix: str = "") -> None:
+        """Every value outside the lists, reported at once; `prefix` is where the lines sit in
+        the request ("proposed." in a change request)."""
         violations = []
         for i, line in enumerate(lines):
             for name, allowed in (
@@ -53,7 +55,7 @@ class OptionLibrary:
                 if allowed and value and value not in allowed:
                     violations.append(
                         FieldViolation(
-                            f"lines[{i}].{name}",
+                            f"{prefix}lines[{i}].{name}",
                             f"{value!r} is not in this business line's list: {list(allowed)}",
                         )
                     )
@@ -106,6 +108,95 @@ class OrderCancelled(DomainEvent):
     reason: str
 
 
+@dataclass(frozen=True)
+class OrderChangeRequested(DomainEvent):
+    """Production and inventory freeze the order's work orders and material issues on this."""
+
+    event_type = "order_change_requested"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    change_id: str
+    revision: int  # the revision the change is against
+    requested_by: str
+    reason: str
+    cancels_order: bool
+    diff: list[dict]
+
+
+@dataclass(frozen=True)
+class OrderChanged(DomainEvent):
+    """A change was approved: the new revision's whole content and the diff from the previous
+    one, so material needs are recomputed and work orders revised (never cancelled and re-made)."""
+
+    event_type = "order_changed"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    change_id: str
+    revision: int
+    previous_revision: int
+    approved_by: str
+    reason: str
+    cancels_order: bool
+    due_date: str
+    priority: str
+    lines: list[dict]
+    diff: list[dict]
+
+
+@dataclass(frozen=True)
+class OrderChangeRejected(DomainEvent):
+    """The change will not happen: unfreeze."""
+
+    event_type = "order_change_rejected"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    change_id: str
+    rejected_by: str
+    note: str
+
+
+@dataclass(frozen=True)
+class OrderStateChanged(DomainEvent):
+    """Production moved the order (its least advanced work order reached a stage)."""
+
+    event_type = "order_state_changed"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    from_state: str
+    to_state: str
+    at: str
+
+
+@dataclass(frozen=True)
+class OrderShipped(DomainEvent):
+    event_type = "order_shipped"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    amount_fen: int
+    shipped_by: str
+    shipped_at: str
+
+
+@dataclass(frozen=True)
+class OrderClosed(DomainEvent):
+    event_type = "order_closed"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    closed_by: str
+
+
 @dataclass
 class Order:
     order_id: str
@@ -122,9 +213,16 @@ class Order:
     approved_by: str = ""
     approved_at: datetime | None = None
     request_id: str = ""
+    revision: int = 1  # 版本: the content's version, +1 per approved change
+    revision_since: datetime | None = None  # when the current revision took effect
+    state_before_change: OrderState | None = None  # where a decided change returns the order
+    pending_change_id: str = ""
+    production_state: OrderState | None = None  # the state production last reported
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
     # Steps taken in this unit of work, stored beside the order (its history; see lifecycle.py).
     transitions: list[Transition] = field(default_factory=list, repr=False, compare=False)
+    # Revisions made in this unit of work, to keep (version history; see changes.py).
+    new_revisions: list[Revision] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def create(
@@ -154,11 +252,12 @@ class Order:
             channel=channel,
             priority=priority,
             due_date=due_date,
-            lines=list(lines),
+            lines=[replace(line, line_no=n) for n, line in enumerate(lines, start=1)],
             created_by=created_by,
             created_at=now,
             request_id=request_id,
             state=OrderState.DRAFT if draft else OrderState.PENDING_APPROVAL,
+            revision_since=now,
         )
         order.transitions.append(Transition(Action.CREATE, None, order.state, created_by, now))
         order.events.append(
@@ -174,15 +273,211 @@ class Order:
             )
 
     def _move(
-        self, action: Action, *, actor: str, expected_version: int, now: datetime, reason: str = ""
+        self,
+        action: Action,
+        *,
+        actor: str,
+        expected_version: int,
+        now: datetime,
+        reason: str = "",
+        back_to: OrderState | None = None,
+        changes: tuple[FieldChange, ...] = (),
     ) -> None:
         """Take one lifecycle step: the caller's version is checked first (a stale screen gets
         ABORTED whatever the state), then the state machine, then the step is recorded."""
         self.ensure_version(expected_version)
         before = self.state
-        self.state = next_state(before, action)
+        self.state = next_state(before, action, back_to)
         self.version += 1
-        self.transitions.append(Transition(action, before, self.state, actor, now, reason, self.version))
+        self.transitions.append(
+            Transition(action, before, self.state, actor, now, reason, self.version, changes)
+        )
+
+    def content(self) -> OrderContent:
+        return OrderContent(self.due_date, self.priority.value, tuple(self.lines))
+
+    def total_fen(self) -> int:
+        return sum(line.quantity * line.unit_price_fen for line in self.lines)
+
+    # --- change control ----------------------------------------------------------------------
+
+    def request_change(self, change: ChangeRequest, *, expected_version: int) -> None:
+        """Put the order into pending change; production and inventory freeze on the event."""
+        if change.base_revision != self.revision:
+            raise VersionConflict(
+                f"the change is against revision {change.base_revision}, the order is at {self.revision}"
+            )
+        before = self.state
+        self._move(
+            Action.REQUEST_CHANGE,
+            actor=change.requested_by,
+            expected_version=expected_version,
+            now=change.requested_at,
+            reason=change.reason,
+        )
+        self.state_before_change = before
+        self.pending_change_id = change.change_id
+        self.events.append(
+            OrderChangeRequested(
+                self.order_id,
+                self.order_no,
+                self.customer_id,
+                self.version,
+                change.change_id,
+                self.revision,
+                change.requested_by,
+                change.reason,
+                change.cancels_order,
+                [c.as_dict() for c in change.diff],
+            )
+        )
+
+    def _decidable(self, change: ChangeRequest, expected_version: int) -> None:
+        """A stale screen first (ABORTED), then the order's state (the state machine names it),
+        then whether this is the change the order waits on."""
+        self.ensure_version(expected_version)
+        if self.state is not OrderState.PENDING_CHANGE:
+            return  # _move refuses it, naming the state
+        if change.state is not ChangeState.PENDING or change.change_id != self.pending_change_id:
+            raise FailedPrecondition(
+                f"change {change.change_id} is {change.state.name.lower()}, not the order's pending change"
+            )
+
+    def _state_after_change(self) -> OrderState:
+        """Where the order was; if production reported progress while it was frozen, there."""
+        back = self.state_before_change or OrderState.APPROVED
+        if back in PRODUCTION_STATES and self.production_state in PRODUCTION_STATES:
+            return self.production_state
+        return back
+
+    def approve_change(
+        self, change: ChangeRequest, *, actor: str, expected_version: int, now: datetime, note: str = ""
+    ) -> None:
+        """Version n+1 (or cancellation): same order id and number, same work orders downstream."""
+        self._decidable(change, expected_version)
+        back = OrderState.CANCELLED if change.cancels_order else self._state_after_change()
+        self._move(
+            Action.APPROVE_CHANGE,
+            actor=actor,
+            expected_version=expected_version,
+            now=now,
+            reason=note or change.reason,
+            back_to=back,
+            changes=tuple(change.diff),
+        )
+        previous = self.revision
+        if change.proposed is not None:
+            if self.revision == 1:  # the first change: keep what the order was as revision 1
+                self.new_revisions.append(Revision(1, self.content(), self.revision_since or self.created_at))
+            self.due_date = change.proposed.due_date
+            self.priority = Priority(change.proposed.priority)
+            self.lines = list(change.proposed.lines)
+            self.revision += 1
+            self.revision_since = now
+            self.new_revisions.append(
+                Revision(
+                    self.revision,
+                    self.content(),
+                    now,
+                    change.change_id,
+                    change.reason,
+                    actor,
+                    tuple(change.diff),
+                )
+            )
+        self.state_before_change = None
+        self.pending_change_id = ""
+        change.decide(ChangeState.APPROVED, actor, now, note)
+        self.events.append(
+            OrderChanged(
+                self.order_id,
+                self.order_no,
+                self.customer_id,
+                self.version,
+                change.change_id,
+                self.revision,
+                previous,
+                actor,
+                change.reason,
+                change.cancels_order,
+                self.due_date.isoformat(),
+                self.priority.value,
+                [line_as_dict(line) for line in self.lines],
+                [c.as_dict() for c in change.diff],
+            )
+        )
+        if change.cancels_order:
+            self.events.append(
+                OrderCancelled(
+                    self.order_id, self.order_no, self.customer_id, self.version, actor, change.reason
+                )
+            )
+
+    def reject_change(
+        self, change: ChangeRequest, *, actor: str, expected_version: int, now: datetime, note: str
+    ) -> None:
+        self._decidable(change, expected_version)
+        self._move(
+            Action.REJECT_CHANGE,
+            actor=actor,
+            expected_version=expected_version,
+            now=now,
+            reason=note,
+            back_to=self._state_after_change(),
+        )
+        self.state_before_change = None
+        self.pending_change_id = ""
+        change.decide(ChangeState.REJECTED, actor, now, note)
+        self.events.append(
+            OrderChangeRejected(
+                self.order_id, self.order_no, self.customer_id, self.version, change.change_id, actor, note
+            )
+        )
+
+    # --- production and after ----------------------------------------------------------------
+
+    def report_production(self, reached: OrderState, *, actor: str, now: datetime) -> bool:
+        """Production says the order's least advanced work order is at `reached` (one of
+        PRODUCTION_STATES). Moves the order there when it is in production's hands; while a change
+        is pending (work frozen) or before approval it is only remembered. True if anything changed."""
+        if reached not in PRODUCTION_STATES:
+            raise ValueError(f"{reached} is not a state production reports")
+        remembered = self.production_state != reached
+        self.production_state = reached
+        if self.state in PRODUCTION_STATES and self.state is not reached:
+            before = self.state
+            self._move(PRODUCTION_STATES[reached], actor=actor, expected_version=0, now=now)
+            self.events.append(
+                OrderStateChanged(
+                    self.order_id,
+                    self.order_no,
+                    self.customer_id,
+                    self.version,
+                    before.value,
+                    self.state.value,
+                    now.isoformat(),
+                )
+            )
+            return True
+        return remembered
+
+    def ship(self, *, actor: str, expected_version: int, now: datetime) -> None:
+        self._move(Action.SHIP, actor=actor, expected_version=expected_version, now=now)
+        self.events.append(
+            OrderShipped(
+                self.order_id,
+                self.order_no,
+                self.customer_id,
+                self.version,
+                self.total_fen(),
+                actor,
+                now.isoformat(),
+            )
+        )
+
+    def close(self, *, actor: str, expected_version: int, now: datetime) -> None:
+        self._move(Action.CLOSE, actor=actor, expected_version=expected_version, now=now)
+        self.events.append(OrderClosed(self.order_id, self.order_no, self.customer_id, self.version, actor))
 
     def submit(self, *, actor: str, expected_version: int, now: datetime) -> None:
         self._move(Action.SUBMIT, actor=actor, expected_version=expected_version, now=now)
@@ -228,6 +523,7 @@ def line_as_dict(line: OrderLine) -> dict:
         "surface_treatment": line.surface_treatment,
         "workshop": line.workshop,
         "unit_price_fen": line.unit_price_fen,
+        "line_no": line.line_no,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,13 @@ from services.order.service_layer.ports import CustomerDirectory, NumberSource, 
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 PLANT_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -82,9 +89,14 @@ def create_order(
             [FieldViolation("customer_id", "not your customer account")],
         )
     options.check(cmd.lines)
-    if not customers.exists(cmd.customer_id):
+    customer = customers.look_up(cmd.customer_id)
+    if customer is None:
         raise InvalidArgument(
             "unknown customer", [FieldViolation("customer_id", f"{cmd.customer_id} not found")]
+        )
+    if not customer.active:
+        raise FailedPrecondition(
+            f"customer {cmd.customer_id} is deactivated (已停用) and takes no new orders"
         )
     now = clock().astimezone(plant_tz)  # order numbers and "today" follow the plant's calendar
     day = f"{now:%Y%m%d}"
@@ -135,10 +147,10 @@ def _earlier_submission(cmd: CreateOrder, uow: UowFactory) -> Order | None:
         existing = tx.orders.find_by_request_id(cmd.request_id)
     if existing is None:
         return None
-    if (existing.customer_id, existing.due_date, existing.lines) != (
+    if (existing.customer_id, existing.due_date, [replace(x, line_no=0) for x in existing.lines]) != (
         cmd.customer_id,
         cmd.due_date,
-        cmd.lines,
+        [replace(x, line_no=0) for x in cmd.lines],
     ):
         raise AlreadyExists(
             f"request_id {cmd.request_id!r} was used for order {existing.order_no} with different content"
@@ -189,31 +201,32 @@ class CancelOrder:
     reason: str
 
 
-def submit_order(
-    cmd: SubmitOrder, uow: UowFactory, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Order:
+def _take_step(order_id: str, uow: UowFactory, step: Callable[[Order, str], None]) -> Order:
+    """One lifecycle step in one transaction: load, step as the caller, save (version-guarded)."""
     with uow() as tx:
-        order = tx.orders.get(cmd.order_id)
-        order.submit(actor=identity.current().user, expected_version=cmd.expected_version, now=clock())
+        order = tx.orders.get(order_id)
+        step(order, identity.current().user)
         tx.orders.save(order)
         tx.commit()
         return order
 
 
-def cancel_order(
-    cmd: CancelOrder, uow: UowFactory, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Order:
-    with uow() as tx:
-        order = tx.orders.get(cmd.order_id)
-        order.cancel(
-            actor=identity.current().user,
-            expected_version=cmd.expected_version,
-            now=clock(),
-            reason=cmd.reason,
-        )
-        tx.orders.save(order)
-        tx.commit()
-        return order
+def submit_order(cmd: SubmitOrder, uow: UowFactory, clock: Clock = utc_now) -> Order:
+    return _take_step(
+        cmd.order_id,
+        uow,
+        lambda o, actor: o.submit(actor=actor, expected_version=cmd.expected_version, now=clock()),
+    )
+
+
+def cancel_order(cmd: CancelOrder, uow: UowFactory, clock: Clock = utc_now) -> Order:
+    return _take_step(
+        cmd.order_id,
+        uow,
+        lambda o, actor: o.cancel(
+            actor=actor, expected_version=cmd.expected_version, now=clock(), reason=cmd.reason
+        ),
+    )
 
 
 def order_history(order_id: str, uow: UowFactory) -> list[Transition]:
@@ -237,3 +250,27 @@ def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
             order_no=query.order_no,
             customer_id=query.customer_id,
         )
+
+
+@dataclass(frozen=True)
+class Step:
+    """A lifecycle step that needs nothing but the order and the version the caller saw."""
+
+    order_id: str
+    expected_version: int
+
+
+def ship_order(cmd: Step, uow: UowFactory, clock: Clock = utc_now) -> Order:
+    return _take_step(
+        cmd.order_id,
+        uow,
+        lambda o, actor: o.ship(actor=actor, expected_version=cmd.expected_version, now=clock()),
+    )
+
+
+def close_order(cmd: Step, uow: UowFactory, clock: Clock = utc_now) -> Order:
+    return _take_step(
+        cmd.order_id,
+        uow,
+        lambda o, actor: o.close(actor=actor, expected_version=cmd.expected_version, now=clock()),
+    )

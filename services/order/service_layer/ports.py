@@ -13,8 +13,22 @@ class Shortfall:
     available: int
 
 
+@dataclass(frozen=True)
+class KnownCustomer:
+    tier: str  # "TIER_A", "TIER_B", "TIER_C"
+    active: bool  # only an active customer takes new orders
+
+
 class CustomerDirectory(Protocol):
+    def look_up(self, customer_id: str) -> KnownCustomer | None:
+        """None for a customer the caller's tenant does not have."""
+        ...
+
     def exists(self, customer_id: str) -> bool: ...
+
+    def tier(self, customer_id: str) -> str:
+        """The customer's tier ("TIER_A"…), "" for an unknown customer."""
+        ...
 
 
 class StockCheck(Protocol):

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from services.chassis.uow import UnitOfWork
+from services.order.adapters.changes import ChangeRepository
 from services.order.adapters.repository import OrderRepository
 
 
 class OrderUnitOfWork(UnitOfWork):
     orders: OrderRepository
+    changes: ChangeRepository
 
     def _open_repositories(self) -> None:
         self.orders = OrderRepository(self.connection, self.track)
+        self.changes = ChangeRepository(self.connection)

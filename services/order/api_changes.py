@@ -1,0 +1,256 @@
+"""gRPC API of change control, revisions, the audit trail and the late lifecycle steps (ship,
+close): translate, call the handler, translate back, with prices withheld from callers who may
+not see them (services/price_visibility.py). Mixed into OrderApi (api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from oms.order.v1 import order_pb2
+from services.chassis import identity
+from services.chassis.fields import date_from_proto, date_to_proto, optional_instant_from_proto, timestamp_of
+from services.chassis.tenants import Tenant
+from services.order.domain.changes import (
+    ChangeRequest,
+    FieldChange,
+    Impact,
+    OrderContent,
+    OrderLine,
+    Revision,
+)
+from services.order.domain.lifecycle import Transition
+from services.order.domain.model import OptionLibrary, Order, Priority
+from services.order.service_layer import changes, handlers
+from services.order.service_layer.impact import ShopFloor
+
+
+class ChangeControlRpcs:
+    """The RPCs; OrderApi provides what is declared here."""
+
+    _uow: handlers.UowFactory
+    _shop_floor: ShopFloor
+    _options_for: Callable[[str], OptionLibrary]
+    _tenant_for: Callable[[str], Tenant]
+
+    def _withhold_prices(self, customer_id: str = "") -> bool:
+        raise NotImplementedError
+
+    def _order(self, order: Order, withhold: bool) -> order_pb2.Order:
+        raise NotImplementedError
+
+    def RequestOrderChange(self, request, context) -> order_pb2.RequestOrderChangeResponse:
+        proposed = None
+        if request.WhichOneof("change") == "proposed":
+            p = request.proposed
+            proposed = changes.Proposal(
+                due_date=date_from_proto("proposed.due_date", p.due_date),
+                priority=Priority(order_pb2.Priority.Name(p.priority)),
+                lines=[line_from_proto(x) for x in p.lines],
+            )
+        cmd = changes.RequestChange(
+            order_id=request.order_id,
+            expected_version=request.expected_version,
+            reason=request.reason,
+            proposed=proposed,
+        )
+        tenant = self._tenant_for(identity.current().tenant_id)
+        change, order = changes.request_change(
+            cmd, self._uow, self._shop_floor, self._options_for(tenant.tenant_id), plant_tz=tenant.tz
+        )
+        withhold = self._withhold_prices(order.customer_id)
+        return order_pb2.RequestOrderChangeResponse(
+            change=change_to_proto(change, withhold), order=self._order(order, withhold)
+        )
+
+    def _decide(self, request, approve: bool):
+        cmd = changes.DecideChange(
+            order_id=request.order_id,
+            change_id=request.change_id,
+            expected_version=request.expected_version,
+            note=request.note,
+            approve=approve,
+        )
+        change, order = changes.decide_change(cmd, self._uow)
+        withhold = self._withhold_prices(order.customer_id)
+        return change_to_proto(change, withhold), self._order(order, withhold)
+
+    def ApproveOrderChange(self, request, context) -> order_pb2.ApproveOrderChangeResponse:
+        change, order = self._decide(request, approve=True)
+        return order_pb2.ApproveOrderChangeResponse(change=change, order=order)
+
+    def RejectOrderChange(self, request, context) -> order_pb2.RejectOrderChangeResponse:
+        change, order = self._decide(request, approve=False)
+        return order_pb2.RejectOrderChangeResponse(change=change, order=order)
+
+    def GetOrderChange(self, request, context) -> order_pb2.GetOrderChangeResponse:
+        change = changes.get_change(request.order_id, request.change_id, self._uow)
+        return order_pb2.GetOrderChangeResponse(change=change_to_proto(change, self._withhold_prices()))
+
+    def ListOrderChanges(self, request, context) -> order_pb2.ListOrderChangesResponse:
+        found = changes.list_changes(request.order_id, self._uow)
+        withhold = self._withhold_prices()
+        return order_pb2.ListOrderChangesResponse(changes=[change_to_proto(c, withhold) for c in found])
+
+    def ListOrderRevisions(self, request, context) -> order_pb2.ListOrderRevisionsResponse:
+        revisions, current = changes.list_revisions(request.order_id, self._uow)
+        withhold = self._withhold_prices()
+        out = []
+        for i, r in enumerate(revisions):
+            until = revisions[i + 1].valid_from if i + 1 < len(revisions) else None
+            out.append(revision_to_proto(r, until, r.revision == current, withhold))
+        return order_pb2.ListOrderRevisionsResponse(revisions=out, prices_withheld=withhold)
+
+    def ListOrderAudit(self, request, context) -> order_pb2.ListOrderAuditResponse:
+        query = changes.ListAudit(
+            order_id=request.order_id,
+            actor=request.actor,
+            since=optional_instant_from_proto(request, "since"),
+            until=optional_instant_from_proto(request, "until"),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        entries, token = changes.list_audit(query, self._uow)
+        withhold = self._withhold_prices()
+        return order_pb2.ListOrderAuditResponse(
+            entries=[audit_to_proto(oid, no, t, withhold) for oid, no, t in entries],
+            next_page_token=token,
+            prices_withheld=withhold,
+        )
+
+    def ShipOrder(self, request, context) -> order_pb2.ShipOrderResponse:
+        cmd = handlers.Step(order_id=request.order_id, expected_version=request.expected_version)
+        order = handlers.ship_order(cmd, self._uow)
+        return order_pb2.ShipOrderResponse(order=self._order(order, self._withhold_prices(order.customer_id)))
+
+    def CloseOrder(self, request, context) -> order_pb2.CloseOrderResponse:
+        cmd = handlers.Step(order_id=request.order_id, expected_version=request.expected_version)
+        order = handlers.close_order(cmd, self._uow)
+        return order_pb2.CloseOrderResponse(
+            order=self._order(order, self._withhold_prices(order.customer_id))
+        )
+
+
+def line_from_proto(x: order_pb2.OrderLine) -> OrderLine:
+    return OrderLine(
+        product_model=x.product_model,
+        quantity=x.quantity,
+        workshop=x.workshop,
+        colour=x.colour,
+        surface_treatment=x.surface_treatment,
+        unit_price_fen=x.unit_price_fen,
+        line_no=x.line_no,
+    )
+
+
+def lines_to_proto(lines, withhold: bool) -> list[order_pb2.OrderLine]:
+    return [
+        order_pb2.OrderLine(
+            product_model=x.product_model,
+            quantity=x.quantity,
+            colour=x.colour,
+            surface_treatment=x.surface_treatment,
+            workshop=x.workshop,
+            unit_price_fen=0 if withhold else x.unit_price_fen,
+            line_no=x.line_no,
+        )
+        for x in lines
+    ]
+
+
+def content_to_proto(c: OrderContent, withhold: bool) -> order_pb2.OrderContent:
+    return order_pb2.OrderContent(
+        due_date=date_to_proto(c.due_date),
+        priority=order_pb2.Priority.Value(c.priority),
+        lines=lines_to_proto(c.lines, withhold),
+    )
+
+
+def field_change_to_proto(f: FieldChange, withhold: bool) -> order_pb2.FieldChange:
+    before, after = f.before, f.after
+    if withhold and f.is_price:
+        before = after = ""
+    elif withhold and f.path.startswith("lines[") and "." not in f.path:
+        # A whole line added or removed: its description ends with " @<unit price>".
+        before, after = before.rsplit(" @", 1)[0], after.rsplit(" @", 1)[0]
+    return order_pb2.FieldChange(path=f.path, label=f.label, before=before, after=after)
+
+
+def impact_to_proto(i: Impact, withhold: bool) -> order_pb2.ChangeImpact:
+    return order_pb2.ChangeImpact(
+        work_orders=[
+            order_pb2.ImpactedWorkOrder(
+                work_order_no=w.work_order_no,
+                workshop=w.workshop,
+                stage=w.stage,
+                product_models=w.product_models,
+                quantity=w.quantity,
+                touched=w.touched,
+            )
+            for w in i.work_orders
+        ],
+        materials=[
+            order_pb2.ImpactedMaterial(
+                material=m.material,
+                unit=m.unit,
+                needed_before=m.needed_before,
+                needed_after=m.needed_after,
+                reserved=m.reserved,
+                issued=m.issued,
+            )
+            for m in i.materials
+        ],
+        scrap_value_fen=0 if withhold else i.scrap_value_fen,
+        unavailable=i.unavailable,
+        notes=i.notes,
+    )
+
+
+def change_to_proto(c: ChangeRequest, withhold: bool) -> order_pb2.ChangeRequest:
+    return order_pb2.ChangeRequest(
+        change_id=c.change_id,
+        order_id=c.order_id,
+        base_revision=c.base_revision,
+        state=order_pb2.ChangeState.Value(c.state.value),
+        reason=c.reason,
+        cancels_order=c.cancels_order,
+        proposed=content_to_proto(c.proposed, withhold) if c.proposed else None,
+        diff=[field_change_to_proto(f, withhold) for f in c.diff],
+        impact=impact_to_proto(c.impact, withhold),
+        requested_by=c.requested_by,
+        requested_at=timestamp_of(c.requested_at),
+        decided_by=c.decided_by,
+        decided_at=timestamp_of(c.decided_at),
+        decision_note=c.decision_note,
+        prices_withheld=withhold,
+    )
+
+
+def revision_to_proto(r: Revision, until, current: bool, withhold: bool) -> order_pb2.OrderRevision:
+    return order_pb2.OrderRevision(
+        revision=r.revision,
+        content=content_to_proto(r.content, withhold),
+        valid_from=timestamp_of(r.valid_from),
+        valid_to=timestamp_of(until),
+        change_id=r.change_id,
+        reason=r.reason,
+        approved_by=r.approved_by,
+        diff=[field_change_to_proto(f, withhold) for f in r.diff],
+        current=current,
+    )
+
+
+def audit_to_proto(order_id: str, order_no: str, t: Transition, withhold: bool) -> order_pb2.AuditEntry:
+    return order_pb2.AuditEntry(
+        order_id=order_id,
+        order_no=order_no,
+        action=t.action.value,
+        actor=t.actor,
+        at=timestamp_of(t.at),
+        from_state=order_pb2.OrderState.Value(
+            t.from_state.value if t.from_state else "ORDER_STATE_UNSPECIFIED"
+        ),
+        to_state=order_pb2.OrderState.Value(t.to_state.value),
+        version=t.version,
+        reason=t.reason,
+        changes=[field_change_to_proto(f, withhold) for f in t.changes],
+    )

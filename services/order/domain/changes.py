@@ -1,0 +1,279 @@
+"""Change control (变更管理): what a change request asks for, the field-level diff between two
+versions of an order's content, and the impact a change would have on the shop floor. Pure Python.
+
+An order's *content* is what the customer agreed to: due date, priority and lines. A change
+request proposes a whole new content (or cancelling the order); approving it makes that content
+the order's next revision (版本) and keeps the old one readable. The diff is computed here, once,
+and is what the audit trail, the `order_changed` event and `omsctl` show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from services.chassis.errors import FieldViolation, InvalidArgument
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs: `path` for programs (lines[2].colour), `label` for people."""
+
+    path: str
+    label: str
+    before: str
+    after: str
+
+    @property
+    def is_price(self) -> bool:
+        return self.path.endswith("unit_price_fen")
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "label": self.label, "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FieldChange:
+        return cls(str(d["path"]), str(d["label"]), str(d["before"]), str(d["after"]))
+
+
+# Labels of line fields as the plant says them (Chinese first, English beside).
+LINE_FIELDS: dict[str, str] = {
+    "product_model": "型号 product model",
+    "quantity": "数量 quantity",
+    "colour": "颜色 colour",
+    "surface_treatment": "表面处理 surface treatment",
+    "workshop": "车间 workshop",
+    "unit_price_fen": "单价(分) unit price (fen)",
+}
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A line of an order. `line_no` is its identity across versions (1, 2, …, given when the
+    order is created; a line added by a change gets the next free number, a removed line's number
+    is never reused); 0 on a line not yet numbered."""
+
+    product_model: str
+    quantity: int
+    workshop: str
+    colour: str = ""
+    surface_treatment: str = ""
+    unit_price_fen: int = 0
+    line_no: int = 0
+
+
+@dataclass(frozen=True)
+class OrderContent:
+    due_date: date
+    priority: str
+    lines: tuple[OrderLine, ...]
+
+    def line(self, line_no: int) -> OrderLine | None:
+        return next((x for x in self.lines if x.line_no == line_no), None)
+
+
+def diff(before: OrderContent, after: OrderContent) -> list[FieldChange]:
+    """Every field that differs, lines matched by line number, in a stable order."""
+    out: list[FieldChange] = []
+    if before.due_date != after.due_date:
+        out.append(FieldChange("due_date", "交期 due date", str(before.due_date), str(after.due_date)))
+    if before.priority != after.priority:
+        out.append(FieldChange("priority", "优先级 priority", before.priority, after.priority))
+    numbers = sorted({x.line_no for x in before.lines} | {x.line_no for x in after.lines})
+    for n in numbers:
+        old, new = before.line(n), after.line(n)
+        if old is None and new is not None:
+            out.append(FieldChange(f"lines[{n}]", f"第{n}行 line {n}", "", _describe(new)))
+        elif new is None and old is not None:
+            out.append(FieldChange(f"lines[{n}]", f"第{n}行 line {n}", _describe(old), ""))
+        elif old is not None and new is not None:
+            for name, label in LINE_FIELDS.items():
+                a, b = getattr(old, name), getattr(new, name)
+                if a != b:
+                    out.append(FieldChange(f"lines[{n}].{name}", f"第{n}行 line {n} {label}", str(a), str(b)))
+    return out
+
+
+def _describe(line: OrderLine) -> str:
+    parts = [line.product_model, f"×{line.quantity}", line.colour, line.surface_treatment, line.workshop]
+    return " ".join(p for p in parts if p) + f" @{line.unit_price_fen}"
+
+
+def number_new_lines(
+    current: OrderContent, proposed_lines: list[OrderLine], prefix: str = "proposed."
+) -> tuple[OrderLine, ...]:
+    """Lines of a proposal: a line naming an existing number keeps it; line_no 0 is a new line
+    and gets the next number after every number the order has used. A number the order does not
+    have, or one named twice, is refused."""
+    known = {x.line_no for x in current.lines}
+    next_no = max(known, default=0) + 1
+    seen: set[int] = set()
+    violations = []
+    out = []
+    for i, line in enumerate(proposed_lines):
+        if line.line_no == 0:
+            out.append(replace(line, line_no=next_no))
+            next_no += 1
+            continue
+        if line.line_no not in known:
+            violations.append(
+                FieldViolation(f"{prefix}lines[{i}].line_no", f"the order has no line {line.line_no}")
+            )
+        elif line.line_no in seen:
+            violations.append(
+                FieldViolation(f"{prefix}lines[{i}].line_no", f"line {line.line_no} is named twice")
+            )
+        seen.add(line.line_no)
+        out.append(line)
+    if violations:
+        raise InvalidArgument("the proposed lines do not match the order's lines", violations)
+    return tuple(out)
+
+
+class ChangeState(StrEnum):
+    PENDING = "CHANGE_STATE_PENDING"
+    APPROVED = "CHANGE_STATE_APPROVED"
+    REJECTED = "CHANGE_STATE_REJECTED"
+
+
+CHANGE_LABELS = {
+    ChangeState.PENDING: "待审 pending",
+    ChangeState.APPROVED: "已批准 approved",
+    ChangeState.REJECTED: "已驳回 rejected",
+}
+
+
+@dataclass(frozen=True)
+class ImpactedWorkOrder:
+    work_order_no: str
+    workshop: str
+    stage: str  # production's stage name, e.g. STAGE_IN_PROCESS
+    product_models: tuple[str, ...]
+    quantity: int
+    touched: bool  # does the change alter what this work order makes?
+
+
+@dataclass(frozen=True)
+class ImpactedMaterial:
+    material: str
+    unit: str
+    needed_before: float
+    needed_after: float
+    reserved: float
+    issued: float  # already on the shop floor: what a change scraps first
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a change would touch, assembled from production and inventory when it was asked for.
+    A peer that could not answer is named in `unavailable` (the request still goes ahead)."""
+
+    work_orders: tuple[ImpactedWorkOrder, ...] = ()
+    materials: tuple[ImpactedMaterial, ...] = ()
+    scrap_value_fen: int = 0  # work already done on touched lines, at the order's unit prices
+    unavailable: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "work_orders": [vars(w) | {"product_models": list(w.product_models)} for w in self.work_orders],
+            "materials": [vars(m) for m in self.materials],
+            "scrap_value_fen": self.scrap_value_fen,
+            "unavailable": list(self.unavailable),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Impact:
+        return cls(
+            work_orders=tuple(
+                ImpactedWorkOrder(**(w | {"product_models": tuple(w["product_models"])}))
+                for w in d.get("work_orders", [])
+            ),
+            materials=tuple(ImpactedMaterial(**m) for m in d.get("materials", [])),
+            scrap_value_fen=int(d.get("scrap_value_fen", 0)),
+            unavailable=tuple(d.get("unavailable", [])),
+            notes=tuple(d.get("notes", [])),
+        )
+
+
+# Stages at which work has been done on a work order: changing what it makes scraps that work.
+WORK_DONE_STAGES = frozenset({"STAGE_IN_PROCESS", "STAGE_QC_PASSED", "STAGE_READY_TO_SHIP"})
+
+
+def touched_models(before: OrderContent, after: OrderContent | None) -> set[str]:
+    """Product models whose work a change alters: a line removed, reduced, or made differently
+    (colour, treatment, model, workshop). Cancelling the order (after=None) touches every line."""
+    if after is None:
+        return {x.product_model for x in before.lines}
+    touched = set()
+    for old in before.lines:
+        new = after.line(old.line_no)
+        if (
+            new is None
+            or new.quantity < old.quantity
+            or (new.product_model, new.colour, new.surface_treatment, new.workshop)
+            != (
+                old.product_model,
+                old.colour,
+                old.surface_treatment,
+                old.workshop,
+            )
+        ):
+            touched.add(old.product_model)
+    return touched
+
+
+def scrap_value(
+    before: OrderContent, after: OrderContent | None, work_orders: list[ImpactedWorkOrder]
+) -> int:
+    """An estimate, in fen: for each touched model with work already done (in process or
+    later), the quantity made so far for it at the order's unit price. An upper bound: the
+    shop floor knows better, the approver sees what is at stake."""
+    touched = touched_models(before, after)
+    done = {m for w in work_orders if w.stage in WORK_DONE_STAGES for m in w.product_models}
+    value = 0
+    for line in before.lines:
+        if line.product_model in touched and line.product_model in done:
+            value += line.quantity * line.unit_price_fen
+    return value
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision of an order's content: in force from `valid_from` until the next one's."""
+
+    revision: int
+    content: OrderContent
+    valid_from: datetime
+    change_id: str = ""  # the change that made it ("" for revision 1)
+    reason: str = ""
+    approved_by: str = ""
+    diff: tuple[FieldChange, ...] = ()
+
+
+@dataclass
+class ChangeRequest:
+    """A request to change (or cancel) an order, with its reason, diff and impact."""
+
+    change_id: str
+    order_id: str
+    base_revision: int  # the revision it changes
+    proposed: OrderContent | None  # None: cancel the order
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    diff: list[FieldChange]
+    impact: Impact = field(default_factory=Impact)
+    state: ChangeState = ChangeState.PENDING
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    decision_note: str = ""
+
+    @property
+    def cancels_order(self) -> bool:
+        return self.proposed is None
+
+    def decide(self, state: ChangeState, actor: str, now: datetime, note: str) -> None:
+        self.state, self.decided_by, self.decided_at, self.decision_note = state, actor, now, note
