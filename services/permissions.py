@@ -132,6 +132,7 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "ListOrderRevisions": allow(*STAFF_READERS),
         "ShipOrder": allow(*LIFECYCLE_ROLES[Action.SHIP]),
         "CloseOrder": allow(*LIFECYCLE_ROLES[Action.CLOSE]),
+        "RerouteOrderLine": allow(*LIFECYCLE_ROLES[Action.REROUTE]),
     },
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),

@@ -71,6 +71,15 @@ class Options(Section):
 
     colours: tuple[Text, ...] = ()
     surface_treatments: tuple[Text, ...] = ()
+    product_models: tuple[ProductModel, ...] = ()
+    packaging: tuple[Text, ...] = ()
+
+
+class Entry(Section):
+    """[entry]: which fields an order must have beyond product model and quantity (a line's
+    colour, surface treatment, packaging; the order's delivery address)."""
+
+    required: tuple[Literal["colour", "surface_treatment", "packaging", "delivery_address"], ...] = ()
 
 
 class CustomerTiers(Section):
@@ -201,6 +210,7 @@ class TenantConfig(Section):
 
     line: BusinessLine = Field(alias="tenant")
     options: Options
+    entry: Entry = Entry()
     customer_tiers: CustomerTiers
     workshops: dict[WorkshopCode, Workshop]
     demo: Demo = Demo()
@@ -223,6 +233,12 @@ class TenantConfig(Section):
                 f"routing.{toml_key(model)}[{i}]: workshop {code!r} is not declared under [workshops]"
                 for i, code in enumerate(steps)
                 if code not in self.workshops
+            ]
+        if self.options.product_models:
+            problems += [
+                f"routing.{toml_key(model)}: {model!r} is not in options.product_models"
+                for model in self.routing
+                if model not in self.options.product_models
             ]
         for model, lines in self.bom.items():
             for i, line in enumerate(lines):

@@ -12,12 +12,18 @@ from services.chassis.fields import (
     timestamp_of,
 )
 from services.chassis.tenants import Tenant
-from services.order.api_changes import ChangeControlRpcs, line_from_proto, lines_to_proto
+from services.order.api_changes import (
+    ChangeControlRpcs,
+    custom_fields_from_proto,
+    custom_fields_to_proto,
+    line_from_proto,
+    lines_to_proto,
+)
 from services.order.domain.lifecycle import Transition
 from services.order.domain.model import Channel, Order, OrderState, Priority
 from services.order.service_layer import changes, handlers
 from services.order.service_layer.impact import ShopFloor
-from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
+from services.order.service_layer.ports import ContractPrices, CustomerDirectory, NumberSource, StockCheck
 from services.price_visibility import may_see_prices
 
 
@@ -31,6 +37,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         tenant_for,
         numbers: NumberSource,
         shop_floor: ShopFloor,
+        contract_prices: ContractPrices,
     ):
         self._uow = uow
         self._customers = customers
@@ -39,6 +46,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         self._tenant_for = tenant_for  # tenant id -> Tenant (number prefix, calendar)
         self._numbers = numbers
         self._shop_floor = shop_floor  # production and inventory, for a change's impact
+        self._contract_prices = contract_prices  # the customer service's contract price lists
 
     def _withhold_prices(self, customer_id: str = "") -> bool:
         """Does the caller get this answer without prices? Staff by role; a portal account by its
@@ -60,6 +68,8 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
             lines=[line_from_proto(x) for x in request.lines],
             request_id=request.request_id,
             draft=request.draft,
+            delivery_address=request.delivery_address.strip(),
+            custom_fields=custom_fields_from_proto(request.custom_fields, "custom_fields"),
         )
         tenant = self._tenant_for(tenant_id)
         order = handlers.create_order(
@@ -70,6 +80,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
             tenant.number_prefix,
             self._numbers,
             plant_tz=tenant.tz,
+            pricing=handlers.Pricing(self._contract_prices, tenant.price_rules.tolerance_percent),
         )
         return order_pb2.CreateOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
@@ -148,6 +159,19 @@ def order_to_proto(o: Order, withhold: bool) -> order_pb2.Order:
         pending_change_id=o.pending_change_id,
         total_fen=0 if withhold else o.total_fen(),
         prices_withheld=withhold,
+        delivery_address=o.delivery_address,
+        custom_fields=custom_fields_to_proto(o.custom_fields),
+        price_review=o.price_review,
+        price_deviations=[
+            order_pb2.PriceDeviation(
+                line_no=d.line_no,
+                product_model=d.product_model,
+                typed_fen=0 if withhold else d.typed_fen,
+                contract_fen=0 if withhold else d.contract_fen,
+                percent=0.0 if withhold else d.percent,
+            )
+            for d in o.price_deviations
+        ],
     )
 
 
@@ -161,6 +185,14 @@ def tenant_options_to_proto(tenant: Tenant) -> order_pb2.TenantOptions:
         colours=tenant.options.colours,
         surface_treatments=tenant.options.surface_treatments,
         workshops=[order_pb2.Workshop(code=code, name=w.name) for code, w in tenant.workshops.items()],
+        product_models=tenant.options.product_models,
+        packaging=tenant.options.packaging,
+        required_fields=tenant.entry.required,
+        routes=[order_pb2.Route(product_model=m, workshops=w) for m, w in tenant.routing.items()],
+        custom_fields=[
+            order_pb2.CustomField(key=k, label=f.label, type=f.type, required=f.required, choices=f.choices)
+            for k, f in tenant.custom_fields.items()
+        ],
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from oms.order.v1 import order_pb2
 from services.chassis import identity
+from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.fields import date_from_proto, date_to_proto, optional_instant_from_proto, timestamp_of
 from services.chassis.tenants import Tenant
 from services.order.domain.changes import (
@@ -46,6 +47,8 @@ class ChangeControlRpcs:
                 due_date=date_from_proto("proposed.due_date", p.due_date),
                 priority=Priority(order_pb2.Priority.Name(p.priority)),
                 lines=[line_from_proto(x) for x in p.lines],
+                delivery_address=p.delivery_address,
+                custom_fields=custom_fields_from_proto(p.custom_fields, "proposed.custom_fields"),
             )
         cmd = changes.RequestChange(
             order_id=request.order_id,
@@ -122,6 +125,21 @@ class ChangeControlRpcs:
         order = handlers.ship_order(cmd, self._uow)
         return order_pb2.ShipOrderResponse(order=self._order(order, self._withhold_prices(order.customer_id)))
 
+    def RerouteOrderLine(self, request, context) -> order_pb2.RerouteOrderLineResponse:
+        cmd = changes.Reroute(
+            order_id=request.order_id,
+            expected_version=request.expected_version,
+            line_no=request.line_no,
+            route=tuple(request.route),
+            reason=request.reason,
+        )
+        order = changes.reroute_line(
+            cmd, self._uow, self._options_for(identity.current().tenant_id).workshops
+        )
+        return order_pb2.RerouteOrderLineResponse(
+            order=self._order(order, self._withhold_prices(order.customer_id))
+        )
+
     def CloseOrder(self, request, context) -> order_pb2.CloseOrderResponse:
         cmd = handlers.Step(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.close_order(cmd, self._uow)
@@ -139,7 +157,25 @@ def line_from_proto(x: order_pb2.OrderLine) -> OrderLine:
         surface_treatment=x.surface_treatment,
         unit_price_fen=x.unit_price_fen,
         line_no=x.line_no,
+        packaging=x.packaging,
     )
+
+
+def custom_fields_from_proto(values, path: str) -> dict[str, str]:
+    """Key -> value; a key given twice is the caller's mistake, not a silent overwrite."""
+    out: dict[str, str] = {}
+    twice = []
+    for i, v in enumerate(values):
+        if v.key in out:
+            twice.append(FieldViolation(f"{path}[{i}].key", f"{v.key!r} is given twice"))
+        out[v.key] = v.value
+    if twice:
+        raise InvalidArgument("a custom field is given twice", twice)
+    return out
+
+
+def custom_fields_to_proto(fields) -> list[order_pb2.CustomFieldValue]:
+    return [order_pb2.CustomFieldValue(key=k, value=v) for k, v in sorted(fields.items())]
 
 
 def lines_to_proto(lines, withhold: bool) -> list[order_pb2.OrderLine]:
@@ -152,6 +188,8 @@ def lines_to_proto(lines, withhold: bool) -> list[order_pb2.OrderLine]:
             workshop=x.workshop,
             unit_price_fen=0 if withhold else x.unit_price_fen,
             line_no=x.line_no,
+            packaging=x.packaging,
+            route=x.route,
         )
         for x in lines
     ]
@@ -162,6 +200,8 @@ def content_to_proto(c: OrderContent, withhold: bool) -> order_pb2.OrderContent:
         due_date=date_to_proto(c.due_date),
         priority=order_pb2.Priority.Value(c.priority),
         lines=lines_to_proto(c.lines, withhold),
+        delivery_address=c.delivery_address,
+        custom_fields=custom_fields_to_proto(c.custom_fields),
     )
 
 

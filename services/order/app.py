@@ -10,9 +10,15 @@ from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
 from services.chassis.tenants import Tenant
 from services.order import consumers
-from services.order.adapters.peers import GrpcCustomerDirectory, GrpcShopFloor, GrpcStockCheck
+from services.order.adapters.peers import (
+    GrpcContractPrices,
+    GrpcCustomerDirectory,
+    GrpcShopFloor,
+    GrpcStockCheck,
+)
 from services.order.adapters.tables import metadata
 from services.order.api import OrderApi
+from services.order.domain.entry import CustomFieldSpec
 from services.order.domain.model import OptionLibrary
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
@@ -27,6 +33,7 @@ def wire(ctx: ServiceContext) -> Wiring:
         ctx.tenant,
         ctx.numbers,
         GrpcShopFloor(ctx.channel("production"), ctx.channel("inventory")),
+        GrpcContractPrices(ctx.channel("customer")),
     )
     return Wiring(
         bindings=[
@@ -60,6 +67,14 @@ def option_library(tenant: Tenant) -> OptionLibrary:
         colours=tenant.options.colours,
         surface_treatments=tenant.options.surface_treatments,
         workshops=tuple(tenant.workshops),
+        product_models=tenant.options.product_models,
+        packaging=tenant.options.packaging,
+        required=frozenset(tenant.entry.required),
+        routing=dict(tenant.routing),
+        custom_fields={
+            key: CustomFieldSpec(f.label, f.type, f.required, f.choices)
+            for key, f in tenant.custom_fields.items()
+        },
     )
 
 
@@ -78,6 +93,7 @@ definition = ServiceDefinition(
         "order_state_changed": order_pb2.OrderStateChanged,
         "order_shipped": order_pb2.OrderShipped,
         "order_closed": order_pb2.OrderClosed,
+        "order_line_rerouted": order_pb2.OrderLineRerouted,
     },
     unit_of_work=OrderUnitOfWork,
     wire=wire,

@@ -11,7 +11,7 @@ import pytest
 
 from services.catalog import NAMES
 from services.stack import DistributedStack, free_port_offset
-from tests.e2e import change_scenario, customer_scenario, scenario
+from tests.e2e import change_scenario, customer_scenario, entry_scenario, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,10 @@ def test_order_lifecycle(stack):
 
 def test_customers(stack):
     customer_scenario.check_customers(stack[1])
+
+
+def test_order_entry_rules(stack):
+    entry_scenario.check_order_entry_rules(stack[1])
 
 
 def test_change_control(stack):

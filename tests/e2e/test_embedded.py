@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import NAMES
-from tests.e2e import change_scenario, customer_scenario, scenario
+from tests.e2e import change_scenario, customer_scenario, entry_scenario, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -72,6 +72,10 @@ def test_order_lifecycle(embedded):
 
 def test_customers(embedded):
     customer_scenario.check_customers(embedded[0])
+
+
+def test_order_entry_rules(embedded):
+    entry_scenario.check_order_entry_rules(embedded[0])
 
 
 def test_change_control(embedded):

@@ -297,6 +297,18 @@ class FakeCustomers:
         return known.tier if known else ""
 
 
+class FakeContractPrices:
+    """Contract prices per (customer, model); `asked` records each look-up."""
+
+    def __init__(self, prices: Mapping[tuple[str, str], int] | None = None):
+        self.prices = dict(prices or {})
+        self.asked: list[tuple[str, tuple[str, ...], date]] = []
+
+    def resolve(self, customer_id: str, product_models: list[str], on: date) -> dict[str, int]:
+        self.asked.append((customer_id, tuple(product_models), on))
+        return {m: p for (c, m), p in self.prices.items() if c == customer_id and m in product_models}
+
+
 class FakeShopFloor:
     """Production and inventory as a change's impact sees them; `down` names who fails."""
 

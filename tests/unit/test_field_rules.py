@@ -96,9 +96,15 @@ def rules_of(field: FieldDescriptor) -> validate_pb2.FieldRules:
     return field.GetOptions().Extensions[validate_pb2.field]
 
 
+def element_rules(field: FieldDescriptor) -> validate_pb2.FieldRules:
+    """The rules each value obeys: a repeated scalar's are its `items` rules."""
+    rules = rules_of(field)
+    return rules.repeated.items if _repeated(field) else rules
+
+
 def is_free_text(field: FieldDescriptor) -> bool:
     """A string field that takes words (a name, a model, a key), not a fixed format."""
-    rules = rules_of(field).string
+    rules = element_rules(field).string
     return not (rules.pattern or rules.uuid or rules.HasField("well_known_regex"))
 
 
@@ -135,7 +141,7 @@ def test_no_control_character_is_accepted_in_any_string_field(descriptor, path):
 def test_free_text_fields_use_the_one_shared_rule(descriptor, path):
     """One rule for all free text (`oms.common.v1.single_line`), so its wording and its regex are
     the same everywhere; fixed formats (UUIDs, dates, codes) refuse controls by their pattern."""
-    assert rules_of(path[-1]).string.Extensions[text_pb2.single_line]
+    assert element_rules(path[-1]).string.Extensions[text_pb2.single_line]
 
 
 @pytest.mark.parametrize(("descriptor", "path"), string_fields(only=is_free_text))

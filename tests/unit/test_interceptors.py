@@ -55,7 +55,7 @@ def test_a_bad_field_in_a_repeated_message_is_named_with_its_index():
 
 
 def test_several_bad_lines_each_get_their_own_path():
-    found = violations_of(valid_request(lines=[line(quantity=-1), line(workshop="")]))
+    found = violations_of(valid_request(lines=[line(quantity=-1), line(workshop="x" * 33)]))
 
     assert sorted(v.field for v in found) == ["lines[0].quantity", "lines[1].workshop"]
 

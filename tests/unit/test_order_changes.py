@@ -42,8 +42,26 @@ from services.order.service_layer.impact import assess_impact
 from tests.unit.fakes import FakeOrderUnitOfWork, FakeShopFloor
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-HINGE = OrderLine("HB-2040 铰链 hinge", 5000, "stamping-1", "银色 silver", "电镀 plating", 85, line_no=1)
-BRACKET = OrderLine("BK-310 支架 bracket", 2000, "stamping-1", "本色 natural", "无 none", 120, line_no=2)
+HINGE = OrderLine(
+    "HB-2040 铰链 hinge",
+    5000,
+    "stamping-1",
+    "银色 silver",
+    "电镀 plating",
+    85,
+    line_no=1,
+    route=("stamping-1",),
+)
+BRACKET = OrderLine(
+    "BK-310 支架 bracket",
+    2000,
+    "stamping-1",
+    "本色 natural",
+    "无 none",
+    120,
+    line_no=2,
+    route=("stamping-1",),
+)
 BEFORE = OrderContent(date(2026, 12, 10), "PRIORITY_NORMAL", (HINGE, BRACKET))
 GOLD = replace(BEFORE, lines=(replace(HINGE, colour="金色 gold"), BRACKET))
 
@@ -213,6 +231,8 @@ class TestChangeEvents:
                     "workshop": "stamping-1",
                     "unit_price_fen": 85,
                     "line_no": 1,
+                    "packaging": "",
+                    "route": ["stamping-1"],
                 },
                 {
                     "product_model": "BK-310 支架 bracket",
@@ -222,6 +242,8 @@ class TestChangeEvents:
                     "workshop": "stamping-1",
                     "unit_price_fen": 120,
                     "line_no": 2,
+                    "packaging": "",
+                    "route": ["stamping-1"],
                 },
             ],
             diff=[c.as_dict() for c in change.diff],

@@ -73,7 +73,9 @@ class TestCreateOrder:
         assert order.created_by == "wu.xiaoyan"
         [stored] = uow.opened[-1].committed_orders()
         assert stored.order_id == order.order_id
-        assert stored.lines == [replace(x, line_no=n) for n, x in enumerate(LINES, start=1)]
+        assert stored.lines == [
+            replace(x, line_no=n, route=(x.workshop,)) for n, x in enumerate(LINES, start=1)
+        ]
 
     def test_numbers_count_up_within_a_day(self, uow):
         with acting_as(SALES):

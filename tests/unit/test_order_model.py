@@ -77,7 +77,7 @@ class TestCreate:
         order = new_order(lines=lines)
         lines.append(BRACKET)
 
-        assert order.lines == [replace(HINGE, line_no=1)]
+        assert order.lines == [replace(HINGE, line_no=1, route=("stamping-1",))]
 
     def test_numbers_its_lines_from_one(self):
         assert [x.line_no for x in new_order().lines] == [1, 2]
@@ -118,6 +118,8 @@ class TestApprove:
                         "workshop": "stamping-1",
                         "unit_price_fen": 120,
                         "line_no": 1,
+                        "packaging": "",
+                        "route": ["stamping-1"],
                     },
                     {
                         "product_model": "SB-55 支架",
@@ -127,6 +129,8 @@ class TestApprove:
                         "workshop": "stamping-2",
                         "unit_price_fen": 0,
                         "line_no": 2,
+                        "packaging": "",
+                        "route": ["stamping-2"],
                     },
                 ],
                 approved_by="li.manager",

@@ -27,7 +27,7 @@ from services.order.app import definition as order_service
 from services.order.app import option_library
 from services.order.domain.model import Channel, OrderLine, Priority
 from services.order.service_layer import handlers
-from tests.unit.fakes import FakeCustomers, FakeOrderUnitOfWork, FakeStock, UowFactory
+from tests.unit.fakes import FakeContractPrices, FakeCustomers, FakeOrderUnitOfWork, FakeStock, UowFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 HARDWARE = (DEFAULT_DIR / "hardware.toml").read_text(encoding="utf-8")
@@ -386,6 +386,7 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
         plants.__getitem__,
         uow.numbers,
         shop_floor=None,
+        contract_prices=FakeContractPrices(),
     )
     request = order_pb2.CreateOrderRequest(
         customer_id="c-1",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import grpc
+from google.type import date_pb2
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
@@ -123,3 +125,24 @@ class GrpcStockCheck:
         )
         reply = self._stub.CheckAvailability(request)
         return [Shortfall(i.product_model, i.requested, i.available) for i in reply.items if not i.sufficient]
+
+
+class GrpcContractPrices:
+    """The customer service's contract prices, asked as the order service itself: a portal
+    account ordering may not see prices (services/price_visibility.py), but its order still takes
+    the contract price; what the caller is shown is withheld by the order API."""
+
+    def __init__(self, channel: grpc.Channel):
+        self._stub = customer_pb2_grpc.CustomerServiceStub(channel)
+
+    def resolve(self, customer_id: str, product_models: list[str], on: date) -> dict[str, int]:
+        tenant = identity.current().tenant_id
+        request = customer_pb2.ResolveContractPricesRequest(
+            customer_id=customer_id,
+            product_models=[customer_pb2.PriceQuery(product_model=m) for m in product_models],
+            on_date=date_pb2.Date(year=on.year, month=on.month, day=on.day),
+        )
+        # No token of the caller's: the channel presents this service's own (OMS_SERVICE_TOKEN_FILE).
+        with identity.acting_as(identity.Identity(tenant, "svc:order", frozenset({"service"}))):
+            reply = self._stub.ResolveContractPrices(request)
+        return {p.product_model: p.unit_price_fen for p in reply.prices if p.unit_price_fen > 0}

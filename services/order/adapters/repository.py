@@ -15,6 +15,7 @@ from services.order.adapters.tables import order_lines, order_revisions, order_t
 from services.order.domain.changes import FieldChange, OrderContent, Revision
 from services.order.domain.lifecycle import Action, Transition
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority, line_as_dict
+from services.order.domain.pricing import PriceDeviation
 
 
 class OrderRepository:
@@ -47,6 +48,9 @@ class OrderRepository:
                 request_id=order.request_id or None,
                 revision=order.revision,
                 revision_since=order.revision_since,
+                delivery_address=order.delivery_address,
+                custom_fields=order.custom_fields or None,
+                price_deviations=[d.as_dict() for d in order.price_deviations] or None,
             ),
         )
         self._write_lines(order, tenant)
@@ -68,6 +72,8 @@ class OrderRepository:
                     surface_treatment=line.surface_treatment,
                     workshop=line.workshop,
                     unit_price_fen=line.unit_price_fen,
+                    packaging=line.packaging,
+                    route=list(line.route) or None,
                 )
                 for line in order.lines
             ],
@@ -76,10 +82,13 @@ class OrderRepository:
     def _write_revisions(self, order: Order, tenant: str) -> None:
         """A change made a new revision: the order's lines are replaced by the new content's and
         the revision (with the first one, on the first change) is kept."""
-        if not order.new_revisions:
+        if not (order.new_revisions or order.lines_changed):
             return
         self._db.execute(delete(order_lines).where(order_lines.c.order_id == order.order_id))
         self._write_lines(order, tenant)
+        order.lines_changed = False
+        if not order.new_revisions:
+            return
         self._db.execute(
             _INSERT_REVISIONS,
             [
@@ -169,6 +178,7 @@ class OrderRepository:
             Priority(content.priority),
             list(content.lines),
         )
+        order.delivery_address, order.custom_fields = content.delivery_address, dict(content.custom_fields)
         approvals = [t for t in steps if t.action is Action.APPROVE]
         if not approvals:
             order.approved_by, order.approved_at = "", None
@@ -245,6 +255,8 @@ class OrderRepository:
                 pending_change_id=order.pending_change_id or None,
                 state_before_change=order.state_before_change.value if order.state_before_change else None,
                 production_state=order.production_state.value if order.production_state else None,
+                delivery_address=order.delivery_address,
+                custom_fields=order.custom_fields or None,
             ),
         )
         if result.rowcount != 1:
@@ -286,6 +298,9 @@ class OrderRepository:
                 pending_change_id=r.pending_change_id or "",
                 state_before_change=OrderState(r.state_before_change) if r.state_before_change else None,
                 production_state=OrderState(r.production_state) if r.production_state else None,
+                delivery_address=r.delivery_address,
+                custom_fields=dict(r.custom_fields or {}),
+                price_deviations=[PriceDeviation(**d) for d in (r.price_deviations or [])],
             )
             self._loaded_versions[order.order_id] = order.version
             self._track(order)
@@ -372,6 +387,8 @@ def _line(row, prefix: str = "") -> OrderLine:
         surface_treatment=m[f"{prefix}surface_treatment"],
         unit_price_fen=m[f"{prefix}unit_price_fen"],
         line_no=m[f"{prefix}line_no"],
+        packaging=m[f"{prefix}packaging"],
+        route=tuple(m[f"{prefix}route"] or (m[f"{prefix}workshop"],)),
     )
 
 
@@ -393,12 +410,19 @@ def content_as_dict(content: OrderContent) -> dict:
         "due_date": content.due_date.isoformat(),
         "priority": content.priority,
         "lines": [line_as_dict(x) for x in content.lines],
+        "delivery_address": content.delivery_address,
+        "custom_fields": dict(content.custom_fields),
     }
 
 
 def content_from_dict(d: dict) -> OrderContent:
+    """Stored content, including what was stored before a field existed (its default)."""
     return OrderContent(
-        date.fromisoformat(d["due_date"]), d["priority"], tuple(OrderLine(**x) for x in d["lines"])
+        date.fromisoformat(d["due_date"]),
+        d["priority"],
+        tuple(OrderLine(**(x | {"route": tuple(x.get("route") or (x["workshop"],))})) for x in d["lines"]),
+        d.get("delivery_address", ""),
+        dict(d.get("custom_fields", {})),
     )
 
 

@@ -45,6 +45,11 @@ orders = Table(
     Column("state_before_change", String(40)),
     # The state production last reported (the order's least advanced work order).
     Column("production_state", String(40)),
+    Column("delivery_address", String(200), nullable=False, server_default=""),
+    Column("custom_fields", JSON),  # {key: normalised value} of the tenant's [custom_fields]
+    # Typed prices off the contract beyond the tenant's tolerance ([{line_no, ...}]): approval
+    # needs a manager.
+    Column("price_deviations", JSON),
     UniqueConstraint("tenant_id", "order_no", name="uq_orders_tenant_order_no"),
     UniqueConstraint("tenant_id", "request_id", name="uq_orders_tenant_request_id"),
     # The board's question: a tenant's orders in one state, by due date (keyset pages).
@@ -67,6 +72,8 @@ order_lines = Table(
     Column("surface_treatment", String(32), nullable=False),
     Column("workshop", String(32), nullable=False),
     Column("unit_price_fen", Id, nullable=False),
+    Column("packaging", String(64), nullable=False, server_default=""),
+    Column("route", JSON),  # the workshops in sequence (from the tenant's routing)
 )
 
 # An order's lifecycle steps (services/order/domain/lifecycle.py), one row per version: who moved

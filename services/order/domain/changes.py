@@ -9,6 +9,7 @@ and is what the audit trail, the `order_changed` event and `omsctl` show.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -45,6 +46,8 @@ LINE_FIELDS: dict[str, str] = {
     "surface_treatment": "表面处理 surface treatment",
     "workshop": "车间 workshop",
     "unit_price_fen": "单价(分) unit price (fen)",
+    "packaging": "包装 packaging",
+    "route": "工艺路线 route",
 }
 
 
@@ -61,6 +64,10 @@ class OrderLine:
     surface_treatment: str = ""
     unit_price_fen: int = 0
     line_no: int = 0
+    packaging: str = ""
+    # The workshops that make it, in sequence (from the tenant's routing; `workshop` is the
+    # first). A planner may change it on the approved order.
+    route: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class OrderContent:
     due_date: date
     priority: str
     lines: tuple[OrderLine, ...]
+    delivery_address: str = ""
+    custom_fields: Mapping[str, str] = field(default_factory=dict)  # key -> normalised value
 
     def line(self, line_no: int) -> OrderLine | None:
         return next((x for x in self.lines if x.line_no == line_no), None)
@@ -80,6 +89,19 @@ def diff(before: OrderContent, after: OrderContent) -> list[FieldChange]:
         out.append(FieldChange("due_date", "交期 due date", str(before.due_date), str(after.due_date)))
     if before.priority != after.priority:
         out.append(FieldChange("priority", "优先级 priority", before.priority, after.priority))
+    if before.delivery_address != after.delivery_address:
+        out.append(
+            FieldChange(
+                "delivery_address",
+                "交货地址 delivery address",
+                before.delivery_address,
+                after.delivery_address,
+            )
+        )
+    for key in sorted(before.custom_fields.keys() | after.custom_fields.keys()):
+        a, b = before.custom_fields.get(key, ""), after.custom_fields.get(key, "")
+        if a != b:
+            out.append(FieldChange(f"custom_fields.{key}", f"自定义字段 custom field {key}", a, b))
     numbers = sorted({x.line_no for x in before.lines} | {x.line_no for x in after.lines})
     for n in numbers:
         old, new = before.line(n), after.line(n)
@@ -89,14 +111,25 @@ def diff(before: OrderContent, after: OrderContent) -> list[FieldChange]:
             out.append(FieldChange(f"lines[{n}]", f"第{n}行 line {n}", _describe(old), ""))
         elif old is not None and new is not None:
             for name, label in LINE_FIELDS.items():
-                a, b = getattr(old, name), getattr(new, name)
+                a, b = _shown(getattr(old, name)), _shown(getattr(new, name))
                 if a != b:
-                    out.append(FieldChange(f"lines[{n}].{name}", f"第{n}行 line {n} {label}", str(a), str(b)))
+                    out.append(FieldChange(f"lines[{n}].{name}", f"第{n}行 line {n} {label}", a, b))
     return out
 
 
+def _shown(value: object) -> str:
+    return " → ".join(value) if isinstance(value, tuple) else str(value)
+
+
 def _describe(line: OrderLine) -> str:
-    parts = [line.product_model, f"×{line.quantity}", line.colour, line.surface_treatment, line.workshop]
+    parts = [
+        line.product_model,
+        f"×{line.quantity}",
+        line.colour,
+        line.surface_treatment,
+        line.packaging,
+        line.workshop,
+    ]
     return " ".join(p for p in parts if p) + f" @{line.unit_price_fen}"
 
 

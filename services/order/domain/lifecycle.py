@@ -54,6 +54,7 @@ class Action(StrEnum):
     REQUEST_CHANGE = "request_change"
     APPROVE_CHANGE = "approve_change"
     REJECT_CHANGE = "reject_change"
+    REROUTE = "reroute"  # a planner changes a line's workshops on the approved order (no state change)
 
 
 S = OrderState
@@ -86,6 +87,7 @@ TRANSITIONS: dict[tuple[OrderState, Action], OrderState | None] = {
     **{(source, Action.REQUEST_CHANGE): S.PENDING_CHANGE for source in CHANGEABLE},
     (S.PENDING_CHANGE, Action.APPROVE_CHANGE): BACK,
     (S.PENDING_CHANGE, Action.REJECT_CHANGE): BACK,
+    (S.APPROVED, Action.REROUTE): S.APPROVED,
 }
 
 # Who may take each action: services/permissions.py gives each lifecycle RPC exactly these roles.
@@ -94,7 +96,8 @@ TRANSITIONS: dict[tuple[OrderState, Action], OrderState | None] = {
 ROLES: dict[Action, frozenset[str]] = {
     Action.CREATE: frozenset({"sales", "service"}),
     Action.SUBMIT: frozenset({"sales"}),
-    Action.APPROVE: frozenset({"approver"}),
+    # a manager approves too: an order whose typed prices are off the contract needs one
+    Action.APPROVE: frozenset({"approver", "manager"}),
     Action.CANCEL: frozenset({"sales", "approver", "manager"}),
     Action.START_PRODUCTION: frozenset({"service"}),
     Action.PASS_QC: frozenset({"service"}),
@@ -105,6 +108,7 @@ ROLES: dict[Action, frozenset[str]] = {
     Action.REQUEST_CHANGE: frozenset({"sales", "planner", "manager"}),
     Action.APPROVE_CHANGE: frozenset({"approver", "manager"}),
     Action.REJECT_CHANGE: frozenset({"approver", "manager"}),
+    Action.REROUTE: frozenset({"planner"}),
 }
 
 TERMINAL = frozenset({S.CLOSED, S.CANCELLED})

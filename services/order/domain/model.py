@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -17,9 +16,13 @@ from services.order.domain.changes import (
     OrderLine,
     Revision,
 )
+from services.order.domain.entry import OptionLibrary
 from services.order.domain.lifecycle import PRODUCTION_STATES, Action, OrderState, Transition, next_state
+from services.order.domain.pricing import PriceDeviation
 
-__all__ = ["OrderLine"]  # the line lives with versioned content (changes.py); orders import it from here
+# The line lives with versioned content (changes.py), the entry rules in entry.py; callers import
+# both from here.
+__all__ = ["OptionLibrary", "OrderLine"]
 
 
 class Channel(StrEnum):
@@ -31,36 +34,6 @@ class Channel(StrEnum):
 class Priority(StrEnum):
     NORMAL = "PRIORITY_NORMAL"
     HIGH = "PRIORITY_HIGH"
-
-
-@dataclass(frozen=True)
-class OptionLibrary:
-    """A tenant's allowed values; an empty tuple means free text."""
-
-    colours: tuple[str, ...] = ()
-    surface_treatments: tuple[str, ...] = ()
-    workshops: tuple[str, ...] = ()
-
-    def check(self, lines: Iterable[OrderLine], prefix: str = "") -> None:
-        """Every value outside the lists, reported at once; `prefix` is where the lines sit in
-        the request ("proposed." in a change request)."""
-        violations = []
-        for i, line in enumerate(lines):
-            for name, allowed in (
-                ("colour", self.colours),
-                ("surface_treatment", self.surface_treatments),
-                ("workshop", self.workshops),
-            ):
-                value = getattr(line, name)
-                if allowed and value and value not in allowed:
-                    violations.append(
-                        FieldViolation(
-                            f"{prefix}lines[{i}].{name}",
-                            f"{value!r} is not in this business line's list: {list(allowed)}",
-                        )
-                    )
-        if violations:
-            raise InvalidArgument("order lines use values outside the option library", violations)
 
 
 @dataclass(frozen=True)
@@ -188,6 +161,22 @@ class OrderShipped(DomainEvent):
 
 
 @dataclass(frozen=True)
+class OrderLineRerouted(DomainEvent):
+    """A planner changed the workshops of one line of an approved order."""
+
+    event_type = "order_line_rerouted"
+    order_id: str
+    order_no: str
+    customer_id: str
+    version: int
+    line_no: int
+    before: list[str]
+    after: list[str]
+    rerouted_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class OrderClosed(DomainEvent):
     event_type = "order_closed"
     order_id: str
@@ -218,6 +207,12 @@ class Order:
     state_before_change: OrderState | None = None  # where a decided change returns the order
     pending_change_id: str = ""
     production_state: OrderState | None = None  # the state production last reported
+    delivery_address: str = ""
+    custom_fields: dict[str, str] = field(default_factory=dict)  # the tenant's own fields, normalised
+    # Typed prices off the contract price beyond the tolerance: approval needs a manager.
+    price_deviations: list[PriceDeviation] = field(default_factory=list)
+    # Set when lines changed within a revision (a planner's reroute): the repository rewrites them.
+    lines_changed: bool = field(default=False, repr=False, compare=False)
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
     # Steps taken in this unit of work, stored beside the order (its history; see lifecycle.py).
     transitions: list[Transition] = field(default_factory=list, repr=False, compare=False)
@@ -239,6 +234,9 @@ class Order:
         now: datetime,
         request_id: str = "",
         draft: bool = False,
+        delivery_address: str = "",
+        custom_fields: dict[str, str] | None = None,
+        price_deviations: list[PriceDeviation] | None = None,
     ) -> Order:
         if due_date < now.date():
             raise InvalidArgument(
@@ -252,12 +250,18 @@ class Order:
             channel=channel,
             priority=priority,
             due_date=due_date,
-            lines=[replace(line, line_no=n) for n, line in enumerate(lines, start=1)],
+            lines=[
+                replace(line, line_no=n, route=line.route or ((line.workshop,) if line.workshop else ()))
+                for n, line in enumerate(lines, start=1)
+            ],
             created_by=created_by,
             created_at=now,
             request_id=request_id,
             state=OrderState.DRAFT if draft else OrderState.PENDING_APPROVAL,
             revision_since=now,
+            delivery_address=delivery_address,
+            custom_fields=dict(custom_fields or {}),
+            price_deviations=list(price_deviations or []),
         )
         order.transitions.append(Transition(Action.CREATE, None, order.state, created_by, now))
         order.events.append(
@@ -293,8 +297,19 @@ class Order:
             Transition(action, before, self.state, actor, now, reason, self.version, changes)
         )
 
+    @property
+    def price_review(self) -> bool:
+        """Does approval need a manager (a typed price off the contract price)?"""
+        return bool(self.price_deviations)
+
     def content(self) -> OrderContent:
-        return OrderContent(self.due_date, self.priority.value, tuple(self.lines))
+        return OrderContent(
+            self.due_date,
+            self.priority.value,
+            tuple(self.lines),
+            self.delivery_address,
+            dict(self.custom_fields),
+        )
 
     def total_fen(self) -> int:
         return sum(line.quantity * line.unit_price_fen for line in self.lines)
@@ -372,6 +387,8 @@ class Order:
             self.due_date = change.proposed.due_date
             self.priority = Priority(change.proposed.priority)
             self.lines = list(change.proposed.lines)
+            self.delivery_address = change.proposed.delivery_address
+            self.custom_fields = dict(change.proposed.custom_fields)
             self.revision += 1
             self.revision_since = now
             self.new_revisions.append(
@@ -431,6 +448,69 @@ class Order:
         self.events.append(
             OrderChangeRejected(
                 self.order_id, self.order_no, self.customer_id, self.version, change.change_id, actor, note
+            )
+        )
+
+    def reroute(
+        self,
+        line_no: int,
+        route: tuple[str, ...],
+        *,
+        actor: str,
+        expected_version: int,
+        now: datetime,
+        reason: str,
+        workshops: tuple[str, ...] = (),
+    ) -> None:
+        """A planner's override of a line's workshops (the routing is the default, not a law)."""
+        line = next((x for x in self.lines if x.line_no == line_no), None)
+        problems = []
+        if line is None:
+            problems.append(FieldViolation("line_no", f"order {self.order_no} has no line {line_no}"))
+        problems += [
+            FieldViolation(
+                f"route[{i}]", f"{code!r} is not a workshop of this business line: {list(workshops)}"
+            )
+            for i, code in enumerate(route)
+            if workshops and code not in workshops
+        ]
+        if problems:
+            raise InvalidArgument("the new route does not fit the order", problems)
+        assert line is not None
+        if route == line.route:
+            raise InvalidArgument(
+                "the line is already routed so",
+                [FieldViolation("route", f"line {line_no} is {' → '.join(route)}")],
+            )
+        change = FieldChange(
+            f"lines[{line_no}].route",
+            f"第{line_no}行 line {line_no} 工艺路线 route",
+            " → ".join(line.route),
+            " → ".join(route),
+        )
+        self._move(
+            Action.REROUTE,
+            actor=actor,
+            expected_version=expected_version,
+            now=now,
+            reason=reason,
+            changes=(change,),
+        )
+        self.lines = [
+            replace(x, workshop=route[0], route=route) if x.line_no == line_no else x for x in self.lines
+        ]
+        self.lines_changed = True
+        self.events.append(
+            OrderLineRerouted(
+                self.order_id,
+                self.order_no,
+                self.customer_id,
+                self.version,
+                line_no,
+                list(line.route),
+                list(route),
+                actor,
+                reason,
             )
         )
 
@@ -524,6 +604,8 @@ def line_as_dict(line: OrderLine) -> dict:
         "workshop": line.workshop,
         "unit_price_fen": line.unit_price_fen,
         "line_no": line.line_no,
+        "packaging": line.packaging,
+        "route": list(line.route),
     }
 
 

@@ -4,7 +4,7 @@ changes, revisions, the audit trail and the order as it stood at a moment."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from services.chassis import identity
@@ -30,6 +30,8 @@ class Proposal:
     due_date: date
     priority: Priority
     lines: list[OrderLine]
+    delivery_address: str = ""
+    custom_fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,26 @@ def request_change(
 def _checked(
     proposal: Proposal, before: OrderContent, options: OptionLibrary, now: datetime, plant_tz: tzinfo
 ) -> OrderContent:
-    options.check(proposal.lines, prefix="proposed.")
+    lines, fields = options.prepare(
+        proposal.lines, proposal.delivery_address, proposal.custom_fields, prefix="proposed."
+    )
     today = now.astimezone(plant_tz).date()
     if proposal.due_date < today and proposal.due_date != before.due_date:
         raise InvalidArgument(
             "due date is in the past",
             [FieldViolation("proposed.due_date", f"{proposal.due_date} is before today {today}")],
         )
-    return OrderContent(proposal.due_date, proposal.priority.value, number_new_lines(before, proposal.lines))
+    numbered = number_new_lines(before, lines)
+    # A kept line of the same model keeps its route (a planner may have overridden the routing).
+    kept = tuple(
+        replace(x, workshop=old.workshop, route=old.route)
+        if (old := before.line(x.line_no)) is not None and old.product_model == x.product_model
+        else x
+        for x in numbered
+    )
+    return OrderContent(
+        proposal.due_date, proposal.priority.value, kept, proposal.delivery_address.strip(), fields
+    )
 
 
 @dataclass(frozen=True)
@@ -173,3 +187,30 @@ def list_audit(query: ListAudit, uow: UowFactory) -> tuple[list[tuple[str, str, 
             page_size=page_size(query.page_size, default=100),
             page_token=query.page_token,
         )
+
+
+@dataclass(frozen=True)
+class Reroute:
+    order_id: str
+    expected_version: int
+    line_no: int
+    route: tuple[str, ...]
+    reason: str
+
+
+def reroute_line(cmd: Reroute, uow: UowFactory, workshops: tuple[str, ...], clock: Clock = utc_now) -> Order:
+    """A planner's override of one line's workshops on an approved order."""
+    with uow() as tx:
+        order = tx.orders.get(cmd.order_id)
+        order.reroute(
+            cmd.line_no,
+            cmd.route,
+            actor=identity.current().user,
+            expected_version=cmd.expected_version,
+            now=clock(),
+            reason=cmd.reason,
+            workshops=workshops,
+        )
+        tx.orders.save(order)
+        tx.commit()
+        return order

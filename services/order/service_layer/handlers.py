@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from services.chassis.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    PermissionDenied,
 )
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
@@ -30,7 +31,8 @@ from services.order.domain.model import (
     Priority,
     order_number,
 )
-from services.order.service_layer.ports import CustomerDirectory, NumberSource, StockCheck
+from services.order.domain.pricing import PriceDeviation, apply_contract_prices
+from services.order.service_layer.ports import ContractPrices, CustomerDirectory, NumberSource, StockCheck
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
@@ -53,6 +55,16 @@ class CreateOrder:
     lines: list[OrderLine]
     request_id: str = ""
     draft: bool = False
+    delivery_address: str = ""
+    custom_fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Where contract prices come from and how far a typed price may stray ([price_rules])."""
+
+    contract: ContractPrices
+    tolerance_percent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ def create_order(
     numbers: NumberSource,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     plant_tz: tzinfo = PLANT_TZ,
+    pricing: Pricing | None = None,
 ) -> Order:
     caller = identity.current()
     if caller.customer_id and caller.customer_id != cmd.customer_id:
@@ -88,7 +101,8 @@ def create_order(
             "a portal account orders for its own customer only",
             [FieldViolation("customer_id", "not your customer account")],
         )
-    options.check(cmd.lines)
+    numbered = [replace(x, line_no=n) for n, x in enumerate(cmd.lines, start=1)]
+    lines, fields = options.prepare(numbered, cmd.delivery_address, cmd.custom_fields)
     customer = customers.look_up(cmd.customer_id)
     if customer is None:
         raise InvalidArgument(
@@ -99,13 +113,21 @@ def create_order(
             f"customer {cmd.customer_id} is deactivated (已停用) and takes no new orders"
         )
     now = clock().astimezone(plant_tz)  # order numbers and "today" follow the plant's calendar
+    deviations: list[PriceDeviation] = []
+    if pricing is not None:
+        models = list(dict.fromkeys(x.product_model for x in lines))
+        agreed = pricing.contract.resolve(cmd.customer_id, models, now.date())
+        lines, deviations = apply_contract_prices(lines, agreed, pricing.tolerance_percent)
+    cmd = replace(cmd, lines=lines, custom_fields=fields)
     day = f"{now:%Y%m%d}"
     # No look-up of request_id first: the insert itself finds a resubmission (its unique key), so
     # the common case (a new order) costs one transaction.
     for _ in range(2):
         seq = numbers.next("order", day)
         try:
-            return _insert_order(cmd, uow, order_number(number_prefix, now.date(), seq), caller.user, now)
+            return _insert_order(
+                cmd, uow, order_number(number_prefix, now.date(), seq), caller.user, now, deviations
+            )
         except Duplicate as dup:
             if "order_no" in dup.constraint:
                 continue  # the counter was behind the table (a restored backup): take the next
@@ -120,7 +142,14 @@ def create_order(
     raise Conflict("order numbers are taken faster than they are counted; try again")
 
 
-def _insert_order(cmd: CreateOrder, uow: UowFactory, order_no: str, user: str, now: datetime) -> Order:
+def _insert_order(
+    cmd: CreateOrder,
+    uow: UowFactory,
+    order_no: str,
+    user: str,
+    now: datetime,
+    deviations: list[PriceDeviation],
+) -> Order:
     with uow() as tx:
         order = Order.create(
             order_id=str(uuid.uuid4()),
@@ -134,6 +163,9 @@ def _insert_order(cmd: CreateOrder, uow: UowFactory, order_no: str, user: str, n
             now=now,
             request_id=cmd.request_id,
             draft=cmd.draft,
+            delivery_address=cmd.delivery_address,
+            custom_fields=cmd.custom_fields,
+            price_deviations=deviations,
         )
         tx.orders.add(order)
         tx.commit()
@@ -147,10 +179,10 @@ def _earlier_submission(cmd: CreateOrder, uow: UowFactory) -> Order | None:
         existing = tx.orders.find_by_request_id(cmd.request_id)
     if existing is None:
         return None
-    if (existing.customer_id, existing.due_date, [replace(x, line_no=0) for x in existing.lines]) != (
+    if (existing.customer_id, existing.due_date, existing.lines) != (
         cmd.customer_id,
         cmd.due_date,
-        [replace(x, line_no=0) for x in cmd.lines],
+        cmd.lines,
     ):
         raise AlreadyExists(
             f"request_id {cmd.request_id!r} was used for order {existing.order_no} with different content"
@@ -170,6 +202,19 @@ def approve_order(
     with uow(read_only=True) as tx:
         seen = tx.orders.get(cmd.order_id)
     seen.ensure_version(cmd.expected_version)
+    if (
+        seen.price_review
+        and seen.state is OrderState.PENDING_APPROVAL
+        and not caller.roles & {"manager", "admin"}
+    ):
+        off = "; ".join(
+            f"line {d.line_no} {d.product_model}: {d.typed_fen} fen, contract {d.contract_fen} "
+            f"({d.percent:+}%)"
+            for d in seen.price_deviations
+        )
+        raise PermissionDenied(
+            f"单价偏离合同价，需经理审批 typed prices are off the contract, a manager approves: {off}"
+        )
     if seen.state is OrderState.PENDING_APPROVAL:
         # Availability is checked before accepting; reservations come with the inventory issue.
         short = stock.shortfalls(seen.requested_quantities())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 
@@ -41,3 +42,10 @@ class NumberSource(Protocol):
     def next(self, name: str, period: str) -> int: ...
 
     def give_back(self, name: str, period: str, number: int) -> None: ...
+
+
+class ContractPrices(Protocol):
+    def resolve(self, customer_id: str, product_models: list[str], on: date) -> dict[str, int]:
+        """The customer's contract unit price (fen) per model valid on that day; models without
+        one are left out."""
+        ...
