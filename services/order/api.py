@@ -101,8 +101,11 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
             page_token=request.page_token,
             order_no=request.order_no,
             customer_id=request.customer_id,
+            channel=Channel(order_pb2.Channel.Name(request.channel)) if request.channel else None,
+            priority=Priority(order_pb2.Priority.Name(request.priority)) if request.priority else None,
+            text=request.text,
         )
-        orders, token = handlers.list_orders(query, self._uow)
+        orders, token = handlers.list_orders(query, self._uow, self._customers)
         withhold = self._withhold_prices()
         return order_pb2.ListOrdersResponse(
             orders=[order_to_proto(o, withhold) for o in orders], next_page_token=token

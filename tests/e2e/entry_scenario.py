@@ -195,3 +195,16 @@ def check_order_entry_rules(api: Api) -> None:
     assert [(c.path, c.before, c.after) for c in audit[2].changes] == [
         ("lines[2].route", "stamping-2", "stamping-2 → welding")
     ]
+
+    # --- found by the customer's name (the customer service's search) and by number -----------
+    for request in (
+        order_pb2.ListOrdersRequest(text="吉利宁波", channel=order_pb2.CHANNEL_DIRECT),
+        order_pb2.ListOrdersRequest(text=order.order_no.lower()),
+    ):
+        found = api.orders.ListOrders(request, metadata=SALES.metadata()).orders
+        assert order.order_no in {o.order_no for o in found}, request
+    none = api.orders.ListOrders(
+        order_pb2.ListOrdersRequest(text="吉利宁波", channel=order_pb2.CHANNEL_AGENT),
+        metadata=SALES.metadata(),
+    ).orders
+    assert order.order_no not in {o.order_no for o in none}

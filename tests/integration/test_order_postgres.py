@@ -309,3 +309,48 @@ def test_revisions_as_of_and_audit_read_back_from_the_database(uow):
             changes.list_revisions(order.order_id, uow)
         foreign, _ = changes.list_audit(changes.ListAudit(actor="陈丽"), uow)
         assert foreign == []
+
+
+def test_orders_are_found_by_channel_priority_number_and_customer_name(uow):
+    midea, supor = CUSTOMER, str(uuid.uuid4())
+    directory = FakeCustomers(
+        midea, supor, names={midea: "美的集团顺德基地 Midea", supor: "苏泊尔杭州 Supor"}
+    )
+
+    def place(customer: str, channel: Channel, priority: Priority):
+        cmd = handlers.CreateOrder(
+            customer_id=customer,
+            channel=channel,
+            priority=priority,
+            due_date=date.today() + timedelta(days=14),
+            lines=[OrderLine("SP-08 弹片 spring clip", 100, "stamping-1")],
+        )
+        return handlers.create_order(cmd, uow, directory, OptionLibrary(), "HW", uow.numbers)
+
+    def found(**kw) -> set[str]:
+        query = handlers.ListOrders(None, None, None, 2, "", **kw)
+        out, token = set(), ""
+        while True:  # every page: filters hold across keyset pages
+            page, token = handlers.list_orders(replace(query, page_token=token), uow, directory)
+            out |= {o.order_no for o in page}
+            if not token:
+                return out
+
+    with acting_as(SALES):
+        a = place(midea, Channel.MARKETPLACE, Priority.HIGH)
+        b = place(midea, Channel.DIRECT, Priority.NORMAL)
+        c = place(supor, Channel.MARKETPLACE, Priority.NORMAL)
+        d = place(supor, Channel.AGENT, Priority.HIGH)
+        assert found(channel=Channel.MARKETPLACE) == {a.order_no, c.order_no}
+        assert found(priority=Priority.HIGH) == {a.order_no, d.order_no}
+        assert found(channel=Channel.MARKETPLACE, priority=Priority.HIGH) == {a.order_no}
+        assert found(text="midea") == {a.order_no, b.order_no}
+        assert found(text="苏泊尔", priority=Priority.HIGH) == {d.order_no}
+        assert found(text=a.order_no.lower()) == {a.order_no}
+        assert found(text=a.order_no[:11]) == {a.order_no, b.order_no, c.order_no, d.order_no}
+        assert found(text="HW-%") == set()  # a wildcard typed is a character, not a pattern
+    portal = Identity("hardware", "portal", frozenset({"customer"}), customer_id=supor)
+    with acting_as(portal):  # its own orders only, and no customer search on its behalf
+        assert found(text="midea") == set()
+        assert found(text=c.order_no) == {c.order_no}
+        assert found() == {c.order_no, d.order_no}

@@ -277,8 +277,15 @@ class UowFactory:
 
 
 class FakeCustomers:
-    def __init__(self, *known: str, tiers: Mapping[str, str] | None = None, inactive: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        *known: str,
+        tiers: Mapping[str, str] | None = None,
+        inactive: tuple[str, ...] = (),
+        names: Mapping[str, str] | None = None,
+    ):
         self.known = set(known)
+        self.names = dict(names or {})
         self.tiers = dict(tiers or {})
         self.inactive = set(inactive)
         self.asked: list[str] = []
@@ -288,6 +295,9 @@ class FakeCustomers:
         if customer_id not in self.known:
             return None
         return KnownCustomer(self.tiers.get(customer_id, "TIER_C"), customer_id not in self.inactive)
+
+    def matching(self, text: str) -> list[str]:
+        return sorted(c for c, name in self.names.items() if text.lower() in name.lower())
 
     def exists(self, customer_id: str) -> bool:
         return self.look_up(customer_id) is not None

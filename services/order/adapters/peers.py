@@ -50,6 +50,10 @@ class GrpcCustomerDirectory:
         """The customer changed (deactivated, tier moved): ask again next time."""
         self._known.pop((tenant_id, customer_id), None)
 
+    def matching(self, text: str) -> list[str]:
+        reply = self._stub.ListCustomers(customer_pb2.ListCustomersRequest(query=text, page_size=100))
+        return [c.customer_id for c in reply.customers]
+
     def exists(self, customer_id: str) -> bool:
         return self.look_up(customer_id) is not None
 

@@ -3,6 +3,7 @@ customer-portal caller sees only its own customer's orders."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
@@ -318,6 +319,10 @@ class OrderRepository:
         page_token: str,
         order_no: str = "",
         customer_id: str = "",
+        channel: Channel | None = None,
+        priority: Priority | None = None,
+        text: str = "",
+        customer_ids: Sequence[str] = (),
     ) -> tuple[list[Order], str]:
         """One keyset page ordered by (due_date, order_id): cost independent of the page number."""
         query = self._scoped(select(orders))
@@ -331,6 +336,17 @@ class OrderRepository:
             query = query.where(orders.c.order_no == order_no)
         if customer_id:
             query = query.where(orders.c.customer_id == customer_id)
+        if channel is not None:
+            query = query.where(orders.c.channel == channel.value)
+        if priority is not None:
+            query = query.where(orders.c.priority == priority.value)
+        if text:
+            # An order number's beginning (any case), or one of the customers found by name.
+            prefix = text.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            by_number = orders.c.order_no.like(prefix, escape="\\")
+            query = query.where(
+                or_(by_number, orders.c.customer_id.in_(customer_ids)) if customer_ids else by_number
+            )
         if page_token:
             after_due, after_id = decode_cursor(page_token)
             query = query.where(

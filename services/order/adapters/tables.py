@@ -55,6 +55,8 @@ orders = Table(
     # The board's question: a tenant's orders in one state, by due date (keyset pages).
     Index("ix_orders_tenant_state_due", "tenant_id", "state", "due_date", "order_id"),
     Index("ix_orders_tenant_due", "tenant_id", "due_date", "order_id"),
+    # A customer's orders (its portal accounts list nothing else), by due date.
+    Index("ix_orders_tenant_customer_due", "tenant_id", "customer_id", "due_date", "order_id"),
 )
 
 order_lines = Table(

@@ -82,6 +82,9 @@ class ListOrders:
     page_token: str
     order_no: str = ""
     customer_id: str = ""
+    channel: Channel | None = None
+    priority: Priority | None = None
+    text: str = ""
 
 
 def create_order(
@@ -284,7 +287,15 @@ def get_order(order_id: str, uow: UowFactory) -> Order:
         return tx.orders.get(order_id)
 
 
-def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
+def list_orders(
+    query: ListOrders, uow: UowFactory, customers: CustomerDirectory | None = None
+) -> tuple[list[Order], str]:
+    text = query.text.strip()
+    named: list[str] = []
+    # Names live with the customer service: it finds the customers, this service their orders. A
+    # portal account sees one customer only and may not search customers: numbers alone.
+    if text and customers is not None and not identity.current().customer_id:
+        named = customers.matching(text)
     with uow(read_only=True) as tx:
         return tx.orders.list(
             state=query.state,
@@ -294,6 +305,10 @@ def list_orders(query: ListOrders, uow: UowFactory) -> tuple[list[Order], str]:
             page_token=query.page_token,
             order_no=query.order_no,
             customer_id=query.customer_id,
+            channel=query.channel,
+            priority=query.priority,
+            text=text,
+            customer_ids=named,
         )
 
 

@@ -27,6 +27,11 @@ class CustomerDirectory(Protocol):
 
     def exists(self, customer_id: str) -> bool: ...
 
+    def matching(self, text: str) -> list[str]:
+        """Ids of the customers whose name, code or phone the customer service finds for `text`
+        (at most 100)."""
+        ...
+
     def tier(self, customer_id: str) -> str:
         """The customer's tier ("TIER_A"…), "" for an unknown customer."""
         ...
