@@ -14,6 +14,8 @@ from services.chassis.fields import (
 from services.chassis.tenants import Tenant
 from services.order.api_changes import (
     ChangeControlRpcs,
+    batches_from_proto,
+    batches_to_proto,
     custom_fields_from_proto,
     custom_fields_to_proto,
     line_from_proto,
@@ -70,6 +72,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
             draft=request.draft,
             delivery_address=request.delivery_address.strip(),
             custom_fields=custom_fields_from_proto(request.custom_fields, "custom_fields"),
+            batches=batches_from_proto(request.batches, "batches"),
         )
         tenant = self._tenant_for(tenant_id)
         order = handlers.create_order(
@@ -165,6 +168,7 @@ def order_to_proto(o: Order, withhold: bool) -> order_pb2.Order:
         delivery_address=o.delivery_address,
         custom_fields=custom_fields_to_proto(o.custom_fields),
         price_review=o.price_review,
+        batches=batches_to_proto(o.order_no, o.batches),
         price_deviations=[
             order_pb2.PriceDeviation(
                 line_no=d.line_no,

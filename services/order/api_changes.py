@@ -11,6 +11,7 @@ from services.chassis import identity
 from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.fields import date_from_proto, date_to_proto, optional_instant_from_proto, timestamp_of
 from services.chassis.tenants import Tenant
+from services.order.domain.batches import DeliveryBatch, batch_label
 from services.order.domain.changes import (
     ChangeRequest,
     FieldChange,
@@ -49,6 +50,7 @@ class ChangeControlRpcs:
                 lines=[line_from_proto(x) for x in p.lines],
                 delivery_address=p.delivery_address,
                 custom_fields=custom_fields_from_proto(p.custom_fields, "proposed.custom_fields"),
+                batches=batches_from_proto(p.batches, "proposed.batches"),
             )
         cmd = changes.RequestChange(
             order_id=request.order_id,
@@ -174,6 +176,31 @@ def custom_fields_from_proto(values, path: str) -> dict[str, str]:
     return out
 
 
+def batches_from_proto(batches, path: str) -> tuple[DeliveryBatch, ...]:
+    return tuple(
+        DeliveryBatch(
+            b.batch_no,
+            date_from_proto(f"{path}[{i}].due_date", b.due_date),
+            tuple((x.line_no, x.quantity) for x in b.lines),
+            b.cancelled,
+        )
+        for i, b in enumerate(batches)
+    )
+
+
+def batches_to_proto(order_no: str, batches) -> list[order_pb2.DeliveryBatch]:
+    return [
+        order_pb2.DeliveryBatch(
+            batch_no=b.batch_no,
+            due_date=date_to_proto(b.due_date),
+            lines=[order_pb2.BatchLine(line_no=n, quantity=q) for n, q in b.quantities],
+            cancelled=b.cancelled,
+            label=batch_label(order_no, b.batch_no) if order_no else "",
+        )
+        for b in batches
+    ]
+
+
 def custom_fields_to_proto(fields) -> list[order_pb2.CustomFieldValue]:
     return [order_pb2.CustomFieldValue(key=k, value=v) for k, v in sorted(fields.items())]
 
@@ -202,6 +229,7 @@ def content_to_proto(c: OrderContent, withhold: bool) -> order_pb2.OrderContent:
         lines=lines_to_proto(c.lines, withhold),
         delivery_address=c.delivery_address,
         custom_fields=custom_fields_to_proto(c.custom_fields),
+        batches=batches_to_proto("", c.batches),
     )
 
 

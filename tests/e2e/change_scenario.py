@@ -301,3 +301,79 @@ def check_change_control(api: Api) -> None:
         order_pb2.ListOrderAuditRequest(actor="李经理"), metadata=OTHER_TENANT.metadata()
     ).entries
     assert created.order_no not in {e.order_no for e in foreign}
+
+
+def check_delivery_batches(api: Api) -> None:
+    """分批交货: an order split into batches (each line's quantity spread exactly), each batch named
+    by its order; a change request cancels one batch and moves its quantity to another."""
+    customer = api.customers.CreateCustomer(
+        customer_pb2.CreateCustomerRequest(
+            code=f"DB-{uuid.uuid4().hex[:6].upper()}",
+            name="苏泊尔杭州工厂 Supor Hangzhou",
+            sales_owner="周强",
+        ),
+        metadata=SALES.metadata(),
+    ).customer
+
+    def batch(no: int, days: int, qty: int, cancelled: bool = False) -> order_pb2.DeliveryBatch:
+        return order_pb2.DeliveryBatch(
+            batch_no=no,
+            due_date=due(days),
+            lines=[order_pb2.BatchLine(line_no=1, quantity=qty)],
+            cancelled=cancelled,
+        )
+
+    request = order_pb2.CreateOrderRequest(
+        customer_id=customer.customer_id,
+        channel=order_pb2.CHANNEL_AGENT,
+        due_date=due(30),
+        lines=[line(qty=5000)],
+        batches=[batch(0, 10, 3000), batch(0, 30, 1000)],  # 4000 of 5000: refused
+    )
+    exc = refused(api.orders.CreateOrder, request, SALES)
+    assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT and bad_request_fields(exc) == {"batches"}
+    assert "do not add up" in exc.details(), exc.details()
+    del request.batches[:]
+    request.batches.extend([batch(0, 10, 3000), batch(0, 30, 2000)])
+    order = api.orders.CreateOrder(request, metadata=SALES.metadata()).order
+    assert [(b.batch_no, b.label, b.lines[0].quantity) for b in order.batches] == [
+        (1, f"{order.order_no}/1", 3000),
+        (2, f"{order.order_no}/2", 2000),
+    ]
+    order = api.orders.ApproveOrder(
+        order_pb2.ApproveOrderRequest(order_id=order.order_id, expected_version=order.version),
+        metadata=APPROVER.metadata(),
+    ).order
+    proposed = order_pb2.OrderContent(
+        due_date=order.due_date,
+        priority=order.priority,
+        lines=order.lines,
+        batches=[batch(1, 10, 5000), batch(2, 30, 2000, cancelled=True)],
+    )
+    asked = api.orders.RequestOrderChange(
+        order_pb2.RequestOrderChangeRequest(
+            order_id=order.order_id,
+            expected_version=order.version,
+            reason="第二批取消，并入第一批",
+            proposed=proposed,
+        ),
+        metadata=SALES.metadata(),
+    )
+    assert [(d.path, d.before, d.after) for d in asked.change.diff] == [
+        ("batches[1].lines[1].quantity", "3000", "5000"),
+        ("batches[2].cancelled", "False", "True"),
+    ]
+    done = api.orders.ApproveOrderChange(
+        order_pb2.ApproveOrderChangeRequest(
+            order_id=order.order_id, change_id=asked.change.change_id, expected_version=asked.order.version
+        ),
+        metadata=APPROVER.metadata(),
+    ).order
+    assert [(b.batch_no, b.cancelled, b.lines[0].quantity) for b in done.batches] == [
+        (1, False, 5000),
+        (2, True, 2000),
+    ]
+    first = api.orders.ListOrderRevisions(
+        order_pb2.ListOrderRevisionsRequest(order_id=order.order_id), metadata=APPROVER.metadata()
+    ).revisions[0]
+    assert [(b.batch_no, b.cancelled) for b in first.content.batches] == [(1, False), (2, False)]

@@ -54,6 +54,10 @@ def test_order_entry_rules(stack):
     entry_scenario.check_order_entry_rules(stack[1])
 
 
+def test_delivery_batches(stack):
+    change_scenario.check_delivery_batches(stack[1])
+
+
 def test_change_control(stack):
     change_scenario.check_change_control(stack[1])
 

@@ -78,6 +78,10 @@ def test_order_entry_rules(embedded):
     entry_scenario.check_order_entry_rules(embedded[0])
 
 
+def test_delivery_batches(embedded):
+    change_scenario.check_delivery_batches(embedded[0])
+
+
 def test_change_control(embedded):
     change_scenario.check_change_control(embedded[0])
 

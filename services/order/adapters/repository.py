@@ -13,6 +13,7 @@ from services.chassis.errors import NotFound, VersionConflict
 from services.chassis.paging import day_part, decode_token, encode_token, instant_part, uuid_part
 from services.chassis.scoping import Scoped, scoped
 from services.order.adapters.tables import order_lines, order_revisions, order_transitions, orders
+from services.order.domain.batches import DeliveryBatch
 from services.order.domain.changes import FieldChange, OrderContent, Revision
 from services.order.domain.lifecycle import Action, Transition
 from services.order.domain.model import Channel, Order, OrderLine, OrderState, Priority, line_as_dict
@@ -52,6 +53,7 @@ class OrderRepository:
                 delivery_address=order.delivery_address,
                 custom_fields=order.custom_fields or None,
                 price_deviations=[d.as_dict() for d in order.price_deviations] or None,
+                delivery_batches=[b.as_dict() for b in order.batches] or None,
             ),
         )
         self._write_lines(order, tenant)
@@ -180,6 +182,7 @@ class OrderRepository:
             list(content.lines),
         )
         order.delivery_address, order.custom_fields = content.delivery_address, dict(content.custom_fields)
+        order.batches = tuple(content.batches)
         approvals = [t for t in steps if t.action is Action.APPROVE]
         if not approvals:
             order.approved_by, order.approved_at = "", None
@@ -258,6 +261,7 @@ class OrderRepository:
                 production_state=order.production_state.value if order.production_state else None,
                 delivery_address=order.delivery_address,
                 custom_fields=order.custom_fields or None,
+                delivery_batches=[b.as_dict() for b in order.batches] or None,
             ),
         )
         if result.rowcount != 1:
@@ -302,6 +306,7 @@ class OrderRepository:
                 delivery_address=r.delivery_address,
                 custom_fields=dict(r.custom_fields or {}),
                 price_deviations=[PriceDeviation(**d) for d in (r.price_deviations or [])],
+                batches=tuple(DeliveryBatch.from_dict(b) for b in (r.delivery_batches or [])),
             )
             self._loaded_versions[order.order_id] = order.version
             self._track(order)
@@ -428,6 +433,7 @@ def content_as_dict(content: OrderContent) -> dict:
         "lines": [line_as_dict(x) for x in content.lines],
         "delivery_address": content.delivery_address,
         "custom_fields": dict(content.custom_fields),
+        "batches": [b.as_dict() for b in content.batches],
     }
 
 
@@ -439,6 +445,7 @@ def content_from_dict(d: dict) -> OrderContent:
         tuple(OrderLine(**(x | {"route": tuple(x.get("route") or (x["workshop"],))})) for x in d["lines"]),
         d.get("delivery_address", ""),
         dict(d.get("custom_fields", {})),
+        tuple(DeliveryBatch.from_dict(b) for b in d.get("batches", [])),
     )
 
 

@@ -50,6 +50,7 @@ orders = Table(
     # Typed prices off the contract beyond the tenant's tolerance ([{line_no, ...}]): approval
     # needs a manager.
     Column("price_deviations", JSON),
+    Column("delivery_batches", JSON),  # [{batch_no, due_date, lines, cancelled}] (分批交货)
     UniqueConstraint("tenant_id", "order_no", name="uq_orders_tenant_order_no"),
     UniqueConstraint("tenant_id", "request_id", name="uq_orders_tenant_request_id"),
     # The board's question: a tenant's orders in one state, by due date (keyset pages).

@@ -77,6 +77,7 @@ class OrderContent:
     lines: tuple[OrderLine, ...]
     delivery_address: str = ""
     custom_fields: Mapping[str, str] = field(default_factory=dict)  # key -> normalised value
+    batches: tuple = ()  # DeliveryBatch (batches.py), by batch number; none = one delivery
 
     def line(self, line_no: int) -> OrderLine | None:
         return next((x for x in self.lines if x.line_no == line_no), None)
@@ -102,6 +103,8 @@ def diff(before: OrderContent, after: OrderContent) -> list[FieldChange]:
         a, b = before.custom_fields.get(key, ""), after.custom_fields.get(key, "")
         if a != b:
             out.append(FieldChange(f"custom_fields.{key}", f"自定义字段 custom field {key}", a, b))
+    from services.order.domain.batches import batch_diff  # batches.py builds on this module
+
     numbers = sorted({x.line_no for x in before.lines} | {x.line_no for x in after.lines})
     for n in numbers:
         old, new = before.line(n), after.line(n)
@@ -114,7 +117,7 @@ def diff(before: OrderContent, after: OrderContent) -> list[FieldChange]:
                 a, b = _shown(getattr(old, name)), _shown(getattr(new, name))
                 if a != b:
                     out.append(FieldChange(f"lines[{n}].{name}", f"第{n}行 line {n} {label}", a, b))
-    return out
+    return out + batch_diff(before.batches, after.batches)
 
 
 def _shown(value: object) -> str:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, VersionConflict
 from services.chassis.events import DomainEvent
+from services.order.domain.batches import DeliveryBatch
 from services.order.domain.changes import (
     ChangeRequest,
     ChangeState,
@@ -58,6 +59,7 @@ class OrderApproved(DomainEvent):
     version: int
     lines: list[dict]
     approved_by: str
+    batches: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class OrderChanged(DomainEvent):
     priority: str
     lines: list[dict]
     diff: list[dict]
+    batches: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class Order:
     custom_fields: dict[str, str] = field(default_factory=dict)  # the tenant's own fields, normalised
     # Typed prices off the contract price beyond the tolerance: approval needs a manager.
     price_deviations: list[PriceDeviation] = field(default_factory=list)
+    batches: tuple[DeliveryBatch, ...] = ()  # 分批交货; none = one delivery on the due date
     # Set when lines changed within a revision (a planner's reroute): the repository rewrites them.
     lines_changed: bool = field(default=False, repr=False, compare=False)
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
@@ -237,6 +241,7 @@ class Order:
         delivery_address: str = "",
         custom_fields: dict[str, str] | None = None,
         price_deviations: list[PriceDeviation] | None = None,
+        batches: tuple[DeliveryBatch, ...] = (),
     ) -> Order:
         if due_date < now.date():
             raise InvalidArgument(
@@ -262,6 +267,7 @@ class Order:
             delivery_address=delivery_address,
             custom_fields=dict(custom_fields or {}),
             price_deviations=list(price_deviations or []),
+            batches=batches,
         )
         order.transitions.append(Transition(Action.CREATE, None, order.state, created_by, now))
         order.events.append(
@@ -309,6 +315,7 @@ class Order:
             tuple(self.lines),
             self.delivery_address,
             dict(self.custom_fields),
+            self.batches,
         )
 
     def total_fen(self) -> int:
@@ -389,6 +396,7 @@ class Order:
             self.lines = list(change.proposed.lines)
             self.delivery_address = change.proposed.delivery_address
             self.custom_fields = dict(change.proposed.custom_fields)
+            self.batches = tuple(change.proposed.batches)
             self.revision += 1
             self.revision_since = now
             self.new_revisions.append(
@@ -421,6 +429,7 @@ class Order:
                 self.priority.value,
                 [line_as_dict(line) for line in self.lines],
                 [c.as_dict() for c in change.diff],
+                [b.as_dict() for b in self.batches],
             )
         )
         if change.cancels_order:
@@ -585,6 +594,7 @@ class Order:
                 self.version,
                 [line_as_dict(line) for line in self.lines],
                 approver,
+                [b.as_dict() for b in self.batches],
             )
         )
 

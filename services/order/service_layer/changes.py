@@ -10,6 +10,7 @@ from datetime import date, datetime, tzinfo
 from services.chassis import identity
 from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.paging import page_size
+from services.order.domain.batches import DeliveryBatch, check_batches
 from services.order.domain.changes import (
     ChangeRequest,
     FieldChange,
@@ -32,6 +33,7 @@ class Proposal:
     lines: list[OrderLine]
     delivery_address: str = ""
     custom_fields: dict[str, str] = field(default_factory=dict)
+    batches: tuple[DeliveryBatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ def _checked(
         else x
         for x in numbered
     )
+    batches = check_batches(proposal.batches, kept, today, prefix="proposed.")
     return OrderContent(
-        proposal.due_date, proposal.priority.value, kept, proposal.delivery_address.strip(), fields
+        proposal.due_date, proposal.priority.value, kept, proposal.delivery_address.strip(), fields, batches
     )
 
 

@@ -21,6 +21,7 @@ from services.chassis.errors import (
 )
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
+from services.order.domain.batches import DeliveryBatch, check_batches
 from services.order.domain.lifecycle import Transition
 from services.order.domain.model import (
     Channel,
@@ -57,6 +58,7 @@ class CreateOrder:
     draft: bool = False
     delivery_address: str = ""
     custom_fields: dict[str, str] = field(default_factory=dict)
+    batches: tuple[DeliveryBatch, ...] = ()  # line numbers: 1 = the first line of `lines`
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def create_order(
         models = list(dict.fromkeys(x.product_model for x in lines))
         agreed = pricing.contract.resolve(cmd.customer_id, models, now.date())
         lines, deviations = apply_contract_prices(lines, agreed, pricing.tolerance_percent)
-    cmd = replace(cmd, lines=lines, custom_fields=fields)
+    batches = check_batches(cmd.batches, lines, now.date())
+    cmd = replace(cmd, lines=lines, custom_fields=fields, batches=batches)
     day = f"{now:%Y%m%d}"
     # No look-up of request_id first: the insert itself finds a resubmission (its unique key), so
     # the common case (a new order) costs one transaction.
@@ -169,6 +172,7 @@ def _insert_order(
             delivery_address=cmd.delivery_address,
             custom_fields=cmd.custom_fields,
             price_deviations=deviations,
+            batches=cmd.batches,
         )
         tx.orders.add(order)
         tx.commit()
