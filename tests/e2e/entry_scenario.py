@@ -208,3 +208,31 @@ def check_order_entry_rules(api: Api) -> None:
         metadata=SALES.metadata(),
     ).orders
     assert order.order_no not in {o.order_no for o in none}
+
+    # --- another business line finds nothing to reroute, ship or close --------------------------
+    hardware = Caller("hardware", "王建国", ("planner", "warehouse", "manager"))
+    for call, request in (
+        (
+            api.orders.RerouteOrderLine,
+            order_pb2.RerouteOrderLineRequest(
+                order_id=order.order_id, line_no=1, route=["stamping-1"], reason="越权"
+            ),
+        ),
+        (api.orders.ShipOrder, order_pb2.ShipOrderRequest(order_id=order.order_id)),
+        (api.orders.CloseOrder, order_pb2.CloseOrderRequest(order_id=order.order_id)),
+        (api.orders.GetOrder, order_pb2.GetOrderRequest(order_id=order.order_id)),
+    ):
+        try:
+            call(request, metadata=hardware.metadata())
+            raise AssertionError(f"{type(request).__name__} reached another tenant's order")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.NOT_FOUND, (type(request).__name__, exc.code())
+    # the warehouse cannot ship an order production has not finished: the answer names its state
+    try:
+        api.orders.ShipOrder(
+            order_pb2.ShipOrderRequest(order_id=order.order_id),
+            metadata=Caller("autoparts", "仓库老张", ("warehouse",)).metadata(),
+        )
+        raise AssertionError("an approved order was shipped before production finished")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "已审批 Approved" in exc.details()
