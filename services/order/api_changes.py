@@ -5,6 +5,7 @@ not see them (services/price_visibility.py). Mixed into OrderApi (api.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from oms.order.v1 import order_pb2
 from services.chassis import identity
@@ -244,29 +245,10 @@ def field_change_to_proto(f: FieldChange, withhold: bool) -> order_pb2.FieldChan
 
 
 def impact_to_proto(i: Impact, withhold: bool) -> order_pb2.ChangeImpact:
+    # The impact's parts are named as the contract names them: one field list, not two.
     return order_pb2.ChangeImpact(
-        work_orders=[
-            order_pb2.ImpactedWorkOrder(
-                work_order_no=w.work_order_no,
-                workshop=w.workshop,
-                stage=w.stage,
-                product_models=w.product_models,
-                quantity=w.quantity,
-                touched=w.touched,
-            )
-            for w in i.work_orders
-        ],
-        materials=[
-            order_pb2.ImpactedMaterial(
-                material=m.material,
-                unit=m.unit,
-                needed_before=m.needed_before,
-                needed_after=m.needed_after,
-                reserved=m.reserved,
-                issued=m.issued,
-            )
-            for m in i.materials
-        ],
+        work_orders=[order_pb2.ImpactedWorkOrder(**asdict(w)) for w in i.work_orders],
+        materials=[order_pb2.ImpactedMaterial(**asdict(m)) for m in i.materials],
         scrap_value_fen=0 if withhold else i.scrap_value_fen,
         unavailable=i.unavailable,
         notes=i.notes,
