@@ -17,6 +17,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.date_pb2 import Date
 
 NONE = "—"
+# What a caller who may not see prices reads where a price would be.
+WITHHELD = "—（价格不可见 prices withheld）"
 
 # Enum value names (as in the protos) -> what a person reads.
 LABELS: dict[str, str] = {
@@ -48,6 +50,24 @@ LABELS: dict[str, str] = {
     "CHANNEL_DIRECT": "直销 Direct",
 }
 
+# Steps of an order's history and audit trail (services/order/domain/lifecycle.py names them).
+ACTION_LABELS: dict[str, str] = {
+    "create": "创建 Create",
+    "submit": "提交 Submit",
+    "approve": "审批 Approve",
+    "cancel": "取消 Cancel",
+    "start_production": "开始生产 Start production",
+    "pass_qc": "质检通过 Pass QC",
+    "make_ready": "备货完成 Make ready",
+    "replan": "重新排产 Replan",
+    "ship": "发货 Ship",
+    "close": "关闭 Close",
+    "request_change": "申请变更 Request change",
+    "approve_change": "批准变更 Approve change",
+    "reject_change": "驳回变更 Reject change",
+    "reroute": "改工艺路线 Reroute",
+}
+
 # Roles a notification is addressed to (services/permissions.py names them).
 ROLE_LABELS: dict[str, str] = {
     "sales": "销售 Sales",
@@ -74,11 +94,28 @@ def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role)
 
 
-def local_time(stamp: Timestamp | None, zone: tzinfo = UTC) -> str:
-    """An instant in the plant's zone, to the minute: "2026-11-25 17:30"; unset is a dash."""
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def name_label(name: str) -> str:
+    """An enum value sent as text (a change's impact names production's stage "STAGE_IN_PROCESS",
+    a diff the priority "PRIORITY_HIGH") as staff read it; other text as it is."""
+    return LABELS.get(name, name)
+
+
+def yes_no(value: bool) -> str:
+    return "是 yes" if value else "否 no"
+
+
+def local_time(stamp: Timestamp | None, zone: tzinfo = UTC, seconds: bool = False) -> str:
+    """An instant in the plant's zone, to the minute: "2026-11-25 17:30" (to the second where
+    it is a moment to pick, as in an audit trail: "2026-11-25 17:30:05"); unset is a dash."""
     if stamp is None or (stamp.seconds == 0 and stamp.nanos == 0):
         return NONE
-    return stamp.ToDatetime(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return (
+        stamp.ToDatetime(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+    )
 
 
 def day(value: Date | None) -> str:
@@ -97,6 +134,18 @@ def price_fen(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
     return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def money(fen: int, withheld: bool = False) -> str:
+    """An amount in fen as yuan ("¥1,234.50"), or what the caller reads when prices are withheld
+    from them (the service sends 0 then: that 0 is no price)."""
+    return WITHHELD if withheld else price_fen(fen)
+
+
+def amount(value: float) -> str:
+    """A material quantity: 1300.0 -> "1,300", 0.5 -> "0.5", 12.3456 -> "12.346"."""
+    text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 # Characters that would move the cursor, recolour the terminal or reorder the line: shown as

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -446,3 +447,197 @@ def test_the_commands_make_run_prints_work_on_the_port_it_chose(embedded):
             [str(ROOT / argv[0]), *argv[1:]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, (argv, done.stderr)
+
+
+# --- change control with omsctl (issue 15) ---
+
+SALES = ("--user", "陈丽", "--roles", "sales")
+APPROVER = ("--user", "李经理", "--roles", "approver")
+
+
+def cells(row: str) -> list[str]:
+    """The cells of a table row (columns are at least two spaces apart)."""
+    return re.split(r"\s{2,}", row.strip())
+
+
+def rows_of(out: str, first_cell: str) -> list[list[str]]:
+    return [cells(line) for line in out.splitlines() if cells(line)[0] == first_cell]
+
+
+def test_omsctl_walks_a_colour_change_from_request_to_revisions_audit_and_as_of(api, md):
+    addr = api.addresses["order"]
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    created = omsctl(
+        "order", "create", "--customer", customer.code, "--due", "2026-12-20",
+        "--line", "HB-2040 铰链 hinge:5,000:冲压一车间:silver:电镀:85",
+        "--line", "BK-310 支架 bracket:2,000:assembly:本色:无:120",
+        *SALES, addr=addr,
+    ).stdout  # fmt: skip
+    [order_no] = [w for w in created.split() if w.startswith("HW-")]
+    assert "金额 Total        ¥6,650.00" in created.splitlines()  # 5000 × ¥0.85 + 2000 × ¥1.20
+    omsctl("order", "approve", order_no, "--version", "1", *APPROVER, addr=addr)
+    [order] = api.orders.ListOrders(order_pb2.ListOrdersRequest(order_no=order_no), metadata=md).orders
+    deadline = time.monotonic() + 15
+    while len(api.production.ListWorkOrders(
+        production_pb2.ListWorkOrdersRequest(order_id=order.order_id), metadata=md
+    ).work_orders) < 2:  # fmt: skip
+        assert time.monotonic() < deadline, "no work orders 15 s after approval"
+        time.sleep(0.1)
+    time.sleep(1.1)  # the moment below (to the second) falls after the approval ...
+    as_of = datetime.now(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")  # "…T10:00:00+08:00"
+    time.sleep(1.1)  # ... and before the change
+
+    asked = omsctl(
+        "order", "change", order_no, "--line", "1", "--colour", "金色", "--reason", "客户改色 银色→金色",
+        *SALES, addr=addr,
+    ).stdout  # fmt: skip
+    lines = asked.splitlines()
+    [change_row] = [line for line in lines if line.startswith("变更 Change")]
+    short = change_row.split()[2]
+    assert re.fullmatch(r"[0-9a-f]{8}", short), change_row
+    assert lines[1:5] == [
+        f"订单 Order      {order_no}",
+        "状态 State      待审 Pending",
+        "版本 Revision   1 → 2",
+        "原因 Reason     客户改色 银色→金色",
+    ]
+    at = lines.index("变更内容 Changes (before → after)")
+    assert lines[at + 1 : at + 3] == [
+        "  第1行 line 1 颜色 colour: 银色 silver → 金色 gold",
+        "影响评估 Impact",
+    ]
+    assert rows_of(asked, f"WO-{order_no}-01") == [
+        [
+            f"WO-{order_no}-01",
+            "冲压一车间 Stamping 1",
+            "待排产 To schedule",
+            "HB-2040 铰链 hinge",
+            "5,000",
+            "是 yes",
+        ]
+    ]
+    assert rows_of(asked, f"WO-{order_no}-02") == [
+        [
+            f"WO-{order_no}-02",
+            "装配车间 Assembly",
+            "待排产 To schedule",
+            "BK-310 支架 bracket",
+            "2,000",
+            "否 no",
+        ]
+    ]
+    assert rows_of(asked, "镀银液 silver plating solution")[0][:4] == [
+        "镀银液 silver plating solution",
+        "L",
+        "10",
+        "0",
+    ]
+    assert rows_of(asked, "镀金液 gold plating solution")[0][:4] == [
+        "镀金液 gold plating solution",
+        "L",
+        "0",
+        "10",
+    ]
+    assert "  报废价值 Scrap value: ¥0.00" in lines  # nothing made yet
+    assert lines[-2].startswith(f"下一步 Next: omsctl order change approve {order_no} {short}")
+
+    listed = omsctl("order", "changes", order_no, addr=addr).stdout
+    assert [row[:3] for row in rows_of(listed, short)] == [[short, "待审 Pending", "1 → 2"]]
+
+    decided = omsctl(
+        "order", "change", "approve", order_no, short, "--note", "同意", *APPROVER, addr=addr
+    ).stdout
+    assert "状态 State      已批准 Approved" in decided.splitlines()
+    assert re.search(r"^决定 Decided    \d{4}-\d\d-\d\d \d\d:\d\d 李经理：同意$", decided, re.M), decided
+    assert re.search(r"^版本 Revision +2  \(自 since ", decided, re.M), decided
+
+    revisions = omsctl("order-revisions", order_no, addr=addr).stdout  # the joined name works as well
+    assert [(r[0], r[3]) for r in rows_of(revisions, "1")] == [("1", "—")]
+    [current] = rows_of(revisions, "2 (当前 current)")
+    assert (current[2], current[3], current[4], current[5]) == ("—", "李经理", short, "客户改色 银色→金色")
+    assert revisions.splitlines()[-2:] == [
+        "版本 Revision 2 相对 vs 1:",
+        "  第1行 line 1 颜色 colour: 银色 silver → 金色 gold",
+    ]
+    assert omsctl("order", "diff", order_no, "1", "2", addr=addr).stdout.splitlines() == [
+        "版本 Revision 1 → 2",
+        "  第1行 line 1 颜色 colour: 银色 silver → 金色 gold",
+    ]
+
+    then = omsctl("order", "show", order_no, "--as-of", as_of, addr=addr).stdout
+    card = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in then.splitlines()[:6])
+    assert card["截至 As of"] == f"{as_of[:10]} {as_of[11:19]} Asia/Shanghai"
+    assert card["状态 State"] == "已审批 Approved" and card["版本 Revision"].startswith("1  (自 since ")
+    assert rows_of(then, "1")[0][4] == "银色 silver"
+    assert rows_of(omsctl("order", "show", order_no, addr=addr).stdout, "1")[0][4] == "金色 gold"
+
+    audit = omsctl("order", "audit", order_no, addr=addr).stdout
+    steps = [cells(line)[2:4] for line in audit.splitlines() if order_no in line and not line.endswith(":")]
+    assert steps == [
+        ["创建 Create", "陈丽"],
+        ["审批 Approve", "李经理"],
+        ["申请变更 Request change", "陈丽"],
+        ["批准变更 Approve change", "李经理"],
+    ]
+    assert audit.splitlines()[-1] == "  第1行 line 1 颜色 colour: 银色 silver → 金色 gold"
+    mine = omsctl("order", "audit", "--actor", "李经理", "--since", as_of, addr=addr).stdout
+    assert [
+        cells(line)[1:4] for line in mine.splitlines() if order_no in line and not line.endswith(":")
+    ] == [[order_no, "批准变更 Approve change", "李经理"]]
+
+
+def test_omsctl_change_mistakes_are_one_line_and_change_nothing(api, md):
+    addr = api.addresses["order"]
+    order = new_order(api, md, new_customer(api, md, uuid.uuid4().hex[:6].upper()).customer_id)
+    for argv, says in (
+        (["--line", "3", "--colour", "金色"], f"order {order.order_no} has no line 3 (its lines: 1;"),
+        (["--remove-line", "1"], "a change cannot remove every line"),
+        (["--line", "1", "--colour", "紫色"], "proposed.lines[0].colour: '紫色' is not in"),  # the service's
+    ):
+        done = omsctl("order", "change", order.order_no, *argv, "--reason", "r", addr=addr, check=False)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert api.orders.GetOrder(
+        order_pb2.GetOrderRequest(order_id=order.order_id), metadata=md
+    ).order.version == order.version  # fmt: skip
+
+
+def test_omsctl_edits_deactivates_and_prices_a_customer(api, md):
+    addr = api.addresses["customer"]
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+
+    updated = omsctl(
+        "customer", "update", customer.code, "--tax-id", "91440606MA4UJ2C35X",
+        "--contact", "刘敏:138 0013 8000:采购 buyer",
+        "--address", "广东省佛山市顺德区北滘镇美的大道6号:顺德总部:default",
+        *SALES, addr=addr,
+    ).stdout  # fmt: skip
+    assert "税号 Tax ID               91440606MA4UJ2C35X" in updated.splitlines()
+    assert rows_of(updated, "刘敏") == [["刘敏", "138 0013 8000", "采购 buyer"]]
+    assert rows_of(updated, "顺德总部") == [
+        ["顺德总部", "广东省佛山市顺德区北滘镇美的大道6号", "—", "—", "✓"]
+    ]
+    assert "版本 Version              2" in updated.splitlines()
+
+    off = omsctl("customer", "deactivate", customer.code, "--reason", "停止合作", *SALES, addr=addr).stdout
+    assert "状态 Status               停用 Inactive  停止合作" in off.splitlines()
+    refused = omsctl(
+        "order", "create", "--customer", customer.code, "--due", "2026-12-20", "--line", "HB:5:stamping-1",
+        addr=addr, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "FAILED_PRECONDITION" in refused.stderr, refused.stderr
+    on = omsctl("customer", "reactivate", customer.code, *SALES, addr=addr).stdout
+    assert "状态 Status               在用 Active" in on.splitlines()
+
+    # the assessment at registration is listed, with its reason
+    tiers = omsctl("customer", "tiers", customer.code, addr=addr).stdout.splitlines()
+    assert len(tiers) == 2 and cells(tiers[1])[1] == "C级 Tier C" and "登记" in tiers[1]
+
+    omsctl(
+        "price", "set", "--customer", customer.code, "--model", "HB-2040 铰链 hinge", "--price", "0.82",
+        "--from", "2026-01-01", "--to", "2026-12-31", "--user", "刘经理", "--roles", "manager", addr=addr,
+    )  # fmt: skip
+    [row] = rows_of(omsctl("prices", "--customer", customer.code, addr=addr).stdout, "HB-2040 铰链 hinge")
+    assert row[:5] == ["HB-2040 铰链 hinge", "¥0.82", "2026-01-01", "2026-12-31", customer.name]
+    hidden = omsctl("prices", "--customer", customer.code, "--roles", "planner", addr=addr).stdout
+    assert rows_of(hidden, "HB-2040 铰链 hinge")[0][1] == "—（价格不可见 prices withheld）"
