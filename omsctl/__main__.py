@@ -701,6 +701,19 @@ def cmd_order_close(c: Client, a) -> int:
     return show_order(c, a, c.call("order", "CloseOrder", request).order)
 
 
+def cmd_order_reroute(c: Client, a) -> int:
+    """A planner's override of one line's workshops (the tenant's routing is the default)."""
+    route = [c.workshop_code(part.strip()) for part in a.route.replace("→", ",").split(",") if part.strip()]
+    request = order_pb2.RerouteOrderLineRequest(
+        order_id=c.resolve_order(a.order),
+        expected_version=a.version,
+        line_no=a.line,
+        route=route,
+        reason=a.reason,
+    )
+    return show_order(c, a, c.call("order", "RerouteOrderLine", request).order)
+
+
 def states(from_state: int, to_state: int) -> str:
     """ "已审批 Approved → 变更待审 Pending change"; the first step has no state before it."""
     to = d.label(order_pb2.OrderState, to_state)
@@ -1379,6 +1392,21 @@ def build_parser() -> Parser:
         order_arg(sp)
         sp.add_argument("--version", type=count, default=0, help=version_help)
         sp.add_argument("--json", action="store_true")
+    sp = add(
+        "order-reroute",
+        cmd_order_reroute,
+        "change the workshops of one line of an approved order (planner; 改工艺路线)",
+    )
+    order_arg(sp)
+    sp.add_argument("--line", type=count, required=True, help="the line's number (order show lists them)")
+    sp.add_argument(
+        "--route",
+        required=True,
+        help='workshops in sequence, by code or name: "stamping-2,welding" or "冲压二车间,焊接车间"',
+    )
+    sp.add_argument("--reason", required=True, help='why, e.g. "电镀线检修 plating line down"')
+    sp.add_argument("--version", type=count, default=0, help=version_help)
+    sp.add_argument("--json", action="store_true")
     sp = add(
         "order-cancel",
         cmd_order_cancel,

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -340,6 +340,10 @@ def test_a_leap_day_is_a_due_date(api, md):
 # --- omsctl as a process ---
 
 
+# A due date that stays in the future whenever the tests run (the plant's "today" + 25 days).
+DUE = (date.today() + timedelta(days=25)).isoformat()
+
+
 def omsctl(*argv: str, addr: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not (k.startswith("OMS_") and k.endswith("_ADDR"))}
     if addr:
@@ -468,7 +472,7 @@ def test_omsctl_walks_a_colour_change_from_request_to_revisions_audit_and_as_of(
     addr = api.addresses["order"]
     customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
     created = omsctl(
-        "order", "create", "--customer", customer.code, "--due", "2026-12-20",
+        "order", "create", "--customer", customer.code, "--due", DUE,
         "--line", "HB-2040 铰链 hinge:5,000:冲压一车间:silver:电镀:85",
         "--line", "BK-310 支架 bracket:2,000:assembly:本色:无:120",
         *SALES, addr=addr,
@@ -622,7 +626,7 @@ def test_omsctl_edits_deactivates_and_prices_a_customer(api, md):
     off = omsctl("customer", "deactivate", customer.code, "--reason", "停止合作", *SALES, addr=addr).stdout
     assert "状态 Status               停用 Inactive  停止合作" in off.splitlines()
     refused = omsctl(
-        "order", "create", "--customer", customer.code, "--due", "2026-12-20", "--line", "HB:5:stamping-1",
+        "order", "create", "--customer", customer.code, "--due", DUE, "--line", "HB:5:stamping-1",
         addr=addr, check=False,
     )  # fmt: skip
     assert refused.returncode == 2 and "FAILED_PRECONDITION" in refused.stderr, refused.stderr
@@ -641,3 +645,23 @@ def test_omsctl_edits_deactivates_and_prices_a_customer(api, md):
     assert row[:5] == ["HB-2040 铰链 hinge", "¥0.82", "2026-01-01", "2026-12-31", customer.name]
     hidden = omsctl("prices", "--customer", customer.code, "--roles", "planner", addr=addr).stdout
     assert rows_of(hidden, "HB-2040 铰链 hinge")[0][1] == "—（价格不可见 prices withheld）"
+
+
+def test_omsctl_reroutes_a_line_as_a_planner_and_the_audit_shows_it(api, md):
+    addr = api.addresses["order"]
+    order = new_order(api, md, new_customer(api, md, uuid.uuid4().hex[:6].upper()).customer_id)
+    omsctl("order", "approve", order.order_no, "--version", str(order.version), *APPROVER, addr=addr)
+    done = omsctl(
+        "order", "reroute", order.order_no, "--line", "1", "--route", "冲压一车间,电镀车间",
+        "--reason", "加镀层 plating added", "--user", "王计划", "--roles", "planner", addr=addr,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr
+    [again] = api.orders.ListOrders(order_pb2.ListOrdersRequest(order_no=order.order_no), metadata=md).orders
+    assert list(again.lines[0].route) == ["stamping-1", "plating"]
+    audit = omsctl("order", "audit", order.order_no, addr=addr).stdout
+    assert "王计划" in audit and "stamping-1 → plating" in audit, audit
+    refused = omsctl(
+        "order", "reroute", order.order_no, "--line", "1", "--route", "stamping-1", "--reason", "x",
+        "--roles", "sales", addr=addr, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr, refused.stderr
