@@ -6,20 +6,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Select, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, insert, or_, select, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
 from services.chassis.paging import decode_token, encode_token, matching
-from services.chassis.scoping import scoped
+from services.chassis.scoping import Scoped, scoped
 from services.customer.adapters.tables import addresses, contacts, customers, tier_changes
 from services.customer.domain.model import (
     Contact,
     Customer,
     DeliveryAddress,
     MasterData,
+    Standing,
     Tier,
     TierChange,
+)
+
+_STANDING = Scoped(
+    select(customers.c.customer_id, customers.c.tier, customers.c.active).where(
+        customers.c.customer_id == bindparam("customer_id")
+    ),
+    customers,
+    customer_column="customer_id",
 )
 
 
@@ -48,6 +57,14 @@ class CustomerRepository:
         if row is None:
             raise NotFound(f"customer {customer_id} not found")
         return self._hydrate([row])[0]
+
+    def standing(self, customer_id: str) -> Standing:
+        """The customer's tier and whether it is active, in one prebuilt query: what an order's
+        pricing needs, asked on every order (the whole record, with contacts and addresses, is not)."""
+        row = self._db.execute(*_STANDING.bind(customer_id=customer_id)).first()
+        if row is None:
+            raise NotFound(f"customer {customer_id} not found")
+        return Standing(row.customer_id, Tier(row.tier), row.active)
 
     def find_by_code(self, code: str) -> Customer | None:
         row = self._db.execute(self._scoped(select(customers).where(customers.c.code == code))).first()

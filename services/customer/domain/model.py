@@ -301,3 +301,13 @@ class Customer:
                     self.version,
                 )
             )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What an order needs to know of its customer on every order: its tier (prices) and whether
+    it takes orders at all."""
+
+    customer_id: str
+    tier: Tier
+    active: bool

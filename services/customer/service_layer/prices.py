@@ -9,7 +9,7 @@ from datetime import date
 from services.chassis import identity
 from services.chassis.errors import PermissionDenied
 from services.chassis.paging import page_size
-from services.customer.domain.model import Customer
+from services.customer.domain.model import Standing
 from services.customer.domain.prices import ContractPrice, PriceScope, ResolvedPrice, check_entry, resolve
 from services.customer.domain.tiers import Tier
 from services.customer.service_layer.handlers import Clock, UowFactory, utc_now
@@ -81,9 +81,9 @@ class ResolveContractPrices:
 
 def resolve_contract_prices(
     query: ResolveContractPrices, uow: UowFactory
-) -> tuple[Customer, list[ResolvedPrice]]:
+) -> tuple[Standing, list[ResolvedPrice]]:
     with uow(read_only=True) as tx:
-        customer = tx.customers.get(query.customer_id)
+        customer = tx.customers.standing(query.customer_id)
         own, of_tier = PriceScope(customer_id=customer.customer_id), PriceScope(tier=customer.tier)
         entries = tx.prices.valid_on([own, of_tier], query.product_models, query.on_date)
     return customer, resolve(
