@@ -88,6 +88,7 @@ definition = ServiceDefinition(
         "customer_deactivated": customer_pb2.CustomerDeactivated,
         "customer_reactivated": customer_pb2.CustomerReactivated,
         "customer_tier_changed": customer_pb2.CustomerTierChanged,
+        "contract_price_set": customer_pb2.ContractPriceSet,
     },
     unit_of_work=CustomerUnitOfWork,
     wire=wire,

@@ -15,6 +15,7 @@ from services.order.adapters.peers import (
     GrpcCustomerDirectory,
     GrpcShopFloor,
     GrpcStockCheck,
+    RememberedContractPrices,
 )
 from services.order.adapters.tables import metadata
 from services.order.api import OrderApi
@@ -25,6 +26,7 @@ from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 def wire(ctx: ServiceContext) -> Wiring:
     customers = GrpcCustomerDirectory(ctx.channel("customer"))
+    prices = RememberedContractPrices(GrpcContractPrices(ctx.channel("customer")))
     api = OrderApi(
         ctx.uow,
         customers,
@@ -33,7 +35,7 @@ def wire(ctx: ServiceContext) -> Wiring:
         ctx.tenant,
         ctx.numbers,
         GrpcShopFloor(ctx.channel("production"), ctx.channel("inventory")),
-        GrpcContractPrices(ctx.channel("customer")),
+        prices,
     )
     return Wiring(
         bindings=[
@@ -56,6 +58,12 @@ def wire(ctx: ServiceContext) -> Wiring:
                     "customer", event_type, consumers.forget_customer(customers), name=f"forget_{event_type}"
                 )
                 for event_type in consumers.CUSTOMER_EVENTS
+            ),
+            Subscription(
+                "customer",
+                "contract_price_set",
+                consumers.forget_prices(prices),
+                name="forget_contract_prices",
             ),
         ],
     )

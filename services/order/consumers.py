@@ -80,3 +80,15 @@ def forget_customer(directory) -> Callable[[ReceivedEvent, OrderUnitOfWork], Non
         directory.forget(event.tenant_id, msg.customer_id)
 
     return handle
+
+
+def forget_prices(prices) -> Callable[[ReceivedEvent, OrderUnitOfWork], None]:
+    """customer.contract_price_set -> forget remembered contract prices (RememberedContractPrices)."""
+
+    def handle(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
+        msg = event.as_proto(customer_pb2.ContractPriceSet)
+        if not (msg.customer_id or msg.tier):
+            raise MalformedEvent(f"contract_price_set {event.event_id} names neither a customer nor a tier")
+        prices.forget(event.tenant_id, msg.customer_id)
+
+    return handle

@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
 
 from oms.customer.v1 import customer_pb2
 from oms.order.v1 import order_pb2
@@ -377,3 +379,48 @@ def check_delivery_batches(api: Api) -> None:
         order_pb2.ListOrderRevisionsRequest(order_id=order.order_id), metadata=APPROVER.metadata()
     ).revisions[0]
     assert [(b.batch_no, b.cancelled) for b in first.content.batches] == [(1, False), (2, False)]
+
+
+def check_a_new_contract_price_reaches_the_next_order(api: Api) -> None:
+    """The order service remembers resolved contract prices; setting one makes it forget them
+    (event contract_price_set), so the next order takes the new price."""
+    customer = api.customers.CreateCustomer(
+        customer_pb2.CreateCustomerRequest(
+            code=f"CP-{uuid.uuid4().hex[:6].upper()}", name="格力珠海 Gree Zhuhai", sales_owner="陈丽"
+        ),
+        metadata=SALES.metadata(),
+    ).customer
+    unpriced = line(qty=100)
+    unpriced.unit_price_fen = 0
+
+    def draft_price() -> int:
+        return (
+            api.orders.CreateOrder(
+                order_pb2.CreateOrderRequest(
+                    customer_id=customer.customer_id,
+                    channel=order_pb2.CHANNEL_DIRECT,
+                    due_date=due(),
+                    lines=[unpriced],
+                    draft=True,
+                ),
+                metadata=SALES.metadata(),
+            )
+            .order.lines[0]
+            .unit_price_fen
+        )
+
+    assert draft_price() == 0  # no contract price yet (and that answer is now remembered)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    api.customers.SetContractPrice(
+        customer_pb2.SetContractPriceRequest(
+            customer_id=customer.customer_id,
+            product_model=unpriced.product_model,
+            unit_price_fen=82,
+            valid_from=date_pb2.Date(year=today.year, month=today.month, day=today.day),
+        ),
+        metadata=Caller("hardware", "刘经理", ("manager",)).metadata(),
+    )
+    deadline = time.monotonic() + 10
+    while (price := draft_price()) != 82 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert price == 82, "the new contract price did not reach the order service within 10 s"

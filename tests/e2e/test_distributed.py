@@ -58,6 +58,10 @@ def test_delivery_batches(stack):
     change_scenario.check_delivery_batches(stack[1])
 
 
+def test_a_new_contract_price_reaches_the_next_order(stack):
+    change_scenario.check_a_new_contract_price_reaches_the_next_order(stack[1])
+
+
 def test_change_control(stack):
     change_scenario.check_change_control(stack[1])
 

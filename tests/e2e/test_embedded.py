@@ -82,6 +82,10 @@ def test_delivery_batches(embedded):
     change_scenario.check_delivery_batches(embedded[0])
 
 
+def test_a_new_contract_price_reaches_the_next_order(embedded):
+    change_scenario.check_a_new_contract_price_reaches_the_next_order(embedded[0])
+
+
 def test_change_control(embedded):
     change_scenario.check_change_control(embedded[0])
 

@@ -456,3 +456,59 @@ def test_random_strings_in_create_customer_never_answer_internal(api, sales, dat
     code, reply = check_answer(api.customers.CreateCustomer, request, sales)
     if code == grpc.StatusCode.OK:
         assert (reply.customer.name, reply.customer.sales_owner) == (request.name, request.sales_owner)
+
+
+@pytest.fixture(scope="module")
+def approved_order(api, sales, customer_id) -> str:
+    order = api.orders.CreateOrder(
+        order_pb2.CreateOrderRequest(
+            customer_id=customer_id,
+            channel=order_pb2.CHANNEL_DIRECT,
+            due_date=scenario.due(),
+            lines=[scenario.line(qty=300)],
+        ),
+        metadata=sales,
+        timeout=TIMEOUT_S,
+    ).order
+    api.orders.ApproveOrder(
+        order_pb2.ApproveOrderRequest(order_id=order.order_id, expected_version=1),
+        metadata=sales,
+        timeout=TIMEOUT_S,
+    )
+    return order.order_id
+
+
+@FUZZ
+@given(data=st.data())
+def test_random_strings_in_a_change_request_never_answer_internal(api, sales, approved_order, data):
+    draw = Fields(
+        data, ["reason", "delivery_address", "packaging", "custom_key", "custom_value", *LINE_FIELDS]
+    )
+    [line] = lines(draw)[:1]
+    line.line_no = 1
+    line.packaging = draw("packaging", "纸箱 carton")
+    request = order_pb2.RequestOrderChangeRequest(
+        order_id=approved_order,
+        reason=draw("reason", "客户改色"),
+        proposed=order_pb2.OrderContent(
+            due_date=scenario.due(25),
+            priority=order_pb2.PRIORITY_NORMAL,
+            lines=[line],
+            delivery_address=draw("delivery_address", "佛山市顺德区"),
+            # the hardware line declares no custom field: only a fuzzed one is sent (and refused)
+            custom_fields=[
+                order_pb2.CustomFieldValue(key=draw("custom_key", "x"), value=draw("custom_value", "y"))
+            ]
+            if {"custom_key", "custom_value"} & draw.fuzzed
+            else [],
+        ),
+    )
+    code, reply = check_answer(api.orders.RequestOrderChange, request, sales)
+    if code == grpc.StatusCode.OK:  # taken: reject it, so the next example finds the order approved
+        api.orders.RejectOrderChange(
+            order_pb2.RejectOrderChangeRequest(
+                order_id=approved_order, change_id=reply.change.change_id, note="fuzz"
+            ),
+            metadata=sales,
+            timeout=TIMEOUT_S,
+        )

@@ -76,3 +76,39 @@ def test_tier_and_activity_are_remembered_until_the_customer_changes():
         d.forget("hardware", "c-midea")  # one of its events arrived
         assert d.tier("c-midea") == "TIER_A" and not d.look_up("c-midea").active
     assert stub.calls == 2
+
+
+class CountingPrices:
+    def __init__(self, prices: dict[str, int]):
+        self.prices, self.asked = prices, []
+
+    def resolve(self, customer_id, product_models, on):
+        self.asked.append(tuple(product_models))
+        return {m: p for m, p in self.prices.items() if m in product_models}
+
+
+def test_contract_prices_are_asked_once_per_model_until_forgotten_or_stale():
+    from datetime import date
+
+    from services.order.adapters.peers import RememberedContractPrices
+
+    now = [0.0]
+    source = CountingPrices({"HB-2040": 85})
+    prices = RememberedContractPrices(source, remember_s=30, clock=lambda: now[0])
+    day = date(2026, 11, 25)
+    with as_tenant("hardware"):
+        assert prices.resolve("c-1", ["HB-2040", "BK-310"], day) == {"HB-2040": 85}
+        assert prices.resolve("c-1", ["BK-310", "HB-2040"], day) == {"HB-2040": 85}  # "none" remembered too
+        assert prices.resolve("c-1", ["SP-08"], day) == {}
+        assert source.asked == [("HB-2040", "BK-310"), ("SP-08",)]
+        source.prices["BK-310"] = 120
+        prices.forget("autoparts", "c-1")  # another tenant's event changes nothing here
+        assert prices.resolve("c-1", ["BK-310"], day) == {}
+        prices.forget("hardware", "c-1")
+        assert prices.resolve("c-1", ["BK-310"], day) == {"BK-310": 120}
+        source.prices["HB-2040"] = 90
+        prices.forget("hardware")  # a tier's list changed: every customer of the tenant
+        assert prices.resolve("c-1", ["HB-2040"], day) == {"HB-2040": 90}
+        source.prices["HB-2040"] = 95
+        now[0] = 31.0  # a replica the event did not reach answers from the source again
+        assert prices.resolve("c-1", ["HB-2040"], day) == {"HB-2040": 95}

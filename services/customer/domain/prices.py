@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from services.chassis.errors import FieldViolation, InvalidArgument
+from services.chassis.events import DomainEvent
 from services.customer.domain.tiers import Tier
 
 
@@ -107,3 +108,17 @@ def resolve(
         else:
             out.append(ResolvedPrice(model, None, None))
     return out
+
+
+@dataclass(frozen=True)
+class ContractPriceSet(DomainEvent):
+    """A contract price was set: whoever remembers resolved prices (the order service) forgets
+    them for this customer, or for the whole tenant when a tier's list changed."""
+
+    event_type = "contract_price_set"
+    contract_price_id: str
+    customer_id: str  # "" for a tier's list
+    tier: str  # "" for a customer's own list
+    product_model: str
+    valid_from: str
+    valid_to: str  # "" = open-ended

@@ -10,7 +10,14 @@ from services.chassis import identity
 from services.chassis.errors import PermissionDenied
 from services.chassis.paging import page_size
 from services.customer.domain.model import Standing
-from services.customer.domain.prices import ContractPrice, PriceScope, ResolvedPrice, check_entry, resolve
+from services.customer.domain.prices import (
+    ContractPrice,
+    ContractPriceSet,
+    PriceScope,
+    ResolvedPrice,
+    check_entry,
+    resolve,
+)
 from services.customer.domain.tiers import Tier
 from services.customer.service_layer.handlers import Clock, UowFactory, utc_now
 
@@ -42,6 +49,16 @@ def set_contract_price(cmd: SetContractPrice, uow: UowFactory, clock: Clock = ut
         check_entry(entry, tx.prices.entries(cmd.scope, cmd.product_model))
         tx.prices.put(entry)
         stored = tx.prices.find(cmd.scope, cmd.product_model, cmd.valid_from)
+        tx.record(
+            ContractPriceSet(
+                stored.contract_price_id,
+                cmd.scope.customer_id or "",
+                cmd.scope.tier.value if cmd.scope.tier else "",
+                cmd.product_model,
+                cmd.valid_from.isoformat(),
+                cmd.valid_to.isoformat() if cmd.valid_to else "",
+            )
+        )
         tx.commit()
         return stored
 
