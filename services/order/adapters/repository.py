@@ -3,6 +3,7 @@ customer-portal caller sees only its own customer's orders."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -347,8 +348,11 @@ class OrderRepository:
             query = query.where(orders.c.priority == priority.value)
         if text:
             # An order number's beginning (any case), or one of the customers found by name.
-            prefix = text.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            by_number = orders.c.order_no.like(prefix, escape="\\")
+            if WHOLE_ORDER_NO.fullmatch(text.upper()):  # one number: the unique index finds it
+                by_number = orders.c.order_no == text.upper()
+            else:
+                prefix = text.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                by_number = orders.c.order_no.like(prefix, escape="\\")
             query = query.where(
                 or_(by_number, orders.c.customer_id.in_(customer_ids)) if customer_ids else by_number
             )
@@ -369,6 +373,7 @@ class OrderRepository:
         return self._hydrate(rows), token
 
 
+WHOLE_ORDER_NO = re.compile(r"[A-Z][A-Z0-9]{0,7}-\d{8}-\d{5}")  # HW-20261125-00042 (order_number)
 _LINE_COLUMNS = [c.label(f"l_{c.name}") for c in order_lines.c]
 # Statements of every create, approval and read, built once (statement cache hits; see Scoped).
 _INSERT_ORDER = insert(orders)
