@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.chassis.errors import FieldViolation, InvalidArgument
 
+R = TypeVar("R")
 SEPARATOR = "|"
 MAX_PAGE_SIZE = 500
 
@@ -23,6 +24,16 @@ MAX_PAGE_SIZE = 500
 def page_size(requested: int, default: int) -> int:
     """The page size a list RPC uses: the default for 0, never above MAX_PAGE_SIZE."""
     return min(requested or default, MAX_PAGE_SIZE)
+
+
+def keyset_page(
+    rows: Sequence[R], page_size: int, sort_key: Callable[[R], tuple[str, ...]]
+) -> tuple[list[R], str]:
+    """A page of a query run with LIMIT page_size + 1 (the extra row only says there is more), and
+    the next page's token: the last shown row's sort key, "" on the last page."""
+    page = list(rows[:page_size])
+    more = len(rows) > page_size and page
+    return page, encode_token(*sort_key(page[-1])) if more else ""
 
 
 def encode_token(*parts: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, and_, or_, select, text, update
 from sqlalchemy import insert as sql_insert
 
 from services.chassis import identity
-from services.chassis.paging import day_part, decode_token, encode_token
+from services.chassis.paging import day_part, decode_token, keyset_page
 from services.chassis.scoping import scoped
 from services.customer.adapters.tables import contract_prices
 from services.customer.domain.prices import ContractPrice, PriceScope
@@ -102,14 +102,10 @@ class ContractPriceRepository:
                 or_(t.c.product_model > model, and_(t.c.product_model == model, t.c.valid_from > day))
             )
         rows = self._db.execute(query.order_by(t.c.product_model, t.c.valid_from).limit(page_size + 1)).all()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = (
-            encode_token(rows[-1].product_model.encode().hex(), rows[-1].valid_from.isoformat())
-            if more
-            else ""
+        page, token = keyset_page(
+            rows, page_size, lambda r: (r.product_model.encode().hex(), r.valid_from.isoformat())
         )
-        return [_hydrate(r) for r in rows], token
+        return [_hydrate(r) for r in page], token
 
 
 def _hex_text(part: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, bindparam, delete, exists, insert, or
 
 from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
-from services.chassis.paging import decode_token, encode_token, matching
+from services.chassis.paging import decode_token, keyset_page, matching
 from services.chassis.scoping import Scoped, scoped
 from services.customer.adapters.tables import addresses, contacts, customers, tier_changes
 from services.customer.domain.model import (
@@ -231,10 +231,8 @@ class CustomerRepository:
             (after,) = decode_token(page_token, _CODE)
             select_ = select_.where(customers.c.code > after)
         rows = self._db.execute(select_.order_by(customers.c.code).limit(page_size + 1)).all()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].code) if more and rows else ""
-        return self._hydrate(rows), token
+        page, token = keyset_page(rows, page_size, lambda r: (r.code,))
+        return self._hydrate(page), token
 
 
 _CODE = matching(r"[A-Z0-9][A-Z0-9_-]{0,31}")

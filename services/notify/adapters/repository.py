@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, insert, or_, select
 
 from services.chassis import identity
-from services.chassis.paging import decode_token, encode_token, instant_part, uuid_part
+from services.chassis.paging import decode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import scoped
 from services.notify.adapters.tables import notifications
 from services.notify.domain.model import Notification
@@ -56,9 +56,7 @@ class NotificationRepository:
                 page_size + 1
             )
         ).all()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].created_at.isoformat(), rows[-1].notification_id) if more else ""
+        rows, token = keyset_page(rows, page_size, lambda r: (r.created_at.isoformat(), r.notification_id))
         found = [
             Notification(
                 r.notification_id,

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_,
 
 from services.chassis import identity
 from services.chassis.errors import NotFound, VersionConflict
-from services.chassis.paging import day_part, decode_token, encode_token, instant_part, uuid_part
+from services.chassis.paging import day_part, decode_token, encode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import Scoped, scoped
 from services.order.adapters.tables import order_lines, order_revisions, order_transitions, orders
 from services.order.domain.batches import DeliveryBatch
@@ -218,10 +218,8 @@ class OrderRepository:
             after_at, after_id = decode_token(page_token, instant_part, _id_part)
             query = query.where(or_(t.c.at > after_at, and_(t.c.at == after_at, t.c.id > after_id)))
         rows = self._db.execute(query.order_by(t.c.at, t.c.id).limit(page_size + 1)).all()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].at.isoformat(), str(rows[-1].id)) if more and rows else ""
-        return [(r.order_id, r.order_no, _transition(r)) for r in rows], token
+        page, token = keyset_page(rows, page_size, lambda r: (r.at.isoformat(), str(r.id)))
+        return [(r.order_id, r.order_no, _transition(r)) for r in page], token
 
     def get(self, order_id: str) -> Order:
         rows = self._db.execute(*_GET.bind(order_id=order_id)).all()
@@ -367,10 +365,8 @@ class OrderRepository:
         rows = self._db.execute(
             query.order_by(orders.c.due_date, orders.c.order_id).limit(page_size + 1)
         ).all()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_cursor(rows[-1].due_date, rows[-1].order_id) if more and rows else ""
-        return self._hydrate(rows), token
+        page, token = keyset_page(rows, page_size, lambda r: (r.due_date.isoformat(), r.order_id))
+        return self._hydrate(page), token
 
 
 WHOLE_ORDER_NO = re.compile(r"[A-Z][A-Z0-9]{0,7}-\d{8}-\d{5}")  # HW-20261125-00042 (order_number)

@@ -6,7 +6,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
-from services.chassis.paging import decode_token, encode_token, instant_part, matching
+from services.chassis.paging import decode_token, instant_part, keyset_page, matching
 from services.chassis.scoping import Scoped, scoped
 from services.production.adapters.tables import work_order_lines, work_orders
 from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
@@ -139,10 +139,7 @@ class WorkOrderRepository:
                 )
             )
         found = self._find(and_(true(), *conditions), limit=page_size + 1)
-        more = len(found) > page_size
-        found = found[:page_size]
-        token = encode_token(found[-1].created_at.isoformat(), found[-1].work_order_no) if more else ""
-        return found, token
+        return keyset_page(found, page_size, lambda w: (w.created_at.isoformat(), w.work_order_no))
 
 
 _INSERT_WORK_ORDER = insert(work_orders)
