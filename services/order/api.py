@@ -50,7 +50,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         self._shop_floor = shop_floor  # production and inventory, for a change's impact
         self._contract_prices = contract_prices  # the customer service's contract price lists
 
-    def _withhold_prices(self, customer_id: str = "") -> bool:
+    def _withhold_prices(self) -> bool:
         """Does the caller get this answer without prices? Staff by role; a portal account by its
         own customer's tier (services/price_visibility.py)."""
         caller = identity.current()

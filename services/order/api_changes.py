@@ -35,7 +35,7 @@ class ChangeControlRpcs:
     _options_for: Callable[[str], OptionLibrary]
     _tenant_for: Callable[[str], Tenant]
 
-    def _withhold_prices(self, customer_id: str = "") -> bool:
+    def _withhold_prices(self) -> bool:
         raise NotImplementedError
 
     def _order(self, order: Order, withhold: bool) -> order_pb2.Order:
@@ -63,7 +63,7 @@ class ChangeControlRpcs:
         change, order = changes.request_change(
             cmd, self._uow, self._shop_floor, self._options_for(tenant.tenant_id), plant_tz=tenant.tz
         )
-        withhold = self._withhold_prices(order.customer_id)
+        withhold = self._withhold_prices()
         return order_pb2.RequestOrderChangeResponse(
             change=change_to_proto(change, withhold), order=self._order(order, withhold)
         )
@@ -77,7 +77,7 @@ class ChangeControlRpcs:
             approve=approve,
         )
         change, order = changes.decide_change(cmd, self._uow)
-        withhold = self._withhold_prices(order.customer_id)
+        withhold = self._withhold_prices()
         return change_to_proto(change, withhold), self._order(order, withhold)
 
     def ApproveOrderChange(self, request, context) -> order_pb2.ApproveOrderChangeResponse:
@@ -126,7 +126,7 @@ class ChangeControlRpcs:
     def ShipOrder(self, request, context) -> order_pb2.ShipOrderResponse:
         cmd = handlers.Step(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.ship_order(cmd, self._uow)
-        return order_pb2.ShipOrderResponse(order=self._order(order, self._withhold_prices(order.customer_id)))
+        return order_pb2.ShipOrderResponse(order=self._order(order, self._withhold_prices()))
 
     def RerouteOrderLine(self, request, context) -> order_pb2.RerouteOrderLineResponse:
         cmd = changes.Reroute(
@@ -139,16 +139,12 @@ class ChangeControlRpcs:
         order = changes.reroute_line(
             cmd, self._uow, self._options_for(identity.current().tenant_id).workshops
         )
-        return order_pb2.RerouteOrderLineResponse(
-            order=self._order(order, self._withhold_prices(order.customer_id))
-        )
+        return order_pb2.RerouteOrderLineResponse(order=self._order(order, self._withhold_prices()))
 
     def CloseOrder(self, request, context) -> order_pb2.CloseOrderResponse:
         cmd = handlers.Step(order_id=request.order_id, expected_version=request.expected_version)
         order = handlers.close_order(cmd, self._uow)
-        return order_pb2.CloseOrderResponse(
-            order=self._order(order, self._withhold_prices(order.customer_id))
-        )
+        return order_pb2.CloseOrderResponse(order=self._order(order, self._withhold_prices()))
 
 
 def line_from_proto(x: order_pb2.OrderLine) -> OrderLine:
