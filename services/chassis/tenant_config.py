@@ -164,12 +164,21 @@ class CustomField(Section):
         return self
 
 
-class Rule(Section):
-    """[rules.<name>]: a tenant rule in CEL (source only here; compiled where it is used)."""
+RuleKind = Literal["batch_merge", "material_lock"]
+RuleParam = Annotated[int, Strict()] | Annotated[float, Strict()] | Annotated[str, Strict()] | Flag
 
-    expression: Text
+
+class Rule(Section):
+    """[rules.<name>]: a tenant rule in CEL, of one kind (which service applies it and which
+    variables it sees: services/chassis/rules.py). `params` are its tunable figures, visible to the
+    expression as `params.<key>` (a planner changes `min_orders` without touching the expression).
+    Compiled and probed where it is used, at start-up."""
+
+    kind: RuleKind
+    expression: Annotated[str, Strict(), Field(min_length=1, max_length=2000)]
     description: OptionalText = ""
     enabled: Flag = True
+    params: dict[Identifier, RuleParam] = {}
 
 
 class Alerts(Section):
@@ -251,6 +260,12 @@ class TenantConfig(Section):
                         problems.append(
                             f"bom.{toml_key(model)}[{i}].{key}: {value!r} is not in options.{key}s"
                         )
+        kinds = [rule.kind for rule in self.rules.values() if rule.enabled]
+        problems += [
+            f"rules: {kinds.count(kind)} enabled rules of kind {kind!r}; at most one may be enabled"
+            for kind in sorted(set(kinds))
+            if kinds.count(kind) > 1
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import PrivateAttr, ValidationError
 
+from services.chassis.rules import RuleInvalid, check_tenant_rules
 from services.chassis.settings import InvalidSetting
 from services.chassis.tenant_config import TenantConfig, describe_errors
 
@@ -47,9 +48,14 @@ class Tenant(TenantConfig):
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidSetting(f"tenant file {path} cannot be read: {exc}") from None
         try:
-            return cls.model_validate(doc, context={"tenant_id": tenant_id, "source": path})
+            tenant = cls.model_validate(doc, context={"tenant_id": tenant_id, "source": path})
         except ValidationError as exc:
             raise InvalidSetting(f"tenant file {path} is invalid: {describe_errors(exc)}") from None
+        try:
+            check_tenant_rules(tenant)
+        except RuleInvalid as exc:
+            raise InvalidSetting(f"tenant file {path} is invalid: {exc}") from None
+        return tenant
 
     @property
     def tenant_id(self) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from services.bom import MaterialLine, compare
 from services.chassis import identity
-from services.inventory.domain.materials import MaterialLine, compare
 from services.inventory.service_layer import handlers
 
 

@@ -254,8 +254,10 @@ choices = ["美的 Midea", "中性 neutral"]
 required = true
 
 [rules.merge_same_configuration]
-expression = "orders.size() >= 3"
+kind = "batch_merge"
+expression = "orders.size() >= params.min_orders"
 description = "三笔相同配置订单合并"
+params = { min_orders = 3, window_hours = 72 }
 
 [alerts]
 due_warning_hours = [48, 24]
@@ -279,7 +281,8 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
     )
     assert hardware.catalogue["JD-HB2040-100"].list_price_fen == 4500
     assert hardware.custom_fields["shipping_mark"].choices == ("美的 Midea", "中性 neutral")
-    assert hardware.rules["merge_same_configuration"].expression == "orders.size() >= 3"
+    merge = hardware.rules["merge_same_configuration"]
+    assert (merge.kind, merge.params) == ("batch_merge", {"min_orders": 3, "window_hours": 72})
     assert hardware.alerts.due_warning_hours == (48.0, 24.0)
     assert hardware.price_rules.tolerance_percent == 2.5
 

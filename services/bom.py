@@ -1,4 +1,5 @@
-"""Materials by BOM (物料清单): what order lines need, per the tenant's [bom]. Pure Python.
+"""Materials by BOM (物料清单): what order lines need, per the tenant's [bom]. Pure Python, shared by
+production (requirements per work order) and inventory (reservations): one explosion rule.
 
 A BOM line with a colour or surface treatment applies only to order lines with that value (the
 plating material of a gold part is not that of a silver one); one without applies to every line

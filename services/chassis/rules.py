@@ -1,0 +1,172 @@
+"""Tenant rules in CEL (`[rules.<name>]` of a tenant file): compiled once, probed at start-up,
+evaluated per use. The one place that knows CEL; production applies `batch_merge` rules,
+inventory `material_lock` rules, each through `active_rule(tenant, kind)`.
+
+CEL, never Python `eval`: an expression can read the variables its kind is given and nothing else,
+always terminates, and is evaluated by the Rust implementation (`common-expression-language`:
+~1 µs per evaluation here; the pure-Python one measured ~2k/s).
+
+What each kind sees (a rule may use any of it; `params` are the rule's own tunable figures):
+
+- `batch_merge` (production: should these same-configuration orders be made as one batch?):
+  `orders` — the orders of one configuration (model, treatment, colour, packaging) approved within
+  `params.window_hours`, oldest first, each `{order_no, customer_id, priority, quantity, due_date,
+  approved_at, amount_cny}` (dates as "YYYY-MM-DD" / RFC 3339 text); `config` —
+  `{product_model, surface_treatment, colour, packaging}`; `params`.
+- `material_lock` (inventory: hard-lock this order's materials at approval?): `order` —
+  `{order_no, customer_id, priority, amount_cny, quantity, lines: [{product_model, quantity,
+  colour, surface_treatment}]}`; `params`.
+
+A tenant file without an enabled rule of a kind gets the built-in default of that kind (DEFAULTS:
+the plant's own rules, "三笔相同配置订单合并" and "金额>5万元锁定原材料"); `enabled = false` on a
+rule of that kind turns the kind off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cel
+
+from services.chassis.tenant_config import Rule, RuleKind, TenantConfig
+
+MAX_EXPRESSION = 2000  # characters; a request's candidate rule is untrusted input
+
+DEFAULTS: dict[str, Rule] = {
+    "batch_merge": Rule(
+        kind="batch_merge",
+        expression="orders.size() >= params.min_orders",
+        description="三笔相同配置订单合并 merge three orders of the same configuration",
+        params={"min_orders": 3, "window_hours": 72},
+    ),
+    "material_lock": Rule(
+        kind="material_lock",
+        expression="order.amount_cny > params.amount_cny",
+        description="订单金额>5万元锁定原材料 lock the materials of an order over 50,000 CNY",
+        params={"amount_cny": 50000},
+    ),
+}
+
+# One well-formed context per kind: every rule is evaluated on it when it is compiled, so a
+# misspelt variable, a type mismatch or a non-boolean result stops start-up (or refuses a dry-run
+# request) instead of failing on the first real order.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "batch_merge": {
+        "orders": [
+            {
+                "order_no": "HW-20261125-00001",
+                "customer_id": "00000000-0000-0000-0000-000000000001",
+                "priority": "NORMAL",
+                "quantity": 1000,
+                "due_date": "2026-12-10",
+                "approved_at": "2026-11-25T08:00:00+00:00",
+                "amount_cny": 4500.0,
+            }
+        ],
+        "config": {
+            "product_model": "HB-2040 铰链 hinge",
+            "surface_treatment": "电镀 plating",
+            "colour": "银色 silver",
+            "packaging": "纸箱 carton",
+        },
+    },
+    "material_lock": {
+        "order": {
+            "order_no": "HW-20261125-00001",
+            "customer_id": "00000000-0000-0000-0000-000000000001",
+            "priority": "NORMAL",
+            "amount_cny": 4500.0,
+            "quantity": 1000,
+            "lines": [
+                {
+                    "product_model": "HB-2040 铰链 hinge",
+                    "quantity": 1000,
+                    "colour": "银色 silver",
+                    "surface_treatment": "电镀 plating",
+                }
+            ],
+        }
+    },
+}
+
+
+class RuleInvalid(ValueError):
+    """The rule does not compile, reads a variable its kind does not have, or is not a condition.
+    At start-up: a configuration error naming the rule; in a request: INVALID_ARGUMENT."""
+
+
+class RuleFailed(RuntimeError):
+    """A rule that compiled and passed its probe failed on real data (e.g. a division by zero)."""
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    kind: str
+    expression: str
+    description: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    program: Any = field(default=None, repr=False, compare=False)
+
+    def matches(self, variables: Mapping[str, Any]) -> bool:
+        """The rule's verdict on these variables (its kind's, see the module text)."""
+        try:
+            verdict = self.program.execute({**variables, "params": dict(self.params)})
+        except Exception as exc:  # the CEL runtime raises ValueError/TypeError/RuntimeError/...
+            raise RuleFailed(f"rule {self.name!r} failed: {exc}") from exc
+        if not isinstance(verdict, bool):
+            raise RuleFailed(f"rule {self.name!r} gave {verdict!r}, not true or false")
+        return verdict
+
+    def param(self, key: str, default: Any) -> Any:
+        return self.params.get(key, default)
+
+
+def compile_rule(
+    name: str, kind: str, expression: str, params: Mapping[str, Any] | None = None, description: str = ""
+) -> CompiledRule:
+    """Compile and probe one rule; RuleInvalid says what is wrong, in one line."""
+    if kind not in SAMPLES:
+        raise RuleInvalid(f"rule {name!r}: unknown kind {kind!r} (expected one of: {', '.join(SAMPLES)})")
+    if not expression.strip() or len(expression) > MAX_EXPRESSION:
+        raise RuleInvalid(f"rule {name!r}: the expression must be 1-{MAX_EXPRESSION} characters")
+    try:
+        program = cel.compile(expression)
+    except Exception as exc:  # ValueError with the parser's caret diagram
+        raise RuleInvalid(f"rule {name!r} does not compile: {_first_line(exc)}") from None
+    rule = CompiledRule(name, kind, expression, description, dict(params or {}), program)
+    try:
+        rule.matches(SAMPLES[kind])
+    except RuleFailed as exc:
+        raise RuleInvalid(f"{exc} on a sample {kind} case (is every variable one its kind has?)") from None
+    return rule
+
+
+def active_rule(tenant: TenantConfig, kind: RuleKind) -> CompiledRule | None:
+    """The tenant's enabled rule of this kind (at most one: the schema checks), the built-in
+    default when the file has no rule of the kind, None when the file disables the kind."""
+    mine = {name: rule for name, rule in tenant.rules.items() if rule.kind == kind}
+    enabled = [(name, rule) for name, rule in mine.items() if rule.enabled]
+    if enabled:
+        name, rule = enabled[0]
+    elif mine:
+        return None
+    else:
+        name, rule = f"default_{kind}", DEFAULTS[kind]
+    return compile_rule(name, kind, rule.expression, rule.params, rule.description)
+
+
+def check_tenant_rules(tenant: TenantConfig) -> None:
+    """Compile every rule of the file, enabled or not (a disabled rule is one a planner is about
+    to enable): start-up calls this so a broken rule stops the service, naming it."""
+    for name, rule in tenant.rules.items():
+        compile_rule(name, rule.kind, rule.expression, rule.params, rule.description)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
+    # cel's parse errors repeat the expression with a caret diagram: keep the message lines.
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("|", " |"))]
+    return " ".join(lines)[:400]
