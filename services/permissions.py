@@ -105,6 +105,15 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "CheckAvailability": allow(*STAFF_READERS, "service"),
         # order's RequestOrderChange asks as the one requesting the change (impact preview)
         "PreviewMaterialNeeds": allow(*LIFECYCLE_ROLES[Action.REQUEST_CHANGE], *STAFF_READERS),
+        "CheckMaterials": allow(*STAFF_READERS, "warehouse", "service"),
+        # order's ApproveOrder reserves as the approver (an override is theirs, audited)
+        "ReserveMaterials": allow(*LIFECYCLE_ROLES[Action.APPROVE], "service"),
+        # the warehouse hands material to the shop floor (领料)
+        "IssueMaterials": allow("warehouse", "workshop_lead", "planner", "manager"),
+        "ListReservations": allow(*SHOP_FLOOR, "warehouse"),
+        "ListMaterialStock": allow(*SHOP_FLOOR, "warehouse"),
+        # a planner tries a rule change on history before it is enabled
+        "DryRunRule": allow("planner", "manager"),
     },
     "oms.order.v1.OrderService": {
         # ingest's SubmitPhoneOrder calls it as the sales person who took the call

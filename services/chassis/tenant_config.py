@@ -117,11 +117,36 @@ class DemoStock(Section):
     on_hand: Count
 
 
+class DemoMaterial(Section):
+    """Raw material the WMS simulator starts with (a real WMS has its own stock)."""
+
+    material: Text
+    unit: Text
+    on_hand: Annotated[float, Strict(), Field(ge=0)] | Count
+    location: OptionalText = ""
+
+
 class Demo(Section):
-    """[[demo.customers]], [[demo.stock]]: what `seed` puts in an empty system."""
+    """[[demo.customers]], [[demo.stock]], [[demo.materials]]: what `seed` puts in an empty
+    system."""
 
     customers: tuple[DemoCustomer, ...] = ()
     stock: tuple[DemoStock, ...] = ()
+    materials: tuple[DemoMaterial, ...] = ()
+
+
+class Wms(Section):
+    """[wms]: the warehouse of the plant's WMS this business line draws materials from ("" = the
+    tenant id). Two lines naming one warehouse share its stock."""
+
+    warehouse: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$", max_length=32)] = ""
+
+
+class Inventory(Section):
+    """[inventory]: how approval treats materials. A product model with no BOM is refused at
+    approval (its materials cannot be reserved) unless `accept_models_without_bom`."""
+
+    accept_models_without_bom: Flag = False
 
 
 # Sections the coming features read. Optional: a file without them behaves as today.
@@ -231,6 +256,8 @@ class TenantConfig(Section):
     alerts: Alerts = Alerts()
     price_rules: PriceRules = PriceRules()
     price_visibility: PriceVisibility = PriceVisibility()
+    wms: Wms = Wms()
+    inventory: Inventory = Inventory()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> TenantConfig:

@@ -33,6 +33,24 @@ ROOT = Path(__file__).resolve().parents[2]
 HARDWARE = (DEFAULT_DIR / "hardware.toml").read_text(encoding="utf-8")
 
 
+def without_sections(text: str, *prefixes: str) -> str:
+    """The file without the tables whose header starts with one of `prefixes` (up to the next
+    header or blank line): the base a test appends its own versions of them to."""
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = line.lstrip("[").startswith(prefixes)
+        elif not line.strip():
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+# The shipped file without what NEXT_SECTIONS declares again.
+BARE_HARDWARE = without_sections(HARDWARE, "routing]", "rules.")
+
+
 def edited(*changes: tuple[str, str], text: str = HARDWARE) -> str:
     """The shipped hardware file with some text replaced (each replacement must apply)."""
     for old, new in changes:
@@ -95,13 +113,17 @@ def test_the_shipped_tenant_files_load_as_typed_configuration():
     assert [c.code for c in hardware.demo.customers] == ["MIDEA-SD", "SUPOR-HZ", "HS-TRADE"]
     assert tenants["autoparts"].demo.stock[0].on_hand == 60000
     # Sections the coming features read are there, empty, with their defaults.
-    assert (hardware.routing, hardware.catalogue, hardware.custom_fields) == ({}, {}, {})
+    assert (hardware.catalogue, hardware.custom_fields) == ({}, {})
+    assert hardware.routing["HB-2040 铰链 hinge"] == ("stamping-1", "plating", "assembly")
     # The BOM the impact preview of a change reads: plating material depends on the colour.
     assert [(b.material, b.colour) for b in hardware.bom["HB-2040 铰链 hinge"]][1:] == [
         ("镀银液 silver plating solution", "银色 silver"),
         ("镀金液 gold plating solution", "金色 gold"),
     ]
-    assert hardware.rules == {}
+    assert {name: rule.kind for name, rule in hardware.rules.items()} == {
+        "merge_same_configuration": "batch_merge",
+        "lock_large_orders": "material_lock",
+    }
     assert hardware.alerts.due_warning_hours == (48.0,)
     assert hardware.price_rules.tolerance_percent == 0.0
 
@@ -268,7 +290,7 @@ tolerance_percent = 2.5
 
 
 def test_the_sections_the_next_features_read_are_typed(tenant_dir):
-    tenant_dir("hardware", HARDWARE + NEXT_SECTIONS)
+    tenant_dir("hardware", BARE_HARDWARE + NEXT_SECTIONS)
 
     hardware = load_tenants(("hardware",))["hardware"]
 
@@ -311,7 +333,7 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
     ids=["routing", "bom-colour", "choices", "field-type", "bom-quantity", "alerts", "price-rules", "rule"],
 )
 def test_the_next_sections_are_checked_too(tenant_dir, change, expected):
-    assert expected in refusal(tenant_dir, HARDWARE + edited(change, text=NEXT_SECTIONS))
+    assert expected in refusal(tenant_dir, BARE_HARDWARE + edited(change, text=NEXT_SECTIONS))
 
 
 # The tenant's calendar: order numbers and "today"
