@@ -1,0 +1,132 @@
+"""Tenant rules in CEL (services/chassis/rules.py): compiled and probed once, evaluated per use, a
+broken rule refused with one line naming it, never Python eval."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.chassis.rules import (
+    DEFAULTS,
+    RuleFailed,
+    RuleInvalid,
+    active_rule,
+    check_tenant_rules,
+    compile_rule,
+)
+from services.chassis.tenant_config import Rule
+from services.chassis.tenants import load_tenants
+
+
+@pytest.fixture(scope="module")
+def tenants():
+    return load_tenants(("hardware", "autoparts"))
+
+
+def order(amount_cny: float, priority: str = "PRIORITY_NORMAL") -> dict:
+    return {"order": {"order_no": "HW-1", "amount_cny": amount_cny, "priority": priority, "lines": []}}
+
+
+def group(*priorities: str) -> dict:
+    return {
+        "orders": [{"order_no": f"AP-{i}", "priority": p} for i, p in enumerate(priorities)],
+        "config": {},
+    }
+
+
+def test_the_plants_lock_rule_locks_above_fifty_thousand_only(tenants):
+    rule = active_rule(tenants["hardware"], "material_lock")
+
+    assert rule is not None and rule.name == "lock_large_orders"
+    assert [rule.matches(order(x)) for x in (49_999.99, 50_000, 50_000.01, 120_000)] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_three_orders_of_one_configuration_merge_and_two_do_not(tenants):
+    rule = active_rule(tenants["hardware"], "batch_merge")
+
+    assert rule is not None and rule.param("window_hours", 0) == 72
+    assert not rule.matches(group("PRIORITY_NORMAL", "PRIORITY_NORMAL"))
+    assert rule.matches(group("PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_NORMAL"))
+
+
+def test_the_auto_parts_line_makes_a_high_priority_order_alone(tenants):
+    rule = active_rule(tenants["autoparts"], "batch_merge")
+
+    assert rule is not None and rule.param("window_hours", 0) == 48
+    assert rule.matches(group("PRIORITY_NORMAL", "PRIORITY_NORMAL", "PRIORITY_NORMAL"))
+    assert not rule.matches(group("PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_NORMAL"))
+
+
+def test_a_file_without_a_rule_of_a_kind_gets_the_plants_default(tenants):
+    bare = tenants["hardware"].model_copy(update={"rules": {}})
+
+    rule = active_rule(bare, "material_lock")
+
+    assert rule is not None and rule.name == "default_material_lock"
+    assert rule.expression == DEFAULTS["material_lock"].expression
+    assert rule.matches(order(60_000)) and not rule.matches(order(40_000))
+
+
+def test_a_file_that_disables_its_only_rule_of_a_kind_turns_the_kind_off(tenants):
+    off = Rule(kind="batch_merge", expression="true", enabled=False)
+    tenant = tenants["hardware"].model_copy(update={"rules": {"merge_same_configuration": off}})
+
+    assert active_rule(tenant, "batch_merge") is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("orders.size( >= 3", "does not compile"),
+        ("order.amount_cny > 5", "Undefined variable"),  # a lock rule's variable in a merge rule
+        ("orders.size()", "not true or false"),
+        ("orders.size() / 0 > 1", "division by zero"),
+        ("", "1-2000 characters"),
+        ("x" * 2001, "1-2000 characters"),
+    ],
+    ids=["syntax", "variable-of-another-kind", "not-a-condition", "runtime", "empty", "too-long"],
+)
+def test_a_broken_rule_is_refused_in_one_line_naming_it(expression, says):
+    with pytest.raises(RuleInvalid) as refused:
+        compile_rule("merge_same_configuration", "batch_merge", expression)
+
+    assert "merge_same_configuration" in str(refused.value)
+    assert says in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(RuleInvalid, match="unknown kind 'discount'"):
+        compile_rule("x", "discount", "true")
+
+
+def test_python_is_not_reachable_from_a_rule():
+    with pytest.raises(RuleInvalid):
+        compile_rule("x", "material_lock", "__import__('os').system('true') == 0")
+
+
+def test_a_rule_failing_on_real_data_says_so_instead_of_answering():
+    rule = compile_rule("per_line", "material_lock", "order.quantity / order.lines.size() > 1")
+
+    with pytest.raises(RuleFailed, match="per_line"):
+        rule.matches({"order": {"quantity": 5, "lines": []}})
+
+
+def test_every_rule_of_the_shipped_files_compiles(tenants):
+    for tenant in tenants.values():
+        check_tenant_rules(tenant)
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False), st.integers(min_value=0, max_value=10**9))
+def test_the_lock_rule_agrees_with_python_on_any_amount(amount, threshold):
+    rule = compile_rule(
+        "lock", "material_lock", DEFAULTS["material_lock"].expression, {"amount_cny": threshold}
+    )
+
+    assert rule.matches(order(amount)) is (amount > threshold)
