@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from oms.inventory.v1 import inventory_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from oms.production.v1 import production_pb2, production_pb2_grpc
@@ -39,6 +40,7 @@ class Api:
         self.customers = customer_pb2_grpc.CustomerServiceStub(self._channels["customer"])
         self.orders = order_pb2_grpc.OrderServiceStub(self._channels["order"])
         self.production = production_pb2_grpc.ProductionServiceStub(self._channels["production"])
+        self.inventory = inventory_pb2_grpc.InventoryServiceStub(self._channels["inventory"])
         self.notify = notify_pb2_grpc.NotifyServiceStub(self._channels["notify"])
         self.ingest = ingest_pb2_grpc.IngestServiceStub(self._channels["ingest"])
 
