@@ -41,10 +41,14 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
         if settings.uses_dev_keys
         else "\n      (with a token from your issuer: --token/OMS_TOKEN, or its key in OMS_ISSUER_KEY_FILE)"
     )
+    wms = f"{settings.wms_url} (OMS_WMS_URL)"
+    if stack.wms is not None:
+        wms = f"simulator on {stack.wms.url}, stock in {settings.data_dir}/wms.db (OMS_WMS_URL: a real one)"
     return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
   gRPC:      {addr}  (all six services; health + reflection on; {listening})
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
+  WMS:       {wms}
   tenants:   {tenants}
   metrics:   {metrics}
 Try, in another terminal (or export OMS_ADDR={addr} once and leave out --addr):

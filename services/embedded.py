@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 from services.catalog import NAMES, definitions
 from services.chassis.inprocess_bus import InProcessBus
 from services.chassis.runtime import ServiceRuntime
 from services.chassis.server import GrpcServer
 from services.chassis.settings import LOOPBACK, Settings
+from services.chassis.tenants import load_tenants
+from services.wms_simulator import SimulatorHandle, start_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,13 @@ class EmbeddedStack:
         self.bus = InProcessBus()
         # The public port first: if it is taken, start-up stops before any database is touched.
         self.server = GrpcServer(settings, max_workers=PUBLIC_WORKERS, name="grpc")
+        # No plant WMS named (OMS_WMS_URL): the simulator stands in for it, its stock in the data dir.
+        self.wms: SimulatorHandle | None = None
+        if not settings.wms_url:
+            load_tenants(settings.tenants)  # a broken tenant file stops start-up before any file is made
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            self.wms = start_in_thread(0, str(Path(settings.data_dir) / "wms.db"))
+            settings = self.settings = dataclasses.replace(settings, wms_url=self.wms.url)
         # Each service's own port and pool, for calls from the other services (never exposed:
         # loopback, an ephemeral port). Pool size as a distributed service process has.
         self.internal = {
@@ -80,3 +90,5 @@ class EmbeddedStack:
         for rt in self.runtimes:
             rt.stop()
         self.bus.stop()
+        if self.wms is not None:
+            self.wms.stop()

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -39,6 +40,8 @@ NAMEKO_QUEUE = nameko_queue(
     ),
 )
 WORKER = "notify-worker"  # the nameko process's key in `DistributedStack.processes`
+WMS = "wms-simulator"  # the WMS simulator's key, when no plant WMS is named (OMS_WMS_URL)
+WMS_PORT = 50057
 
 
 class StackStopping(RuntimeError):
@@ -67,6 +70,9 @@ class DistributedStack:
             name: 9100 + i + port_offset for i, name in enumerate((*NAMES, "notify-worker"))
         }
         self.log_dir = log_dir or ROOT / "var" / "stack"
+        self.wms_port = WMS_PORT + port_offset
+        # A plant's WMS named in the environment replaces the simulator.
+        self.external_wms = (extra_env or {}).get("OMS_WMS_URL") or os.environ.get("OMS_WMS_URL", "")
         self.seed = seed
         self.extra_env = extra_env or {}
         # Services run as several processes on one port (SO_REUSEPORT), as pods behind one address:
@@ -84,6 +90,10 @@ class DistributedStack:
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
+
+    @property
+    def wms_url(self) -> str:
+        return self.external_wms or f"http://127.0.0.1:{self.wms_port}"
 
     def create_databases(self, drop: bool = False) -> None:
         with psycopg.connect(f"{self.pg_dsn}/postgres", autocommit=True) as conn:
@@ -111,6 +121,7 @@ class DistributedStack:
                 "OMS_AMQP_URL": self.amqp_url,
                 "OMS_SEED_DEMO": "1" if self.seed else "0",
                 "OMS_RELAY_INTERVAL_S": "0.2",
+                "OMS_WMS_URL": self.wms_url,
                 "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
             }
         )
@@ -178,6 +189,9 @@ class DistributedStack:
         if name == WORKER:
             self.start_worker(timeout_s)
             return
+        if name == WMS:
+            self.start_wms(timeout_s)
+            return
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         self._spawn_service(name)
@@ -192,8 +206,33 @@ class DistributedStack:
         self._spawn(WORKER, self._worker_argv(), self._worker_env())
         self.wait_for_consumer(NAMEKO_QUEUE, timeout_s)
 
+    def start_wms(self, timeout_s: float = 30) -> None:
+        """Start the WMS simulator (its stock in the log folder, kept across restarts) and wait
+        until it answers; nothing when a plant's WMS is named."""
+        if self.external_wms:
+            return
+        if WMS in self.processes and self.processes[WMS].poll() is None:
+            raise RuntimeError(f"{WMS} is already running (pid {self.processes[WMS].pid})")
+        argv = [sys.executable, "-m", "services.wms_simulator", "--port", str(self.wms_port)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        self._spawn(WMS, [*argv, "--db", str(self.log_dir / "wms.db")], env)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._check_alive()
+            try:
+                with urllib.request.urlopen(f"{self.wms_url}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{WMS} not answering after {timeout_s}s; see {self.log_dir}/{WMS}.log")
+            time.sleep(0.1)
+
     def up(self, timeout_s: float = 60) -> None:
         self.create_databases()
+        self.start_wms()  # before inventory, which seeds the demo materials into it
         for name in NAMES:
             for key in self.replica_keys(name):
                 self._spawn_service(key)
@@ -270,7 +309,7 @@ def free_port_offset(candidates: range, *, replicas: bool = False) -> int:
     if asked) are all free now. Stacks started by tests and benchmarks take one, so a port another
     program happens to hold (even a client socket's ephemeral port) does not stop a service."""
     for offset in candidates:
-        grpc_ports = [port + offset for port in DISTRIBUTED_PORTS.values()]
+        grpc_ports = [port + offset for port in (*DISTRIBUTED_PORTS.values(), WMS_PORT)]
         metrics = [
             9100 + offset + i + r for i in range(len(NAMES) + 1) for r in ((0, 100) if replicas else (0,))
         ]
@@ -362,6 +401,8 @@ def main() -> None:
         print("Zhongshu OMS distributed stack is up (PostgreSQL databases oms_<service>, RabbitMQ, nameko):")
         for name in NAMES:
             print(f"  {name:<11} grpc {stack.address(name)}   metrics :{stack.metrics_ports[name]}")
+        wms = "simulator" if WMS in stack.processes else "OMS_WMS_URL"
+        print(f"  WMS         {stack.wms_url}   ({wms})")
         print(f"  logs in {stack.log_dir}/")
         offset = f" --port-offset {args.port_offset}" if args.port_offset else ""
         print(f"Try:  source <(.venv/bin/python -m services.stack env{offset}) && .venv/bin/omsctl health")

@@ -122,6 +122,18 @@ def amqp_url(rabbitmq: str, vhost: str) -> str:
     return f"{rabbitmq}/{quote(vhost, safe='')}"
 
 
+@pytest.fixture
+def wms_simulator() -> Iterator:
+    """A fresh WMS simulator (services/wms_simulator) on a spare loopback port, stock in memory:
+    `.url`, `.set_faults(latency_ms=, error_rate=, down=, hang=)`, `.offline()` / `.online()`
+    (connections refused), stopped after the test."""
+    from services.wms_simulator import start_in_thread
+
+    handle = start_in_thread(port=0)
+    yield handle
+    handle.stop()
+
+
 @pytest.fixture(scope="session")
 def spans():
     """An OpenTelemetry SDK provider for this test process, recording finished spans in memory."""

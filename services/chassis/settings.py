@@ -116,6 +116,13 @@ class Settings:
     # ones get up to shutdown_grace_s to finish before they are cancelled.
     drain_delay_s: float = 0.0
     shutdown_grace_s: float = 10.0
+    # The plant's WMS (inventory only; docs/wms-adapter.md). Empty: the embedded stack starts its
+    # WMS simulator; a lone inventory process answers UNAVAILABLE naming OMS_WMS_URL.
+    wms_url: str = ""
+    wms_token: str = field(default="", repr=False)  # sent as "Authorization: Bearer", if the WMS wants one
+    wms_timeout_s: float = 2.0  # per WMS call, and never past the caller's own deadline
+    wms_breaker_failures: int = 5  # failed calls in a row that open the circuit breaker
+    wms_breaker_reset_s: float = 10.0  # how long it stays open before one trial call
 
     def peer(self, name: str) -> str:
         try:
@@ -215,6 +222,11 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         # a few seconds. A desk has no load balancer to wait for.
         drain_delay_s=number("OMS_DRAIN_DELAY_S", "5" if production else "0", float),
         shutdown_grace_s=number("OMS_SHUTDOWN_GRACE_S", "10", float),
+        wms_url=get("OMS_WMS_URL", "").strip(),
+        wms_token=get("OMS_WMS_TOKEN", ""),
+        wms_timeout_s=number("OMS_WMS_TIMEOUT_S", "2", float, low=0.01),
+        wms_breaker_failures=number("OMS_WMS_BREAKER_FAILURES", "5", low=1),
+        wms_breaker_reset_s=number("OMS_WMS_BREAKER_RESET_S", "10", float, low=0.01),
     )
     values.update(overrides)
     settings = Settings(**values)

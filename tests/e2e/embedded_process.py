@@ -76,6 +76,7 @@ def running(
         "OMS_JWKS_URL",
         "OMS_METRICS_PORT",
         "OMS_AMQP_URL",
+        "OMS_WMS_URL",  # the stack starts its own WMS simulator
     ):
         full_env.pop(key, None)
     full_env.update(env or {})
