@@ -33,7 +33,7 @@ def ask(*items: tuple[str, int], stock: dict[str, int] | None = None):
         items=[inventory_pb2.RequestedItem(product_model=m, quantity=q) for m, q in items]
     )
     protovalidate.validate(request)  # what the chassis does before the handler runs
-    return InventoryApi(StockUow(stock or {}), bom_for=lambda tenant_id: {}).CheckAvailability(
+    return InventoryApi(StockUow(stock or {}), plants=None).CheckAvailability(  # type: ignore[arg-type]
         request, context=None
     )
 

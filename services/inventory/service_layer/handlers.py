@@ -1,12 +1,306 @@
-"""Inventory use cases."""
+"""Inventory use cases: reserve, adjust, freeze, issue and release an order's materials.
+
+The ledger is the truth. What the WMS says is on hand is read BEFORE the write transaction (no
+lock is ever held across a remote call; a WMS that does not answer is UNAVAILABLE with nothing
+written); the WMS is told the new state AFTER the ledger commits, and a job retries what it missed
+(`sync_with_wms`). Issue is the exception: material leaves the warehouse through the WMS, so the
+WMS issues first and the ledger records it (else a reservation read on the WMS's stale on-hand
+figure could take stock the ledger has already handed out).
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.bom import MaterialLine
+from services.chassis import identity
+from services.chassis.errors import (
+    Duplicate,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Unavailable,
+)
+from services.chassis.rules import CompiledRule, RuleFailed
+from services.chassis.tenant_config import TenantConfig
 from services.chassis.uow import UowFactory as UowFactoryOf
+from services.inventory.domain.lock_rule import order_variables
 from services.inventory.domain.model import Availability, check_availability
+from services.inventory.domain.reservation import (
+    Need,
+    Reservation,
+    ReservationLine,
+    ReservationState,
+    Shortfall,
+    adjustment,
+    material_needs,
+    short_message,
+    shortfalls,
+)
+from services.inventory.service_layer.plant import Plant, on_hand, wanted_for
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from services.inventory.service_layer.wms_sync import push_to_wms
 
 UowFactory = UowFactoryOf[InventoryUnitOfWork]  # uow() or uow(read_only=True)
+
+
+@dataclass(frozen=True)
+class ReserveMaterials:
+    order_id: str
+    order_no: str
+    revision: int
+    customer_id: str
+    amount_fen: int
+    priority: str
+    lines: list[MaterialLine]
+    override_shortage: bool = False
+    override_reason: str = ""
+
+
+def reserve_materials(cmd: ReserveMaterials, uow: UowFactory, plant: Plant) -> Reservation:
+    """All of what the revision needs, or nothing (or, overridden, what is available)."""
+    if cmd.override_shortage and not cmd.override_reason.strip():
+        raise InvalidArgument(
+            "an override of a shortage needs a reason",
+            [FieldViolation("override_reason", "say why the order is accepted without its materials")],
+        )
+    with uow(read_only=True) as tx:
+        existing = tx.reservations.for_order(cmd.order_id)
+    if existing is not None and existing.revision >= cmd.revision:
+        return existing  # asked again (a retried approval): the same reservation
+    if existing is not None:
+        existing.require_open("reserve a new revision")
+    wanted = wanted_for(plant.config, cmd.lines)
+    stock = on_hand(plant, list(wanted))
+    if existing is not None:
+        return _adjust_by_request(cmd, wanted, stock, uow, plant)
+    locked, rule = _lock_verdict(cmd, plant.lock_rule)
+    now = datetime.now(UTC)
+    res = Reservation(
+        reservation_id=str(uuid.uuid4()),
+        order_id=cmd.order_id,
+        order_no=cmd.order_no,
+        customer_id=cmd.customer_id,
+        revision=cmd.revision,
+        amount_fen=cmd.amount_fen,
+        priority=cmd.priority,
+        order_lines=list(cmd.lines),
+        created_at=now,
+        updated_at=now,
+        locked=locked,
+        lock_rule=rule,
+    )
+    try:
+        with uow() as tx:
+            tx.balances.ensure({m: n.unit for m, n in wanted.items()})
+            short: list[str] = []  # refused: each further material is only looked at
+            for material, need in wanted.items():  # sorted by material: no two takers deadlock
+                line = res.lines[material] = ReservationLine(material, need.unit, need.quantity)
+                available = (
+                    None if short else tx.balances.take(material, need.quantity, stock[material], locked)
+                )
+                if available is not None:
+                    line.reserved, line.available = need.quantity, available
+                elif cmd.override_shortage:
+                    line.reserved, line.available = tx.balances.take_available(
+                        material, need.quantity, stock[material], locked
+                    )
+                    line.short = need.quantity - line.reserved
+                else:
+                    short.append(material)
+            if short:
+                balances = tx.balances.get(short)
+                available_now = {m: stock[m] - balances[m].reserved for m in short}
+                # The first was refused by the guard; the others are short as of this read.
+                first = Shortfall(short[0], wanted[short[0]].unit, wanted[short[0]].quantity, 0)
+                missing = [
+                    Shortfall(
+                        first.material, first.unit, first.needed, max(available_now[first.material], 0)
+                    ),
+                    *shortfalls({m: wanted[m] for m in short[1:]}, available_now),
+                ]
+                # leaving the `with` rolls back what the other materials took
+                raise FailedPrecondition(short_message(missing))
+            if res.short:
+                res.overridden = True
+                res.overridden_by = identity.current().user
+                res.override_reason = cmd.override_reason.strip()
+            res.announce()
+            tx.reservations.add(res)
+            tx.commit()
+    except Duplicate:
+        # The same order reserved by a concurrent call (a retried approval): that one stands.
+        with uow(read_only=True) as tx:
+            found = tx.reservations.for_order(cmd.order_id)
+        if found is None:
+            raise
+        return found
+    push_to_wms(res, uow, plant)
+    return res
+
+
+def _lock_verdict(cmd: ReserveMaterials, rule: CompiledRule | None) -> tuple[bool, str]:
+    if rule is None:
+        return False, ""
+    variables = order_variables(cmd.order_no, cmd.customer_id, cmd.priority, cmd.amount_fen, cmd.lines)
+    try:
+        return (True, rule.name) if rule.matches(variables) else (False, "")
+    except RuleFailed as exc:
+        raise FailedPrecondition(f"锁料规则出错 {exc}: fix the rule in the tenant file") from None
+
+
+def _adjust_by_request(
+    cmd: ReserveMaterials, wanted: dict[str, Need], stock: dict[str, int], uow: UowFactory, plant: Plant
+) -> Reservation:
+    """A newer revision asked through ReserveMaterials (changes normally arrive as order_changed):
+    hold the difference, all of it or nothing, as a first reservation would."""
+    with uow() as tx:
+        res = tx.reservations.for_order(cmd.order_id, for_update=True)
+        assert res is not None  # reservations are never deleted
+        if res.revision >= cmd.revision:
+            return res
+        res.require_open("reserve a new revision")
+        adjust(tx, res, wanted, cmd.revision, cmd.lines, stock=stock, accept_short=cmd.override_shortage)
+        tx.reservations.save(res)
+        tx.commit()
+    push_to_wms(res, uow, plant)
+    return res
+
+
+def adjust(
+    tx: InventoryUnitOfWork,
+    res: Reservation,
+    wanted: Mapping[str, Need],
+    revision: int,
+    order_lines: Sequence[MaterialLine],
+    *,
+    stock: Mapping[str, int] | None,
+    accept_short: bool,
+) -> None:
+    """Take the reservation to `wanted`, by the difference: give back what is no longer needed,
+    hold more where more is needed. `stock` None (a consumer: no remote call inside its
+    transaction) holds against the last on-hand figure the WMS gave. Short and not
+    `accept_short`: FAILED_PRECONDITION naming every short material (the caller rolls back);
+    else what is available is held and the rest recorded as short: never over-committed."""
+    deltas = adjustment(res.lines, wanted)
+    tx.balances.ensure({m: wanted[m].unit for m in deltas if m in wanted})
+    taken: dict[str, tuple[int, int]] = {}
+    short: list[Shortfall] = []
+    for material, delta in deltas.items():  # sorted by material
+        line = res.lines.get(material)
+        if delta < 0:
+            tx.balances.give_back(material, -delta, res.locked)
+            taken[material] = (delta, line.available if line else 0)
+            continue
+        available = None
+        if stock is not None:
+            available = tx.balances.take(material, delta, stock[material], res.locked)
+        if available is not None:
+            taken[material] = (delta, available)
+        elif accept_short or stock is None:
+            taken[material] = tx.balances.take_available(
+                material, delta, stock[material] if stock is not None else None, res.locked
+            )
+        else:
+            short.append(Shortfall(material, wanted[material].unit, delta, 0))
+    if short:
+        assert stock is not None
+        balances = tx.balances.get([s.material for s in short])
+        raise FailedPrecondition(
+            short_message(
+                [
+                    Shortfall(s.material, s.unit, s.needed, stock[s.material] - balances[s.material].reserved)
+                    for s in short
+                ]
+            )
+        )
+    res.adjusted(revision, wanted, taken, list(order_lines), datetime.now(UTC))
+
+
+def issue_materials(order_id: str, uow: UowFactory, plant: Plant) -> Reservation:
+    """领料: the WMS issues first (the material physically leaves there), then the ledger records
+    it. Refused while a change is pending, or when nothing is held."""
+    with uow(read_only=True) as tx:
+        res = tx.reservations.for_order(order_id)
+    if res is None:
+        raise FailedPrecondition(f"无预留 order {order_id} has no reservation: nothing to issue")
+    res.to_issue()
+    if not res.wms_synced and not push_to_wms(res, uow, plant):
+        raise Unavailable("仓库系统无响应 the WMS does not have this reservation yet: retry the issue")
+    round_issued = res.wms_round
+    plant.wms.issue(plant.warehouse, res.wms_id)
+    with uow() as tx:
+        res = tx.reservations.for_order(order_id, for_update=True)
+        assert res is not None
+        if res.wms_round != round_issued:
+            return res  # a concurrent issue of the same got there first (the WMS issued once)
+        held = res.to_release()
+        for material in sorted(held):
+            tx.balances.give_back(material, held[material], res.locked, issued=True)
+        res.issued_now(identity.current().user, datetime.now(UTC))
+        res.wms_synced = True  # the WMS issued it before the ledger did
+        tx.reservations.save(res)
+        tx.commit()
+    return res
+
+
+# What the order's events do (consumers.py calls these inside the consumer's unit of work).
+
+
+def freeze(order_id: str, tx: InventoryUnitOfWork) -> None:
+    res = tx.reservations.for_order(order_id, for_update=True)
+    if res is not None and res.freeze(datetime.now(UTC)):
+        tx.reservations.save(res)
+
+
+def unfreeze(order_id: str, tx: InventoryUnitOfWork) -> None:
+    res = tx.reservations.for_order(order_id, for_update=True)
+    if res is not None and res.unfreeze(datetime.now(UTC)):
+        tx.reservations.save(res)
+
+
+def follow_change(
+    order_id: str,
+    revision: int,
+    lines: Sequence[MaterialLine],
+    cancels: bool,
+    tx: InventoryUnitOfWork,
+    config: TenantConfig,
+) -> None:
+    """An approved change: hold what the new revision needs (short where stock does not cover
+    it), or release everything when the change cancels the order; then unfreeze."""
+    res = tx.reservations.for_order(order_id, for_update=True)
+    if res is None or res.state is ReservationState.RELEASED:
+        return  # an order with no reservation (or a cancelled one): nothing to do
+    now = datetime.now(UTC)
+    if cancels:
+        _release(tx, res, "change_cancels_order", now)
+        return
+    if revision > res.revision:
+        wanted = material_needs(config.bom, lines)  # models without a BOM need nothing here
+        adjust(tx, res, wanted, revision, lines, stock=None, accept_short=True)
+    res.unfreeze(now)
+    tx.reservations.save(res)
+
+
+def release(order_id: str, reason: str, tx: InventoryUnitOfWork) -> None:
+    res = tx.reservations.for_order(order_id, for_update=True)
+    if res is not None:
+        _release(tx, res, reason, datetime.now(UTC))
+
+
+def _release(tx: InventoryUnitOfWork, res: Reservation, reason: str, now: datetime) -> None:
+    held = res.to_release()
+    if res.released(reason, now):
+        for material in sorted(held):
+            tx.balances.give_back(material, held[material], res.locked)
+        tx.reservations.save(res)
+
+
+# The deprecated finished-goods check (CheckAvailability).
 
 
 def availability(requested: dict[str, int], uow: UowFactory) -> list[Availability]:
@@ -16,6 +310,6 @@ def availability(requested: dict[str, int], uow: UowFactory) -> list[Availabilit
 
 def record_stock(levels: dict[str, int], uow: UowFactory) -> None:
     with uow() as tx:
-        for model, on_hand in levels.items():
-            tx.stock.set_on_hand(model, on_hand)
+        for model, stock in levels.items():
+            tx.stock.set_on_hand(model, stock)
         tx.commit()
