@@ -161,6 +161,9 @@ class BomLine(Section):
     unit: Text
     colour: OptionalText = ""
     surface_treatment: OptionalText = ""
+    # The routed workshop that consumes it (plating solution at plating); empty = the first
+    # workshop of the model's route. Production's material requirements per work order use it.
+    workshop: OptionalText = ""
 
 
 class CatalogueItem(Section):
@@ -287,6 +290,16 @@ class TenantConfig(Section):
                         problems.append(
                             f"bom.{toml_key(model)}[{i}].{key}: {value!r} is not in options.{key}s"
                         )
+                if line.workshop and line.workshop not in self.workshops:
+                    problems.append(
+                        f"bom.{toml_key(model)}[{i}].workshop: {line.workshop!r}"
+                        " is not declared under [workshops]"
+                    )
+                elif line.workshop and model in self.routing and line.workshop not in self.routing[model]:
+                    problems.append(
+                        f"bom.{toml_key(model)}[{i}].workshop: {line.workshop!r} is not on the route of"
+                        f" {model!r} ({', '.join(self.routing[model])})"
+                    )
         kinds = [rule.kind for rule in self.rules.values() if rule.enabled]
         problems += [
             f"rules: {kinds.count(kind)} enabled rules of kind {kind!r}; at most one may be enabled"

@@ -27,7 +27,13 @@ from services.order.app import definition as order_service
 from services.order.app import option_library
 from services.order.domain.model import Channel, OrderLine, Priority
 from services.order.service_layer import handlers
-from tests.unit.fakes import FakeContractPrices, FakeCustomers, FakeOrderUnitOfWork, FakeStock, UowFactory
+from tests.unit.fakes import (
+    FakeContractPrices,
+    FakeCustomers,
+    FakeOrderUnitOfWork,
+    FakeReservations,
+    UowFactory,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HARDWARE = (DEFAULT_DIR / "hardware.toml").read_text(encoding="utf-8")
@@ -263,6 +269,7 @@ material = "镀银液 silver plating"
 quantity_per_unit = 0.002
 unit = "L"
 colour = "银色 silver"
+workshop = "plating"
 
 [catalogue.JD-HB2040-100]
 product_model = "HB-2040 铰链 hinge"
@@ -296,10 +303,11 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
 
     assert hardware.routing["HB-2040 铰链 hinge"] == ("stamping-1", "plating", "assembly")
     plating = hardware.bom["HB-2040 铰链 hinge"][-1]  # appended after the shipped file's BOM
-    assert (plating.material, plating.quantity_per_unit, plating.colour) == (
+    assert (plating.material, plating.quantity_per_unit, plating.colour, plating.workshop) == (
         "镀银液 silver plating",
         0.002,
         "银色 silver",
+        "plating",
     )
     assert hardware.catalogue["JD-HB2040-100"].list_price_fen == 4500
     assert hardware.custom_fields["shipping_mark"].choices == ("美的 Midea", "中性 neutral")
@@ -318,6 +326,14 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
         ),
         (('colour = "银色 silver"', 'colour = "粉色 pink"'), "'粉色 pink' is not in options.colours"),
         (
+            ('workshop = "plating"', 'workshop = "painting"'),
+            "bom.\"HB-2040 铰链 hinge\"[4].workshop: 'painting' is not declared under [workshops]",
+        ),
+        (
+            ('["stamping-1", "plating", "assembly"]', '["stamping-1", "assembly"]'),
+            "bom.\"HB-2040 铰链 hinge\"[4].workshop: 'plating' is not on the route of",
+        ),
+        (
             ('type = "choice"', 'type = "text"'),
             "custom_fields.shipping_mark: `choices` is only for type 'choice'",
         ),
@@ -330,7 +346,18 @@ def test_the_sections_the_next_features_read_are_typed(tenant_dir):
         (("tolerance_percent = 2.5", "tolerance_pct = 2.5"), "price_rules.tolerance_pct: unknown key"),
         (('expression = "orders', 'expr = "orders'), "rules.merge_same_configuration.expression: missing"),
     ],
-    ids=["routing", "bom-colour", "choices", "field-type", "bom-quantity", "alerts", "price-rules", "rule"],
+    ids=[
+        "routing",
+        "bom-colour",
+        "bom-workshop",
+        "bom-workshop-off-route",
+        "choices",
+        "field-type",
+        "bom-quantity",
+        "alerts",
+        "price-rules",
+        "rule",
+    ],
 )
 def test_the_next_sections_are_checked_too(tenant_dir, change, expected):
     assert expected in refusal(tenant_dir, BARE_HARDWARE + edited(change, text=NEXT_SECTIONS))
@@ -406,7 +433,7 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
     api = OrderApi(
         uow,
         FakeCustomers("c-1"),
-        FakeStock({}),
+        FakeReservations(),
         lambda tenant_id: option_library(plants[tenant_id]),
         plants.__getitem__,
         uow.numbers,

@@ -1,21 +1,113 @@
-"""Work orders of the caller's tenant."""
+"""Work orders of the caller's tenant, and production's view of each order."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, true, update
+import functools
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.chassis.paging import decode_token, instant_part, keyset_page, matching
 from services.chassis.scoping import Scoped, scoped
-from services.production.adapters.tables import work_order_lines, work_orders
-from services.production.domain.model import Stage, WorkOrder, WorkOrderLine
+from services.production.adapters.tables import (
+    production_orders,
+    work_order_lines,
+    work_order_requirements,
+    work_order_revisions,
+    work_order_stage_reports,
+    work_orders,
+)
+from services.production.domain.model import (
+    ProductionOrder,
+    Stage,
+    StageReport,
+    WorkOrder,
+    WorkOrderLine,
+    WorkOrderRevision,
+)
+from services.production.domain.requirements import Requirements
 
 
 class WorkOrderRepository:
     def __init__(self, db: Connection, track):
         self._db = db
         self._track = track
+
+    # production's view of an order (the aggregate every write goes through)
+
+    def order_for_update(self, order_id: str, order_no: str = "") -> ProductionOrder:
+        """The order's row, locked for this transaction (serialises its stage counter and its
+        work orders' writes); made first if production has not seen the order yet, without a
+        race between two first events of one order."""
+        tenant = identity.current().tenant_id
+        if order_no:
+            self._db.execute(
+                _ensure_order_statement(self._db.dialect.name, production_orders),
+                dict(
+                    order_id=order_id,
+                    tenant_id=tenant,
+                    order_no=order_no,
+                    order_version=0,
+                    updated_at=datetime.now(UTC),
+                ),
+            )
+        query = scoped(select(production_orders), production_orders).where(
+            production_orders.c.order_id == order_id
+        )
+        row = self._db.execute(query.with_for_update()).one_or_none()
+        if row is None:
+            raise NotFound(f"order {order_id} has no work orders")
+        po = ProductionOrder(
+            row.order_id,
+            row.order_no,
+            row.order_version,
+            row.revision,
+            row.frozen,
+            row.change_id,
+            row.cancelled,
+            row.stage_sequence,
+            self.for_order(order_id),
+        )
+        self._track_order(po)
+        return po
+
+    def save_order(self, po: ProductionOrder) -> None:
+        self._db.execute(
+            update(production_orders)
+            .where(production_orders.c.order_id == po.order_id)
+            .values(
+                order_version=po.order_version,
+                revision=po.revision,
+                frozen=po.frozen,
+                change_id=po.change_id,
+                cancelled=po.cancelled,
+                stage_sequence=po.stage_sequence,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        existing: set[str] = set(
+            self._db.execute(
+                select(work_orders.c.work_order_id).where(work_orders.c.order_id == po.order_id)
+            ).scalars()
+        )
+        for wo in po.work_orders:
+            if wo.work_order_id in existing:
+                self.save(wo)
+            else:
+                self.add(wo)
+        self._track_order(po)
+
+    def _track_order(self, po: ProductionOrder) -> None:
+        # Work orders first: their events (created, revised) come before the order's own
+        # (requirements changed) in the outbox.
+        for wo in po.work_orders:
+            self._track(wo)
+        self._track(po)
+
+    # work orders
 
     def add(self, wo: WorkOrder) -> None:
         self._db.execute(
@@ -31,23 +123,93 @@ class WorkOrderRepository:
                 due_date=wo.due_date,
                 created_at=wo.created_at,
                 order_version=wo.order_version,
+                step=wo.step,
+                revision=wo.revision,
+                order_revision=wo.order_revision,
+                frozen=wo.frozen,
+                cancelled=wo.cancelled,
+                good_quantity=wo.good_quantity,
+                scrap_quantity=wo.scrap_quantity,
             ),
         )
         self._insert_lines(wo)
+        self._insert_requirements(wo.work_order_id, wo.revision, wo.requirements)
+        self._write_history(wo)
         self._track(wo)
 
     def save(self, wo: WorkOrder) -> None:
-        """Write a revised work order back: its lines replaced, its due date and version updated."""
+        """Write a work order back; a revised one gets its new lines and requirements, and the
+        revisions it superseded are kept."""
         self._db.execute(
             update(work_orders)
             .where(work_orders.c.work_order_id == wo.work_order_id)
-            .values(due_date=wo.due_date, order_version=wo.order_version, stage=wo.stage.value)
+            .values(
+                due_date=wo.due_date,
+                order_version=wo.order_version,
+                stage=wo.stage.value,
+                step=wo.step,
+                revision=wo.revision,
+                order_revision=wo.order_revision,
+                frozen=wo.frozen,
+                cancelled=wo.cancelled,
+                good_quantity=wo.good_quantity,
+                scrap_quantity=wo.scrap_quantity,
+            )
         )
-        self._db.execute(delete(work_order_lines).where(work_order_lines.c.work_order_id == wo.work_order_id))
-        self._insert_lines(wo)
+        if wo.superseded:
+            self._db.execute(
+                delete(work_order_lines).where(work_order_lines.c.work_order_id == wo.work_order_id)
+            )
+            self._insert_lines(wo)
+            self._insert_requirements(wo.work_order_id, wo.revision, wo.requirements)
+        self._write_history(wo)
         self._track(wo)
 
+    def _write_history(self, wo: WorkOrder) -> None:
+        tenant = identity.current().tenant_id
+        if wo.superseded:
+            self._db.execute(
+                insert(work_order_revisions),
+                [
+                    dict(
+                        work_order_id=r.work_order_id,
+                        revision=r.revision,
+                        tenant_id=tenant,
+                        order_revision=r.order_revision,
+                        due_date=r.due_date,
+                        lines=[x.as_dict() for x in r.lines],
+                        stage=r.stage.value,
+                        superseded_at=r.superseded_at,
+                        change_id=r.change_id,
+                    )
+                    for r in wo.superseded
+                ],
+            )
+            wo.superseded.clear()
+        if wo.new_reports:
+            self._db.execute(
+                insert(work_order_stage_reports),
+                [
+                    dict(
+                        tenant_id=tenant,
+                        work_order_id=r.work_order_id,
+                        revision=r.revision,
+                        reported_at=r.reported_at,
+                        reported_by=r.reported_by,
+                        from_stage=r.from_stage.value,
+                        to_stage=r.to_stage.value,
+                        good_quantity=r.good_quantity,
+                        scrap_quantity=r.scrap_quantity,
+                        note=r.note,
+                    )
+                    for r in wo.new_reports
+                ],
+            )
+            wo.new_reports.clear()
+
     def _insert_lines(self, wo: WorkOrder) -> None:
+        if not wo.lines:
+            return
         self._db.execute(
             _INSERT_LINES,
             [
@@ -58,8 +220,29 @@ class WorkOrderRepository:
                     quantity=x.quantity,
                     colour=x.colour,
                     surface_treatment=x.surface_treatment,
+                    packaging=x.packaging,
+                    order_line_no=x.line_no,
                 )
                 for i, x in enumerate(wo.lines)
+            ],
+        )
+
+    def _insert_requirements(self, work_order_id: str, revision: int, needed: Requirements) -> None:
+        if not needed:
+            return
+        tenant = identity.current().tenant_id
+        self._db.execute(
+            insert(work_order_requirements),
+            [
+                dict(
+                    work_order_id=work_order_id,
+                    revision=revision,
+                    material=material,
+                    unit=unit,
+                    tenant_id=tenant,
+                    quantity=quantity,
+                )
+                for (material, unit), quantity in needed.items()
             ],
         )
 
@@ -70,8 +253,61 @@ class WorkOrderRepository:
         return found[0]
 
     def for_order(self, order_id: str) -> list[WorkOrder]:
-        """The work orders of one order (every approval of an order asks this)."""
-        return self._hydrate(self._db.execute(*_FOR_ORDER.bind(order_id=order_id)).all())
+        """The work orders of one order, by number."""
+        found = self._hydrate(self._db.execute(*_FOR_ORDER.bind(order_id=order_id)).all())
+        return sorted(found, key=lambda w: w.work_order_no)
+
+    def stage_reports(self, work_order_id: str) -> list[StageReport]:
+        rows = self._db.execute(
+            scoped(select(work_order_stage_reports), work_order_stage_reports)
+            .where(work_order_stage_reports.c.work_order_id == work_order_id)
+            .order_by(work_order_stage_reports.c.id)
+        )
+        return [
+            StageReport(
+                r.work_order_id,
+                r.revision,
+                r.reported_at,
+                r.reported_by,
+                Stage(r.from_stage),
+                Stage(r.to_stage),
+                r.good_quantity,
+                r.scrap_quantity,
+                r.note,
+            )
+            for r in rows
+        ]
+
+    def revisions(self, work_order_id: str) -> list[WorkOrderRevision]:
+        """The superseded revisions, oldest first, each with the requirements it had."""
+        rows = self._db.execute(
+            scoped(select(work_order_revisions), work_order_revisions)
+            .where(work_order_revisions.c.work_order_id == work_order_id)
+            .order_by(work_order_revisions.c.revision)
+        ).all()
+        needed = self._requirements([work_order_id])
+        return [
+            WorkOrderRevision(
+                r.work_order_id,
+                r.revision,
+                r.order_revision,
+                r.due_date,
+                [WorkOrderLine.from_dict(x) for x in r.lines],
+                Stage(r.stage),
+                r.superseded_at,
+                r.change_id,
+                needed.get((work_order_id, r.revision), {}),
+            )
+            for r in rows
+        ]
+
+    def _requirements(self, ids: list[str]) -> dict[tuple[str, int], Requirements]:
+        out: dict[tuple[str, int], Requirements] = {}
+        for r in self._db.execute(
+            select(work_order_requirements).where(work_order_requirements.c.work_order_id.in_(ids))
+        ):
+            out.setdefault((r.work_order_id, r.revision), {})[(r.material, r.unit)] = r.quantity
+        return out
 
     def _find(self, condition, limit: int) -> list[WorkOrder]:
         query = scoped(select(work_orders), work_orders).where(condition)
@@ -91,8 +327,16 @@ class WorkOrderRepository:
             .order_by(work_order_lines.c.line_no)
         ):
             lines[ln.work_order_id].append(
-                WorkOrderLine(ln.product_model, ln.quantity, ln.colour, ln.surface_treatment)
+                WorkOrderLine(
+                    ln.product_model,
+                    ln.quantity,
+                    ln.colour,
+                    ln.surface_treatment,
+                    ln.packaging,
+                    ln.order_line_no,
+                )
             )
+        needed = self._requirements(list(lines))
         return [
             WorkOrder(
                 r.work_order_id,
@@ -105,6 +349,14 @@ class WorkOrderRepository:
                 r.created_at,
                 Stage(r.stage),
                 r.order_version,
+                step=r.step,
+                revision=r.revision,
+                order_revision=r.order_revision,
+                frozen=r.frozen,
+                cancelled=r.cancelled,
+                good_quantity=r.good_quantity,
+                scrap_quantity=r.scrap_quantity,
+                requirements=needed.get((r.work_order_id, r.revision), {}),
             )
             for r in rows
         ]
@@ -115,6 +367,7 @@ class WorkOrderRepository:
         *,
         order_id: str = "",
         order_no: str = "",
+        work_order_no: str = "",
         workshop: str = "",
         stage: Stage | None = None,
         page_size: int,
@@ -126,6 +379,8 @@ class WorkOrderRepository:
             conditions.append(work_orders.c.order_id == order_id)
         if order_no:
             conditions.append(work_orders.c.order_no == order_no)
+        if work_order_no:
+            conditions.append(work_orders.c.work_order_no == work_order_no)
         if workshop:
             conditions.append(work_orders.c.workshop == workshop)
         if stage is not None:
@@ -140,6 +395,12 @@ class WorkOrderRepository:
             )
         found = self._find(and_(true(), *conditions), limit=page_size + 1)
         return keyset_page(found, page_size, lambda w: (w.created_at.isoformat(), w.work_order_no))
+
+
+@functools.cache
+def _ensure_order_statement(dialect: str, table: Table):
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return ins.on_conflict_do_nothing(index_elements=["order_id"])
 
 
 _INSERT_WORK_ORDER = insert(work_orders)
