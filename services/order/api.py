@@ -18,6 +18,7 @@ from services.order.api_changes import (
     batches_to_proto,
     custom_fields_from_proto,
     custom_fields_to_proto,
+    field_change_to_proto,
     line_from_proto,
     lines_to_proto,
 )
@@ -25,7 +26,12 @@ from services.order.domain.lifecycle import Transition
 from services.order.domain.model import Channel, Order, OrderState, Priority
 from services.order.service_layer import changes, handlers
 from services.order.service_layer.impact import ShopFloor
-from services.order.service_layer.ports import ContractPrices, CustomerDirectory, NumberSource, StockCheck
+from services.order.service_layer.ports import (
+    ContractPrices,
+    CustomerDirectory,
+    MaterialReservations,
+    NumberSource,
+)
 from services.price_visibility import may_see_prices
 
 
@@ -34,7 +40,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         self,
         uow: handlers.UowFactory,
         customers: CustomerDirectory,
-        stock: StockCheck,
+        materials: MaterialReservations,
         options_for,
         tenant_for,
         numbers: NumberSource,
@@ -43,7 +49,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
     ):
         self._uow = uow
         self._customers = customers
-        self._stock = stock
+        self._materials = materials  # inventory's reservations, made at approval
         self._options_for = options_for  # tenant id -> OptionLibrary
         self._tenant_for = tenant_for  # tenant id -> Tenant (number prefix, calendar)
         self._numbers = numbers
@@ -115,8 +121,13 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         )
 
     def ApproveOrder(self, request: order_pb2.ApproveOrderRequest, context) -> order_pb2.ApproveOrderResponse:
-        cmd = handlers.ApproveOrder(order_id=request.order_id, expected_version=request.expected_version)
-        order = handlers.approve_order(cmd, self._uow, self._stock)
+        cmd = handlers.ApproveOrder(
+            order_id=request.order_id,
+            expected_version=request.expected_version,
+            override_shortage=request.override_shortage,
+            override_reason=request.override_reason,
+        )
+        order = handlers.approve_order(cmd, self._uow, self._materials)
         return order_pb2.ApproveOrderResponse(order=order_to_proto(order, self._withhold_prices()))
 
     def SubmitOrder(self, request: order_pb2.SubmitOrderRequest, context) -> order_pb2.SubmitOrderResponse:
@@ -135,7 +146,10 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.ListOrderHistoryRequest, context
     ) -> order_pb2.ListOrderHistoryResponse:
         steps = handlers.order_history(request.order_id, self._uow)
-        return order_pb2.ListOrderHistoryResponse(transitions=[transition_to_proto(t) for t in steps])
+        withhold = self._withhold_prices()
+        return order_pb2.ListOrderHistoryResponse(
+            transitions=[transition_to_proto(t, withhold) for t in steps]
+        )
 
     def GetTenantOptions(
         self, request: order_pb2.GetTenantOptionsRequest, context
@@ -179,6 +193,9 @@ def order_to_proto(o: Order, withhold: bool) -> order_pb2.Order:
             )
             for d in o.price_deviations
         ],
+        materials_short=o.materials_short,
+        materials_locked=o.materials_locked,
+        lock_rule=o.lock_rule,
     )
 
 
@@ -203,7 +220,7 @@ def tenant_options_to_proto(tenant: Tenant) -> order_pb2.TenantOptions:
     )
 
 
-def transition_to_proto(t: Transition) -> order_pb2.OrderTransition:
+def transition_to_proto(t: Transition, withhold: bool) -> order_pb2.OrderTransition:
     return order_pb2.OrderTransition(
         action=t.action.value,
         from_state=order_pb2.OrderState.Value(
@@ -214,4 +231,5 @@ def transition_to_proto(t: Transition) -> order_pb2.OrderTransition:
         at=timestamp_of(t.at),
         reason=t.reason,
         version=t.version,
+        changes=[field_change_to_proto(f, withhold) for f in t.changes],
     )

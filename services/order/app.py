@@ -13,8 +13,8 @@ from services.order import consumers
 from services.order.adapters.peers import (
     GrpcContractPrices,
     GrpcCustomerDirectory,
+    GrpcMaterialReservations,
     GrpcShopFloor,
-    GrpcStockCheck,
     RememberedContractPrices,
 )
 from services.order.adapters.tables import metadata
@@ -30,7 +30,7 @@ def wire(ctx: ServiceContext) -> Wiring:
     api = OrderApi(
         ctx.uow,
         customers,
-        GrpcStockCheck(ctx.channel("inventory")),
+        GrpcMaterialReservations(ctx.channel("inventory")),
         lambda tenant_id: option_library(ctx.tenant(tenant_id)),
         ctx.tenant,
         ctx.numbers,

@@ -4,6 +4,7 @@ concurrency under parallel callers, tenant and customer scoping in every query."
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import uuid
 from dataclasses import replace
@@ -19,10 +20,10 @@ from services.chassis.numbering import NumberBlocks
 from services.chassis.runtime import unit_of_work_factory
 from services.order.adapters.tables import metadata, orders
 from services.order.app import definition
+from services.order.domain.materials import Shortage
 from services.order.domain.model import Channel, OptionLibrary, OrderLine, OrderState, Priority
 from services.order.service_layer import changes, handlers
-from services.order.service_layer.ports import Shortfall
-from tests.unit.fakes import FakeCustomers
+from tests.unit.fakes import FakeCustomers, FakeReservations
 
 pytestmark = pytest.mark.integration
 SALES = Identity("hardware", "陈丽", frozenset({"sales", "approver"}))
@@ -32,11 +33,6 @@ CUSTOMER = str(uuid.uuid4())
 class KnownCustomers(FakeCustomers):
     def __init__(self) -> None:
         super().__init__(CUSTOMER, tiers={CUSTOMER: "TIER_A"})
-
-
-class PlentyOfStock:
-    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]:
-        return []
 
 
 @pytest.fixture
@@ -159,8 +155,10 @@ def test_parallel_approvals_of_one_order_approve_it_once(uow):
     with acting_as(SALES):
         order = create(uow)
     approve = handlers.ApproveOrder(order.order_id, expected_version=order.version)
-    approved, errors = in_parallel(6, lambda: handlers.approve_order(approve, uow, PlentyOfStock()))
+    materials = FakeReservations()
+    approved, errors = in_parallel(6, lambda: handlers.approve_order(approve, uow, materials))
     assert len(approved) == 1
+    assert len(materials.held) == 1  # every racer that got to reserve was answered one reservation
     assert len(errors) == 5 and all(isinstance(e, VersionConflict | FailedPrecondition) for e in errors)
     with uow() as tx:
         outbox = metadata.tables["outbox"]
@@ -245,7 +243,7 @@ class NoShopFloor:
 def approved(uow):
     with acting_as(SALES):
         order = create(uow)
-        return handlers.approve_order(handlers.ApproveOrder(order.order_id, 1), uow, PlentyOfStock())
+        return handlers.approve_order(handlers.ApproveOrder(order.order_id, 1), uow, FakeReservations())
 
 
 def proposal(order, quantity: int) -> changes.Proposal:
@@ -354,3 +352,47 @@ def test_orders_are_found_by_channel_priority_number_and_customer_name(uow):
         assert found(text="midea") == set()
         assert found(text=c.order_no) == {c.order_no}
         assert found() == {c.order_no, d.order_no}
+
+
+def test_an_order_accepted_short_of_materials_reads_back_so_with_its_audited_override(uow):
+    with acting_as(SALES):
+        order = create(uow)
+    gold = Shortage("镀金液 gold plating solution", "L", 12.5, 8.0)
+    materials = FakeReservations(short=(gold,), lock_rule="amount_over_50k")
+    cmd = handlers.ApproveOrder(
+        order.order_id, 1, override_shortage=True, override_reason="周三到货 arrives Wednesday"
+    )
+    with acting_as(Identity("hardware", "孙经理", frozenset({"manager"}))):
+        handlers.approve_order(cmd, uow, materials)
+    with acting_as(SALES):
+        got = handlers.get_order(order.order_id, uow)
+        [listed], _ = handlers.list_orders(handlers.ListOrders(None, None, None, 50, ""), uow)
+        step = handlers.order_history(order.order_id, uow)[-1]
+        entries, _ = changes.list_audit(changes.ListAudit(actor="孙经理"), uow)
+        before = changes.order_as_of(order.order_id, order.created_at, uow)
+    assert (got.materials_short, got.materials_locked, got.lock_rule) == (True, True, "amount_over_50k")
+    assert (listed.materials_short, listed.lock_rule) == (True, "amount_over_50k")
+    assert (step.action.value, step.actor, step.reason) == ("approve", "孙经理", "周三到货 arrives Wednesday")
+    assert [(c.path, c.before, c.after) for c in step.changes] == [
+        ("materials_short[镀金液 gold plating solution]", "需要 needed 12.5 L", "缺 short 8 L"),
+        ("materials_locked", "", "amount_over_50k"),
+    ]
+    assert [(no, t.action.value, t.changes) for _, no, t in entries] == [
+        (order.order_no, "approve", step.changes)
+    ]
+    assert (before.state, before.materials_short, before.materials_locked) == (
+        OrderState.PENDING_APPROVAL,
+        False,
+        False,
+    )
+    with uow() as tx:
+        outbox = metadata.tables["outbox"]
+        body = tx.connection.execute(
+            select(outbox.c.body).where(outbox.c.event_type == "order_approved")
+        ).scalar_one()
+    payload = json.loads(body)
+    assert {k: payload["data"][k] for k in ("materials_short", "override_reason", "materials_locked")} == {
+        "materials_short": True,
+        "override_reason": "周三到货 arrives Wednesday",
+        "materials_locked": True,
+    }

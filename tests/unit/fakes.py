@@ -16,10 +16,18 @@ from datetime import date
 from typing import Any, Self
 
 from services.chassis import identity
-from services.chassis.errors import DeadlineExceeded, Duplicate, NotFound, Unavailable, VersionConflict
+from services.chassis.errors import (
+    DeadlineExceeded,
+    Duplicate,
+    FailedPrecondition,
+    NotFound,
+    Unavailable,
+    VersionConflict,
+)
 from services.chassis.events import DomainEvent, EventCodec, Message
+from services.order.domain.materials import ReservationResult, Shortage
 from services.order.domain.model import Order, OrderState
-from services.order.service_layer.ports import KnownCustomer, Shortfall
+from services.order.service_layer.ports import KnownCustomer, ShortageOverride
 
 
 @dataclass
@@ -341,15 +349,42 @@ class FakeShopFloor:
         return list(self._materials)
 
 
-class FakeStock:
-    def __init__(self, available: Mapping[str, int]):
-        self.available = dict(available)
-        self.asked: list[dict[str, int]] = []
+class FakeReservations:
+    """Inventory's ReserveMaterials as the order service sees it: all or nothing, refused with
+    the short materials unless overridden, the same answer again per (order, revision); `down`:
+    the WMS cannot be read (nothing reserved). `asked` records each call."""
 
-    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]:
-        self.asked.append(dict(quantities))
-        return [
-            Shortfall(model, qty, self.available.get(model, 0))
-            for model, qty in quantities.items()
-            if self.available.get(model, 0) < qty
-        ]
+    def __init__(self, short: tuple[Shortage, ...] = (), *, lock_rule: str = "", down: bool = False):
+        self.short = short
+        self.lock_rule = lock_rule
+        self.down = down
+        self.held: dict[tuple[str, str, int], ReservationResult] = {}
+        self.asked: list[tuple[str, int, ShortageOverride | None]] = []
+
+    def reserve(self, order: Order, override: ShortageOverride | None) -> ReservationResult:
+        self.asked.append((order.order_id, order.revision, override))
+        if self.down:
+            raise Unavailable(
+                "inventory service (ReserveMaterials): WMS 不可用 the WMS did not answer; nothing "
+                "reserved, retry the approval"
+            )
+        key = (identity.current().tenant_id, order.order_id, order.revision)
+        if key in self.held:
+            return self.held[key]
+        if self.short and override is None:
+            raise FailedPrecondition(
+                "inventory service (ReserveMaterials): 材料不足 materials short: "
+                + "; ".join(
+                    f"{s.material} needs {s.needed:g} {s.unit}, short {s.short:g}" for s in self.short
+                )
+            )
+        overridden = bool(self.short) and override is not None
+        self.held[key] = ReservationResult(
+            order.revision,
+            locked=bool(self.lock_rule),
+            lock_rule=self.lock_rule,
+            shortages=self.short,
+            override_reason=override.reason if overridden and override else "",
+            overridden_by=identity.current().user if overridden else "",
+        )
+        return self.held[key]

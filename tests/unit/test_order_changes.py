@@ -9,16 +9,19 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oms.production.v1 import production_pb2
 from services.chassis.errors import FailedPrecondition, InvalidArgument, VersionConflict
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.identity import Identity, acting_as
-from services.order.api_changes import field_change_to_proto
+from services.order.api_changes import field_change_to_proto, impact_to_proto
 from services.order.consumers import follow_production
 from services.order.domain.changes import (
     ChangeRequest,
     FieldChange,
+    Impact,
     ImpactedMaterial,
     ImpactedWorkOrder,
     OrderContent,
@@ -116,8 +119,98 @@ class TestWhatAChangeTouches:
         assert scrap_value(BEFORE, GOLD, [wo("STAGE_IN_PROCESS", "HB-2040 铰链 hinge")]) == 5000 * 85
         assert scrap_value(BEFORE, GOLD, [wo("STAGE_IN_PROCESS", "BK-310 支架 bracket")]) == 0
 
+    def test_scrap_counts_the_good_pieces_production_reported(self):
+        reported = ImpactedWorkOrder(
+            "WO-1", "stamping-1", "STAGE_IN_PROCESS", ("HB-2040 铰链 hinge",), 5000, True, 1200, 30
+        )
+        assert scrap_value(BEFORE, GOLD, [reported]) == 1200 * 85
+
+    def test_a_piece_made_in_two_workshops_is_one_piece(self):
+        stamped = ImpactedWorkOrder(
+            "WO-1", "stamping-1", "STAGE_QC_PASSED", ("HB-2040 铰链 hinge",), 5000, True, 5000, 0, step=1
+        )
+        plated = ImpactedWorkOrder(
+            "WO-2", "plating", "STAGE_IN_PROCESS", ("HB-2040 铰链 hinge",), 5000, True, 2000, 0, step=2
+        )
+        assert scrap_value(BEFORE, GOLD, [stamped, plated]) == 5000 * 85
+
+    def test_pieces_a_smaller_quantity_still_takes_are_not_scrap(self):
+        fewer = replace(BEFORE, lines=(replace(HINGE, quantity=3000), BRACKET))
+        made = ImpactedWorkOrder(
+            "WO-1", "stamping-1", "STAGE_IN_PROCESS", ("HB-2040 铰链 hinge",), 5000, True, 4000, 0
+        )
+        assert scrap_value(BEFORE, fewer, [made]) == (4000 - 3000) * 85
+        assert scrap_value(BEFORE, None, [made]) == 4000 * 85  # cancelling the order scraps it all
+
+    @given(
+        good=st.lists(st.integers(0, 20_000), min_size=1, max_size=4),
+        stage=st.sampled_from(["STAGE_TO_SCHEDULE", "STAGE_IN_PROCESS", "STAGE_QC_PASSED"]),
+        after=st.sampled_from([GOLD, None, BEFORE]),
+    )
+    def test_scrap_is_never_more_than_the_touched_lines_are_worth(self, good, stage, after):
+        work = [
+            ImpactedWorkOrder(
+                f"WO-{i}", "stamping-1", stage, (HINGE.product_model, BRACKET.product_model), 7000, True, g
+            )
+            for i, g in enumerate(good)
+        ]
+        touched = touched_models(BEFORE, after)
+        worth = sum(x.quantity * x.unit_price_fen for x in BEFORE.lines if x.product_model in touched)
+        assert 0 <= scrap_value(BEFORE, after, work) <= worth
+
 
 class TestImpact:
+    def test_stored_impacts_read_back_with_the_new_figures_and_old_ones_with_defaults(self):
+        impact = Impact(
+            work_orders=(
+                ImpactedWorkOrder("WO-1", "plating", "STAGE_IN_PROCESS", ("HB",), 10, True, 4, 1, 2, True, 2),
+            ),
+            materials=(
+                ImpactedMaterial("镀金液 gold plating solution", "L", 0.0, 12.5, 0.0, 0.0, 4.5, True),
+            ),
+        )
+        assert Impact.from_dict(impact.as_dict()) == impact
+        old = {
+            "work_orders": [
+                {
+                    "work_order_no": "WO-1",
+                    "workshop": "plating",
+                    "stage": "STAGE_IN_PROCESS",
+                    "product_models": ["HB"],
+                    "quantity": 10,
+                    "touched": True,
+                }
+            ],
+            "materials": [
+                {
+                    "material": "镀银液",
+                    "unit": "L",
+                    "needed_before": 1.0,
+                    "needed_after": 0.0,
+                    "reserved": 1.0,
+                    "issued": 0.0,
+                }
+            ],
+        }
+        read = Impact.from_dict(old)
+        assert (read.work_orders[0].good_quantity, read.materials[0].at_risk) == (0, False)
+
+    def test_the_proto_carries_every_figure(self):
+        impact = Impact(
+            work_orders=(
+                ImpactedWorkOrder("WO-1", "plating", "STAGE_IN_PROCESS", ("HB",), 10, True, 4, 1, 2, True, 2),
+            ),
+            materials=(
+                ImpactedMaterial("镀金液 gold plating solution", "L", 0.0, 12.5, 0.0, 0.0, 4.5, True),
+            ),
+            scrap_value_fen=340,
+        )
+        out = impact_to_proto(impact, withhold=False)
+        w, m = out.work_orders[0], out.materials[0]
+        assert (w.good_quantity, w.scrap_quantity, w.revision, w.frozen, w.step) == (4, 1, 2, True, 2)
+        assert (m.available, m.at_risk, out.scrap_value_fen) == (4.5, True, 340)
+        assert impact_to_proto(impact, withhold=True).scrap_value_fen == 0
+
     WORK = ImpactedWorkOrder(
         "WO-HW-1", "stamping-1", "STAGE_IN_PROCESS", ("HB-2040 铰链 hinge",), 5000, False
     )
@@ -393,3 +486,15 @@ def test_the_event_contract_is_production_s_proto():
     names = set(production_pb2.WorkOrderStageChanged.DESCRIPTOR.fields_by_name)
     assert set(stage_event("o-1", "STAGE_IN_PROCESS").data) == names
     assert OrderStateChanged.event_type == "order_state_changed"
+
+
+def test_a_material_at_risk_is_flagged_and_said_in_words():
+    gold = ImpactedMaterial("镀金液 gold plating solution", "L", 0.0, 12.5, 0.0, 0.0, 4.5, True)
+    silver = ImpactedMaterial("镀银液 silver plating solution", "L", 10.0, 0.0, 10.0, 0.0, 30.0, False)
+
+    impact = assess_impact("o-1", BEFORE, GOLD, FakeShopFloor([], [silver, gold]))
+
+    assert impact.materials == (silver, gold) and impact.unavailable == ()
+    assert impact.notes == (
+        "缺料风险 镀金液 gold plating solution at risk: needs 12.5 L, holds 0, 4.5 more available",
+    )

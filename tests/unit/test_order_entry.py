@@ -16,7 +16,13 @@ from services.order.domain.entry import CustomFieldSpec
 from services.order.domain.model import Channel, OrderLine, Priority
 from services.order.domain.pricing import PriceDeviation, apply_contract_prices
 from services.order.service_layer import handlers
-from tests.unit.fakes import FakeContractPrices, FakeCustomers, FakeOrderUnitOfWork, FakeStock, UowFactory
+from tests.unit.fakes import (
+    FakeContractPrices,
+    FakeCustomers,
+    FakeOrderUnitOfWork,
+    FakeReservations,
+    UowFactory,
+)
 
 AUTOPARTS = option_library(load_tenants(("autoparts",))["autoparts"])
 RAIL = "SB-55 座椅滑轨支架 seat-rail bracket"
@@ -149,7 +155,7 @@ def test_an_off_contract_order_needs_a_manager_to_approve():
     assert [x.unit_price_fen for x in order.lines] == [1250, 1100] and order.price_review
     approve = handlers.ApproveOrder(order.order_id, order.version)
     with acting_as(APPROVER), pytest.raises(PermissionDenied, match="经理"):
-        handlers.approve_order(approve, uow, FakeStock({RAIL: 10**6, HANGER: 10**6}))
+        handlers.approve_order(approve, uow, FakeReservations())
     with acting_as(MANAGER):
-        approved = handlers.approve_order(approve, uow, FakeStock({RAIL: 10**6, HANGER: 10**6}))
+        approved = handlers.approve_order(approve, uow, FakeReservations())
     assert approved.approved_by == "孙经理"

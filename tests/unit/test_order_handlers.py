@@ -13,21 +13,28 @@ from services.chassis.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
+    Unavailable,
     VersionConflict,
 )
 from services.chassis.events import EventCodec
 from services.chassis.identity import Identity, acting_as
 from services.order.app import definition as order_service
+from services.order.domain.changes import ChangeRequest, FieldChange
+from services.order.domain.materials import ReservationResult, Shortage
 from services.order.domain.model import Channel, OptionLibrary, OrderLine, OrderState, Priority
 from services.order.service_layer import handlers
 from services.order.service_layer.handlers import ApproveOrder, CreateOrder
-from tests.unit.fakes import FakeCustomers, FakeOrderUnitOfWork, FakeStock, UowFactory
+from services.order.service_layer.ports import ShortageOverride
+from tests.unit.fakes import FakeCustomers, FakeOrderUnitOfWork, FakeReservations, UowFactory
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 CUSTOMER = "c-midea"
 OTHER_CUSTOMER = "c-gree"
 SALES = Identity("hardware", "wu.xiaoyan", frozenset({"sales"}))
 APPROVER = Identity("hardware", "li.manager", frozenset({"approver"}))
+MANAGER = Identity("hardware", "sun.manager", frozenset({"manager"}))
+GOLD_SHORT = Shortage("镀金液 gold plating solution", "L", 12.5, 8.0)
 OPTIONS = OptionLibrary(colours=("银色 silver", "黑色 black"), workshops=("stamping-1", "stamping-2"))
 LINES = [
     OrderLine("HB-2040", 300, "stamping-1", "银色 silver"),
@@ -54,9 +61,10 @@ def create(uow, *, customers=None, request_id="", customer_id=CUSTOMER, lines=LI
     return handlers.create_order(cmd, uow, customers, options, "HW", uow.numbers, clock=lambda: NOW)
 
 
-def approve(uow, order, stock, *, expected_version=None):
+def approve(uow, order, materials, *, expected_version=None, override_reason=None):
     version = order.version if expected_version is None else expected_version
-    return handlers.approve_order(ApproveOrder(order.order_id, version), uow, stock, clock=lambda: NOW)
+    cmd = ApproveOrder(order.order_id, version, override_reason is not None, override_reason or "")
+    return handlers.approve_order(cmd, uow, materials, clock=lambda: NOW)
 
 
 def outbox(uow) -> list[tuple[str, dict]]:
@@ -201,65 +209,273 @@ class TestApproveOrder:
         with acting_as(SALES):
             return create(uow)
 
-    def test_approves_with_enough_stock_for_the_summed_lines(self, uow, order):
-        stock = FakeStock({"HB-2040": 500, "SB-55": 100})
+    def test_approves_after_inventory_reserved_the_orders_materials(self, uow, order):
+        materials = FakeReservations()
 
         with acting_as(APPROVER):
-            approved = approve(uow, order, stock)
+            approved = approve(uow, order, materials)
 
         assert approved.state is OrderState.APPROVED
         assert approved.version == 2
         assert approved.approved_by == "li.manager"
-        assert stock.asked == [{"HB-2040": 500, "SB-55": 100}]
+        assert materials.asked == [(order.order_id, 1, None)]  # the order's content revision 1
         [stored] = uow.opened[-1].committed_orders()
-        assert (stored.state, stored.version) == (OrderState.APPROVED, 2)
+        assert (stored.state, stored.version, stored.materials_short, stored.materials_locked) == (
+            OrderState.APPROVED,
+            2,
+            False,
+            False,
+        )
 
-    def test_publishes_order_approved_with_its_lines(self, uow, order):
+    def test_publishes_order_approved_with_its_lines_and_revision(self, uow, order):
         with acting_as(APPROVER):
-            approve(uow, order, FakeStock({"HB-2040": 500, "SB-55": 100}))
+            approve(uow, order, FakeReservations())
 
         key, data = outbox(uow)[-1]
         assert key == "order_approved"
-        assert data["order_id"] == order.order_id
-        assert data["version"] == 2
-        assert data["approved_by"] == "li.manager"
-        assert [(x["product_model"], x["quantity"], x["workshop"]) for x in data["lines"]] == [
+        lines = data.pop("lines")
+        assert data == {
+            "order_id": order.order_id,
+            "order_no": "HW-20261125-00001",
+            "customer_id": CUSTOMER,
+            "priority": "PRIORITY_HIGH",
+            "due_date": "2026-12-10",
+            "version": 2,
+            "approved_by": "li.manager",
+            "revision": 1,
+        }
+        assert [(x["product_model"], x["quantity"], x["workshop"]) for x in lines] == [
             ("HB-2040", 300, "stamping-1"),
             ("SB-55", 100, "stamping-2"),
             ("HB-2040", 200, "stamping-1"),
         ]
 
-    def test_a_shortfall_refuses_approval_and_commits_nothing(self, uow, order):
+    def test_materials_locked_by_a_tenant_rule_show_on_the_order_and_in_the_event(self, uow, order):
+        with acting_as(APPROVER):
+            approved = approve(uow, order, FakeReservations(lock_rule="amount_over_50k"))
+
+        assert (approved.materials_locked, approved.lock_rule, approved.materials_short) == (
+            True,
+            "amount_over_50k",
+            False,
+        )
+        _, data = outbox(uow)[-1]
+        assert (data["materials_locked"], data["lock_rule"], "materials_short" in data) == (
+            True,
+            "amount_over_50k",
+            False,
+        )
+
+    def test_a_shortfall_refuses_approval_with_inventorys_message_and_commits_nothing(self, uow, order):
         commits_before, events_before = uow.db.commits, len(uow.db.outbox)
-        stock = FakeStock({"HB-2040": 499, "SB-55": 100})  # 300 + 200 needed
 
-        with acting_as(APPROVER), pytest.raises(FailedPrecondition, match="HB-2040 needs 500, 499 available"):
-            approve(uow, order, stock)
+        with acting_as(APPROVER), pytest.raises(FailedPrecondition) as refused:
+            approve(uow, order, FakeReservations(short=(GOLD_SHORT,)))
 
+        assert str(refused.value) == (
+            "inventory service (ReserveMaterials): 材料不足 materials short: "
+            "镀金液 gold plating solution needs 12.5 L, short 8"
+        )
         assert uow.db.commits == commits_before
         assert len(uow.db.outbox) == events_before
         [stored] = uow.opened[-1].committed_orders()
         assert (stored.state, stored.version) == (OrderState.PENDING_APPROVAL, 1)
 
-    def test_approving_twice_is_a_failed_precondition(self, uow, order):
-        stock = FakeStock({"HB-2040": 500, "SB-55": 100})
+    def test_a_manager_accepts_a_shortage_with_a_reason_audited_in_history_and_event(self, uow, order):
+        materials = FakeReservations(short=(GOLD_SHORT,))
+
+        with acting_as(MANAGER):
+            approved = approve(uow, order, materials, override_reason="  镀金液周三到货 arrives Wednesday ")
+            history = handlers.order_history(order.order_id, uow)
+
+        assert materials.asked == [(order.order_id, 1, ShortageOverride("镀金液周三到货 arrives Wednesday"))]
+        assert (approved.state, approved.materials_short) == (OrderState.APPROVED, True)
+        step = history[-1]
+        assert (step.action.value, step.actor, step.reason, step.changes) == (
+            "approve",
+            "sun.manager",
+            "镀金液周三到货 arrives Wednesday",
+            (
+                FieldChange(
+                    "materials_short[镀金液 gold plating solution]",
+                    "缺料 material short: 镀金液 gold plating solution",
+                    "需要 needed 12.5 L",
+                    "缺 short 8 L",
+                ),
+            ),
+        )
+        _, data = outbox(uow)[-1]
+        assert {k: data[k] for k in ("approved_by", "materials_short", "override_reason", "shortages")} == {
+            "approved_by": "sun.manager",
+            "materials_short": True,
+            "override_reason": "镀金液周三到货 arrives Wednesday",
+            "shortages": [
+                {"material": "镀金液 gold plating solution", "unit": "L", "needed": 12.5, "short": 8.0}
+            ],
+        }
+
+    def test_an_override_without_a_shortage_records_no_reason(self, uow, order):
+        with acting_as(MANAGER):
+            approved = approve(uow, order, FakeReservations(), override_reason="以防万一 just in case")
+            history = handlers.order_history(order.order_id, uow)
+
+        assert approved.materials_short is False
+        assert (history[-1].reason, history[-1].changes) == ("", ())
+        assert "override_reason" not in outbox(uow)[-1][1]
+
+    @pytest.mark.parametrize("reason", ["", "   "])
+    def test_an_override_needs_a_reason_before_anything_is_asked(self, uow, order, reason):
+        materials = FakeReservations(short=(GOLD_SHORT,))
+
+        with acting_as(MANAGER), pytest.raises(InvalidArgument) as refused:
+            approve(uow, order, materials, override_reason=reason)
+
+        assert [(v.field, v.description) for v in refused.value.violations] == [
+            ("override_reason", "required with override_shortage")
+        ]
+        assert materials.asked == []
+
+    def test_a_reason_without_an_override_is_refused_not_ignored(self, uow, order):
+        cmd = ApproveOrder(order.order_id, 1, override_shortage=False, override_reason="客户急单 rush")
+
+        with acting_as(MANAGER), pytest.raises(InvalidArgument) as refused:
+            handlers.approve_order(cmd, uow, FakeReservations())
+
+        assert [v.field for v in refused.value.violations] == ["override_reason"]
+
+    @pytest.mark.parametrize(
+        ("roles", "allowed"),
+        [({"approver"}, False), ({"approver", "sales"}, False), ({"manager"}, True), ({"admin"}, True)],
+    )
+    def test_only_a_manager_overrides_a_shortage(self, uow, order, roles, allowed):
+        materials = FakeReservations(short=(GOLD_SHORT,))
+        caller = Identity("hardware", "someone", frozenset(roles))
+
+        with acting_as(caller):
+            if allowed:
+                assert approve(uow, order, materials, override_reason="急单 rush").materials_short
+            else:
+                with pytest.raises(PermissionDenied, match="缺料接单需经理批准"):
+                    approve(uow, order, materials, override_reason="急单 rush")
+                assert materials.asked == []
+
+    def test_a_held_reservation_short_without_override_is_accepted_by_this_callers_override(self, uow, order):
+        """Inventory answers the reservation it holds for the revision (idempotent) even when it
+        came up short later without an override: the approver's override is what accepts it."""
+        materials = FakeReservations()
+        with acting_as(MANAGER):
+            key = ("hardware", order.order_id, 1)
+            materials.held[key] = ReservationResult(1, shortages=(GOLD_SHORT,))
+            with pytest.raises(FailedPrecondition, match="a manager may accept it with override_shortage"):
+                approve(uow, order, materials)
+            approved = approve(uow, order, materials, override_reason="客户同意延期 customer agreed")
+            step = handlers.order_history(order.order_id, uow)[-1]
+
+        assert approved.materials_short is True
+        assert (step.actor, step.reason) == ("sun.manager", "客户同意延期 customer agreed")
+
+    def test_an_unavailable_wms_leaves_the_order_pending_and_unchanged(self, uow, order):
+        commits_before = uow.db.commits
+
+        with acting_as(APPROVER), pytest.raises(Unavailable, match=r"WMS 不可用 .* retry the approval"):
+            approve(uow, order, FakeReservations(down=True))
+
+        assert uow.db.commits == commits_before
+        [stored] = uow.opened[-1].committed_orders()
+        assert (stored.state, stored.version, stored.approved_by) == (OrderState.PENDING_APPROVAL, 1, "")
         with acting_as(APPROVER):
-            approve(uow, order, stock)
+            assert [t.action.value for t in handlers.order_history(order.order_id, uow)] == ["create"]
+
+    def test_a_retry_after_a_version_conflict_gets_the_same_reservation(self, uow, order):
+        """Reserve, then someone changes the order before the approval is written: the write
+        fails (ABORTED), the reservation stays for the revision, and the retry is answered it."""
+        materials = FakeReservations(lock_rule="amount_over_50k")
+        reserve = materials.reserve
+
+        def reserve_while_a_change_comes_and_goes(o, override):
+            result = reserve(o, override)
+            if len(materials.asked) == 1:
+                with uow() as tx:  # a change asked for and rejected meanwhile: version 3, revision 1
+                    current = tx.orders.get(o.order_id)
+                    change = ChangeRequest(
+                        "ch-1", o.order_id, 1, None, "取消? cancel?", "wu.xiaoyan", NOW, []
+                    )
+                    current.request_change(change, expected_version=1)
+                    current.reject_change(
+                        change, actor="li.manager", expected_version=2, now=NOW, note="不取消"
+                    )
+                    tx.orders.save(current)
+                    tx.commit()
+            return result
+
+        materials.reserve = reserve_while_a_change_comes_and_goes  # type: ignore[method-assign]
+        with acting_as(APPROVER):
+            with pytest.raises(VersionConflict):
+                approve(uow, order, materials)
+            approved = approve(uow, order, materials, expected_version=3)
+
+        assert materials.asked == [(order.order_id, 1, None), (order.order_id, 1, None)]
+        assert len(materials.held) == 1  # one reservation, answered twice
+        assert (approved.state, approved.version, approved.lock_rule) == (
+            OrderState.APPROVED,
+            4,
+            "amount_over_50k",
+        )
+        assert [key for key, _ in outbox(uow)].count("order_approved") == 1
+
+    def test_two_approvers_racing_make_one_reservation_and_one_approval(self, uow, order):
+        materials = FakeReservations()
+        reserve = materials.reserve
+
+        def reserve_while_another_approves(o, override):
+            result = reserve(o, override)
+            if len(materials.asked) == 1:
+                with acting_as(MANAGER):
+                    approve(uow, order, materials)  # the other approver wins the write
+            return result
+
+        materials.reserve = reserve_while_another_approves  # type: ignore[method-assign]
+        with acting_as(APPROVER), pytest.raises(VersionConflict):
+            approve(uow, order, materials)
+
+        assert len(materials.held) == 1
+        [stored] = uow.opened[-1].committed_orders()
+        assert (stored.state, stored.approved_by) == (OrderState.APPROVED, "sun.manager")
+        assert [key for key, _ in outbox(uow)].count("order_approved") == 1
+
+    def test_approving_twice_is_a_failed_precondition_and_reserves_nothing_again(self, uow, order):
+        materials = FakeReservations()
+        with acting_as(APPROVER):
+            approve(uow, order, materials)
 
             with pytest.raises(FailedPrecondition):
-                approve(uow, order, stock, expected_version=2)
+                approve(uow, order, materials, expected_version=2)
 
+        assert len(materials.asked) == 1
         assert [key for key, _ in outbox(uow)] == ["order_created", "order_approved"]
 
-    def test_a_stale_expected_version_is_a_conflict(self, uow, order):
+    def test_a_draft_is_not_reserved_for(self, uow):
+        cmd = CreateOrder(CUSTOMER, Channel.AGENT, Priority.NORMAL, date(2026, 12, 10), LINES, draft=True)
+        materials = FakeReservations()
+        with acting_as(SALES):
+            draft = handlers.create_order(cmd, uow, FakeCustomers(CUSTOMER), OPTIONS, "HW", uow.numbers)
+
+        with acting_as(APPROVER), pytest.raises(FailedPrecondition, match="草稿 Draft"):
+            approve(uow, draft, materials)
+
+        assert materials.asked == []
+
+    def test_a_stale_expected_version_is_a_conflict_before_anything_is_reserved(self, uow, order):
+        materials = FakeReservations(short=(GOLD_SHORT,))
         with acting_as(APPROVER), pytest.raises(VersionConflict):
-            approve(uow, order, FakeStock({"HB-2040": 500, "SB-55": 100}), expected_version=3)
+            approve(uow, order, materials, expected_version=3)
+        assert materials.asked == []
 
     def test_an_order_of_another_tenant_is_not_found(self, uow, order):
         stranger = Identity("autoparts", "zhao.approver", frozenset({"approver"}))
 
         with acting_as(stranger), pytest.raises(NotFound):
-            approve(uow, order, FakeStock({"HB-2040": 500, "SB-55": 100}))
+            approve(uow, order, FakeReservations())
 
 
 def test_order_numbers_follow_the_plants_calendar_not_utc(uow):
@@ -271,13 +487,6 @@ def test_order_numbers_follow_the_plants_calendar_not_utc(uow):
             cmd, uow, FakeCustomers(CUSTOMER), OPTIONS, "HW", uow.numbers, clock=lambda: late_evening_utc
         )
     assert order.order_no == "HW-20261126-00001"
-
-
-def test_a_stale_version_is_a_conflict_even_when_stock_is_short(uow):
-    with acting_as(SALES):
-        order = create(uow)
-    with acting_as(APPROVER), pytest.raises(VersionConflict):
-        approve(uow, order, FakeStock({}), expected_version=order.version + 5)
 
 
 class TestLifecycleSteps:
@@ -335,5 +544,5 @@ class TestLifecycleSteps:
             with pytest.raises(FailedPrecondition, match="已取消 Cancelled"):
                 handlers.submit_order(handlers.SubmitOrder(order.order_id, 0), uow)
         with acting_as(APPROVER), pytest.raises(FailedPrecondition, match="已取消 Cancelled"):
-            approve(uow, order, FakeStock({"HB-2040": 500, "SB-55": 100}), expected_version=2)
+            approve(uow, order, FakeReservations(), expected_version=2)
         assert uow.db.commits == commits

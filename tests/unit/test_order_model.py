@@ -1,4 +1,5 @@
-"""The order aggregate: creation, approval, option checks, numbering, requested quantities."""
+"""The order aggregate: creation, approval (with the materials inventory reserved), option checks,
+numbering."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.chassis.errors import FailedPrecondition, InvalidArgument, VersionConflict
+from services.order.domain.changes import FieldChange
+from services.order.domain.materials import ReservationResult, Shortage
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -23,6 +26,7 @@ from services.order.domain.model import (
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 HINGE = OrderLine("HB-2040 铰链", 500, "stamping-1", "银色 silver", "电镀 plating", 120)
 BRACKET = OrderLine("SB-55 支架", 200, "stamping-2")
+GOLD_SHORT = Shortage("镀金液 gold plating solution", "L", 12.5, 8.0)
 
 
 def new_order(*, due: date = date(2026, 12, 10), lines: list[OrderLine] | None = None, **kw) -> Order:
@@ -137,6 +141,85 @@ class TestApprove:
             )
         ]
 
+    def test_an_order_short_of_materials_is_not_approved_without_an_override(self):
+        order = new_order()
+        order.events.clear()
+        short = ReservationResult(1, shortages=(GOLD_SHORT,))
+
+        with pytest.raises(FailedPrecondition, match="材料不足 materials short for order HW-20261125-00001"):
+            order.approve(approver="li.manager", expected_version=1, now=NOW, materials=short)
+
+        assert (order.state, order.version, order.events, order.transitions[1:]) == (
+            OrderState.PENDING_APPROVAL,
+            1,
+            [],
+            [],
+        )
+
+    def test_an_overridden_shortage_is_the_steps_reason_and_changes_and_is_announced(self):
+        order = new_order()
+        order.events.clear()
+        accepted = ReservationResult(
+            1,
+            locked=True,
+            lock_rule="amount_over_50k",
+            shortages=(GOLD_SHORT,),
+            override_reason="镀金液周三到货 arrives Wednesday",
+            overridden_by="sun.manager",
+        )
+
+        order.approve(approver="sun.manager", expected_version=1, now=NOW, materials=accepted)
+
+        assert (order.materials_short, order.materials_locked, order.lock_rule) == (
+            True,
+            True,
+            "amount_over_50k",
+        )
+        step = order.transitions[-1]
+        assert (step.action.value, step.actor, step.reason) == (
+            "approve",
+            "sun.manager",
+            "镀金液周三到货 arrives Wednesday",
+        )
+        assert step.changes == (
+            FieldChange(
+                "materials_short[镀金液 gold plating solution]",
+                "缺料 material short: 镀金液 gold plating solution",
+                "需要 needed 12.5 L",
+                "缺 short 8 L",
+            ),
+            FieldChange("materials_locked", "原材料已锁定 materials locked", "", "amount_over_50k"),
+        )
+        [event] = order.events
+        assert (
+            event.revision,
+            event.materials_short,
+            event.override_reason,
+            event.shortages,
+            event.materials_locked,
+            event.lock_rule,
+        ) == (
+            1,
+            True,
+            "镀金液周三到货 arrives Wednesday",
+            [{"material": "镀金液 gold plating solution", "unit": "L", "needed": 12.5, "short": 8.0}],
+            True,
+            "amount_over_50k",
+        )
+
+    def test_a_plain_approval_records_no_reason_and_no_changes(self):
+        order = new_order()
+
+        order.approve(approver="li.manager", expected_version=1, now=NOW, materials=ReservationResult(1))
+
+        step = order.transitions[-1]
+        assert (step.reason, step.changes, order.materials_short, order.materials_locked) == (
+            "",
+            (),
+            False,
+            False,
+        )
+
     def test_a_stale_version_is_a_conflict_and_changes_nothing(self):
         order = new_order()
         order.events.clear()
@@ -218,18 +301,6 @@ class TestOptionLibrary:
 )
 def test_order_number_is_prefix_day_and_five_digit_sequence(prefix, day, seq, expected):
     assert order_number(prefix, day, seq) == expected
-
-
-def test_requested_quantities_sum_lines_of_the_same_model():
-    order = new_order(
-        lines=[
-            OrderLine("HB-2040", 300, "stamping-1", "黑色 black"),
-            OrderLine("SB-55", 10, "stamping-2"),
-            OrderLine("HB-2040", 200, "stamping-1", "银色 silver"),
-        ]
-    )
-
-    assert order.requested_quantities() == {"HB-2040": 500, "SB-55": 10}
 
 
 def test_a_page_token_is_checked_after_decoding_too():

@@ -1,4 +1,4 @@
-"""The order service's view of the customer service: a known customer is remembered per
+"""The order service's view of its peers: a known customer is remembered per
 tenant, an unknown one is asked again every time."""
 
 from __future__ import annotations
@@ -112,3 +112,72 @@ def test_contract_prices_are_asked_once_per_model_until_forgotten_or_stale():
         source.prices["HB-2040"] = 95
         now[0] = 31.0  # a replica the event did not reach answers from the source again
         assert prices.resolve("c-1", ["HB-2040"], day) == {"HB-2040": 95}
+
+
+class ShopFloorStubs:
+    """Production's ListWorkOrders and inventory's PreviewMaterialNeeds, as chassis stubs answer."""
+
+    def __init__(self, work_orders, materials):
+        self.work_orders, self.materials = work_orders, materials
+
+    def ListWorkOrders(self, request):
+        from oms.production.v1 import production_pb2
+
+        return production_pb2.ListWorkOrdersResponse(work_orders=self.work_orders)
+
+    def PreviewMaterialNeeds(self, request):
+        from oms.inventory.v1 import inventory_pb2
+
+        return inventory_pb2.PreviewMaterialNeedsResponse(materials=self.materials)
+
+
+def test_the_impact_reads_work_done_and_materials_at_risk_from_the_peers():
+    from oms.inventory.v1 import inventory_pb2
+    from oms.production.v1 import production_pb2
+    from services.order.adapters.peers import GrpcShopFloor
+    from services.order.domain.changes import ImpactedMaterial, ImpactedWorkOrder
+
+    hinge = production_pb2.WorkOrderLine(product_model="HB-2040 铰链 hinge", quantity=5000)
+    plating = production_pb2.WorkOrder(
+        work_order_no="WO-HW-20261125-00001-02",
+        workshop="plating",
+        stage=production_pb2.STAGE_IN_PROCESS,
+        lines=[hinge],
+        step=2,
+        revision=1,
+        frozen=True,
+        good_quantity=1200,
+        scrap_quantity=30,
+    )
+    gone = production_pb2.WorkOrder(
+        work_order_no="WO-HW-20261125-00001-03", workshop="assembly", cancelled=True
+    )
+    gold = inventory_pb2.MaterialNeed(
+        material="镀金液 gold plating solution", unit="L", needed_after=12.5, available=4.5, at_risk=True
+    )
+    stubs = ShopFloorStubs([plating, gone], [gold])
+    shop_floor = GrpcShopFloor(grpc.insecure_channel("127.0.0.1:1"), grpc.insecure_channel("127.0.0.1:1"))
+    shop_floor._production = shop_floor._inventory = stubs  # type: ignore[assignment]
+
+    with as_tenant("hardware"):
+        work_orders = shop_floor.work_orders("o-1")
+        materials = shop_floor.materials("o-1", (), ())
+
+    assert work_orders == [
+        ImpactedWorkOrder(
+            "WO-HW-20261125-00001-02",
+            "plating",
+            "STAGE_IN_PROCESS",
+            ("HB-2040 铰链 hinge",),
+            5000,
+            False,
+            good_quantity=1200,
+            scrap_quantity=30,
+            revision=1,
+            frozen=True,
+            step=2,
+        )
+    ]  # the cancelled one makes nothing a change could touch
+    assert materials == [
+        ImpactedMaterial("镀金液 gold plating solution", "L", 0.0, 12.5, 0.0, 0.0, 4.5, True)
+    ]

@@ -14,7 +14,9 @@ from oms.production.v1 import production_pb2, production_pb2_grpc
 from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.order.domain.changes import ImpactedMaterial, ImpactedWorkOrder, OrderLine
-from services.order.service_layer.ports import ContractPrices, KnownCustomer, Shortfall
+from services.order.domain.materials import ReservationResult, Shortage
+from services.order.domain.model import Order
+from services.order.service_layer.ports import ContractPrices, KnownCustomer, ShortageOverride
 
 
 class GrpcCustomerDirectory:
@@ -76,6 +78,8 @@ class GrpcShopFloor:
             reply = self._production.ListWorkOrders(
                 production_pb2.ListWorkOrdersRequest(order_id=order_id, page_size=500, page_token=token)
             )
+            # A cancelled work order (the order's earlier change took its workshop away) makes
+            # nothing any more: no change can touch it.
             out += [
                 ImpactedWorkOrder(
                     work_order_no=w.work_order_no,
@@ -84,8 +88,14 @@ class GrpcShopFloor:
                     product_models=tuple(dict.fromkeys(x.product_model for x in w.lines)),
                     quantity=sum(x.quantity for x in w.lines),
                     touched=False,
+                    good_quantity=w.good_quantity,
+                    scrap_quantity=w.scrap_quantity,
+                    revision=w.revision,
+                    frozen=w.frozen,
+                    step=w.step,
                 )
                 for w in reply.work_orders
+                if not w.cancelled
             ]
             token = reply.next_page_token
             if not token:
@@ -94,41 +104,71 @@ class GrpcShopFloor:
     def materials(
         self, order_id: str, before: tuple[OrderLine, ...], after: tuple[OrderLine, ...]
     ) -> list[ImpactedMaterial]:
-        def lines(xs: tuple[OrderLine, ...]) -> list[inventory_pb2.MaterialLine]:
-            return [
-                inventory_pb2.MaterialLine(
-                    product_model=x.product_model,
-                    quantity=x.quantity,
-                    colour=x.colour,
-                    surface_treatment=x.surface_treatment,
-                )
-                for x in xs
-            ]
-
         reply = self._inventory.PreviewMaterialNeeds(
             inventory_pb2.PreviewMaterialNeedsRequest(
-                order_id=order_id, before=lines(before), after=lines(after)
+                order_id=order_id, before=_material_lines(before), after=_material_lines(after)
             )
         )
         return [
-            ImpactedMaterial(m.material, m.unit, m.needed_before, m.needed_after, m.reserved, m.issued)
+            ImpactedMaterial(
+                m.material,
+                m.unit,
+                m.needed_before,
+                m.needed_after,
+                m.reserved,
+                m.issued,
+                available=m.available,
+                at_risk=m.at_risk,
+            )
             for m in reply.materials
         ]
 
 
-class GrpcStockCheck:
+class GrpcMaterialReservations:
+    """Inventory's ReserveMaterials, asked as the approving user: the channel forwards the
+    caller's own token (services/chassis/client.py), so inventory checks the approver's roles and
+    records the override as theirs. A refusal arrives as the chassis translated it (inventory's
+    FAILED_PRECONDITION naming the short materials -> FailedPrecondition, a WMS outage ->
+    Unavailable), its message kept, and is left to reach the caller as it is."""
+
     def __init__(self, channel: grpc.Channel):
         self._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
 
-    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]:
-        request = inventory_pb2.CheckAvailabilityRequest(
-            items=[
-                inventory_pb2.RequestedItem(product_model=model, quantity=qty)
-                for model, qty in quantities.items()
-            ]
+    def reserve(self, order: Order, override: ShortageOverride | None) -> ReservationResult:
+        request = inventory_pb2.ReserveMaterialsRequest(
+            order_id=order.order_id,
+            order_no=order.order_no,
+            revision=order.revision,
+            customer_id=order.customer_id,
+            amount_fen=order.total_fen(),
+            priority=order.priority.value,
+            lines=_material_lines(order.lines),
+            override_shortage=override is not None,
+            override_reason=override.reason if override else "",
         )
-        reply = self._stub.CheckAvailability(request)
-        return [Shortfall(i.product_model, i.requested, i.available) for i in reply.items if not i.sufficient]
+        r = self._stub.ReserveMaterials(request).reservation
+        return ReservationResult(
+            revision=r.revision,
+            locked=r.locked,
+            lock_rule=r.lock_rule,
+            shortages=tuple(
+                Shortage(m.material, m.unit, m.needed, m.short) for m in r.materials if m.short > 0
+            ),
+            override_reason=r.override_reason if r.overridden else "",
+            overridden_by=r.overridden_by if r.overridden else "",
+        )
+
+
+def _material_lines(xs) -> list[inventory_pb2.MaterialLine]:
+    return [
+        inventory_pb2.MaterialLine(
+            product_model=x.product_model,
+            quantity=x.quantity,
+            colour=x.colour,
+            surface_treatment=x.surface_treatment,
+        )
+        for x in xs
+    ]
 
 
 class GrpcContractPrices:

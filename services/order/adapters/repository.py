@@ -55,6 +55,9 @@ class OrderRepository:
                 custom_fields=order.custom_fields or None,
                 price_deviations=[d.as_dict() for d in order.price_deviations] or None,
                 delivery_batches=[b.as_dict() for b in order.batches] or None,
+                materials_short=order.materials_short,
+                materials_locked=order.materials_locked,
+                lock_rule=order.lock_rule,
             ),
         )
         self._write_lines(order, tenant)
@@ -187,6 +190,7 @@ class OrderRepository:
         approvals = [t for t in steps if t.action is Action.APPROVE]
         if not approvals:
             order.approved_by, order.approved_at = "", None
+            order.materials_short, order.materials_locked, order.lock_rule = False, False, ""
         order.pending_change_id = ""
         self._loaded_versions.pop(order.order_id, None)  # a picture of the past: never saved
         return order
@@ -261,6 +265,9 @@ class OrderRepository:
                 delivery_address=order.delivery_address,
                 custom_fields=order.custom_fields or None,
                 delivery_batches=[b.as_dict() for b in order.batches] or None,
+                materials_short=order.materials_short,
+                materials_locked=order.materials_locked,
+                lock_rule=order.lock_rule,
             ),
         )
         if result.rowcount != 1:
@@ -306,6 +313,9 @@ class OrderRepository:
                 custom_fields=dict(r.custom_fields or {}),
                 price_deviations=[PriceDeviation(**d) for d in (r.price_deviations or [])],
                 batches=tuple(DeliveryBatch.from_dict(b) for b in (r.delivery_batches or [])),
+                materials_short=r.materials_short,
+                materials_locked=r.materials_locked,
+                lock_rule=r.lock_rule,
             )
             self._loaded_versions[order.order_id] = order.version
             self._track(order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -51,6 +52,11 @@ orders = Table(
     # needs a manager.
     Column("price_deviations", JSON),
     Column("delivery_batches", JSON),  # [{batch_no, due_date, lines, cancelled}] (分批交货)
+    # Inventory's answer at approval: accepted short of materials by an override (the approve
+    # step in order_transitions says who, why and what), hard-locked by a tenant rule.
+    Column("materials_short", Boolean, nullable=False, server_default="false"),
+    Column("materials_locked", Boolean, nullable=False, server_default="false"),
+    Column("lock_rule", String(64), nullable=False, server_default=""),
     UniqueConstraint("tenant_id", "order_no", name="uq_orders_tenant_order_no"),
     UniqueConstraint("tenant_id", "request_id", name="uq_orders_tenant_request_id"),
     # The board's question: a tenant's orders in one state, by due date (keyset pages).

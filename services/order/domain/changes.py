@@ -188,6 +188,21 @@ class ImpactedWorkOrder:
     product_models: tuple[str, ...]
     quantity: int
     touched: bool  # does the change alter what this work order makes?
+    # As production reports them (0 before anything is reported; impacts stored before these
+    # existed read back with the defaults).
+    good_quantity: int = 0
+    scrap_quantity: int = 0
+    revision: int = 0  # the work order's own revision
+    frozen: bool = False  # a change of the order is pending: no stage moves, no material issue
+    step: int = 0  # its place in the line's route, 1 = first
+
+    def pieces_done(self) -> int:
+        """Good pieces made so far: what production reported; with nothing reported, all of it
+        once the work order is past processing, and all of it as an upper bound while in process
+        (the approver sees what may be at stake); none before it started."""
+        if self.good_quantity or self.scrap_quantity:
+            return self.good_quantity
+        return self.quantity if self.stage in WORK_DONE_STAGES else 0
 
 
 @dataclass(frozen=True)
@@ -198,6 +213,10 @@ class ImpactedMaterial:
     needed_after: float
     reserved: float
     issued: float  # already on the shop floor: what a change scraps first
+    # Available to the order beyond what it holds; at risk: the change needs more than the order
+    # holds plus that (approving it leaves the order short, e.g. gold plating solution).
+    available: float = 0.0
+    at_risk: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,17 +265,7 @@ def touched_models(before: OrderContent, after: OrderContent | None) -> set[str]
     touched = set()
     for old in before.lines:
         new = after.line(old.line_no)
-        if (
-            new is None
-            or new.quantity < old.quantity
-            or (new.product_model, new.colour, new.surface_treatment, new.workshop)
-            != (
-                old.product_model,
-                old.colour,
-                old.surface_treatment,
-                old.workshop,
-            )
-        ):
+        if new is None or new.quantity < old.quantity or not _same_make(old, new):
             touched.add(old.product_model)
     return touched
 
@@ -264,16 +273,37 @@ def touched_models(before: OrderContent, after: OrderContent | None) -> set[str]
 def scrap_value(
     before: OrderContent, after: OrderContent | None, work_orders: list[ImpactedWorkOrder]
 ) -> int:
-    """An estimate, in fen: for each touched model with work already done (in process or
-    later), the quantity made so far for it at the order's unit price. An upper bound: the
-    shop floor knows better, the approver sees what is at stake."""
+    """An estimate, in fen, of the work a change throws away: for each touched model, the pieces
+    already made of it (the furthest of its work orders: a piece stamped then plated is one
+    piece, counted once), spread over the order's lines of that model in line order, less what
+    the new revision still takes of the same line unchanged, at each line's unit price. An upper
+    bound where production reported nothing yet (WorkOrder.pieces_done)."""
     touched = touched_models(before, after)
-    done = {m for w in work_orders if w.stage in WORK_DONE_STAGES for m in w.product_models}
+    done: dict[str, int] = {}
+    for w in work_orders:
+        for model in w.product_models:
+            if model in touched:
+                done[model] = max(done.get(model, 0), w.pieces_done())
     value = 0
     for line in before.lines:
-        if line.product_model in touched and line.product_model in done:
-            value += line.quantity * line.unit_price_fen
+        made = min(done.get(line.product_model, 0), line.quantity)
+        if not made:
+            continue
+        done[line.product_model] -= made
+        new = after.line(line.line_no) if after is not None else None
+        kept = new.quantity if new is not None and _same_make(line, new) else 0
+        value += max(0, made - kept) * line.unit_price_fen
     return value
+
+
+def _same_make(old: OrderLine, new: OrderLine) -> bool:
+    """Is a piece made for `old` still a piece of `new`?"""
+    return (old.product_model, old.colour, old.surface_treatment, old.workshop) == (
+        new.product_model,
+        new.colour,
+        new.surface_treatment,
+        new.workshop,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from services.order.domain.changes import (
 )
 from services.order.domain.entry import OptionLibrary
 from services.order.domain.lifecycle import PRODUCTION_STATES, Action, OrderState, Transition, next_state
+from services.order.domain.materials import ReservationResult, describe
 from services.order.domain.pricing import PriceDeviation
 
 # The line lives with versioned content (changes.py), the entry rules in entry.py; callers import
@@ -60,6 +61,13 @@ class OrderApproved(DomainEvent):
     lines: list[dict]
     approved_by: str
     batches: list[dict] = field(default_factory=list)
+    revision: int = 1
+    # Accepted short of materials by an override of approved_by (缺料接单), and why.
+    materials_short: bool = False
+    override_reason: str = ""
+    shortages: list[dict] = field(default_factory=list)
+    materials_locked: bool = False  # 原材料已锁定, by the tenant rule lock_rule
+    lock_rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,10 @@ class Order:
     # Typed prices off the contract price beyond the tolerance: approval needs a manager.
     price_deviations: list[PriceDeviation] = field(default_factory=list)
     batches: tuple[DeliveryBatch, ...] = ()  # 分批交货; none = one delivery on the due date
+    # Inventory's answer at approval: accepted short by an override, hard-locked by a rule.
+    materials_short: bool = False
+    materials_locked: bool = False
+    lock_rule: str = ""
     # Set when lines changed within a revision (a planner's reroute): the repository rewrites them.
     lines_changed: bool = field(default=False, repr=False, compare=False)
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
@@ -580,10 +592,37 @@ class Order:
             OrderCancelled(self.order_id, self.order_no, self.customer_id, self.version, actor, reason)
         )
 
-    def approve(self, *, approver: str, expected_version: int, now: datetime) -> None:
-        self._move(Action.APPROVE, actor=approver, expected_version=expected_version, now=now)
+    def approve(
+        self,
+        *,
+        approver: str,
+        expected_version: int,
+        now: datetime,
+        materials: ReservationResult | None = None,
+    ) -> None:
+        """Accept the order. `materials`: what inventory reserved for it; an order short of
+        materials is accepted only by an override with a reason (kept as the step's reason, the
+        short materials as its changes: the audit trail shows who, why and what)."""
+        self.ensure_version(expected_version)
+        materials = materials or ReservationResult(self.revision)
+        if materials.short and not materials.override_reason:
+            raise FailedPrecondition(
+                f"材料不足 materials short for order {self.order_no}: {describe(materials.shortages)}; "
+                "a manager may accept it with override_shortage and a reason"
+            )
+        self._move(
+            Action.APPROVE,
+            actor=approver,
+            expected_version=expected_version,
+            now=now,
+            reason=materials.override_reason if materials.short else "",
+            changes=materials.audit(),
+        )
         self.approved_by = approver
         self.approved_at = now
+        self.materials_short = materials.short
+        self.materials_locked = materials.locked
+        self.lock_rule = materials.lock_rule
         self.events.append(
             OrderApproved(
                 self.order_id,
@@ -595,14 +634,14 @@ class Order:
                 [line_as_dict(line) for line in self.lines],
                 approver,
                 [b.as_dict() for b in self.batches],
+                self.revision,
+                materials.short,
+                materials.override_reason if materials.short else "",
+                [x.as_dict() for x in materials.shortages],
+                materials.locked,
+                materials.lock_rule,
             )
         )
-
-    def requested_quantities(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for line in self.lines:
-            totals[line.product_model] = totals.get(line.product_model, 0) + line.quantity
-        return totals
 
 
 def line_as_dict(line: OrderLine) -> dict:

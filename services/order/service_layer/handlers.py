@@ -22,7 +22,7 @@ from services.chassis.errors import (
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
 from services.order.domain.batches import DeliveryBatch, check_batches
-from services.order.domain.lifecycle import Transition
+from services.order.domain.lifecycle import SHORTAGE_OVERRIDE_ROLES, Transition
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -33,7 +33,13 @@ from services.order.domain.model import (
     order_number,
 )
 from services.order.domain.pricing import PriceDeviation, apply_contract_prices
-from services.order.service_layer.ports import ContractPrices, CustomerDirectory, NumberSource, StockCheck
+from services.order.service_layer.ports import (
+    ContractPrices,
+    CustomerDirectory,
+    MaterialReservations,
+    NumberSource,
+    ShortageOverride,
+)
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
@@ -73,6 +79,9 @@ class Pricing:
 class ApproveOrder:
     order_id: str
     expected_version: int
+    # Accept the order although materials are short (缺料接单): a manager, with a reason.
+    override_shortage: bool = False
+    override_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,12 +209,22 @@ def _earlier_submission(cmd: CreateOrder, uow: UowFactory) -> Order | None:
 def approve_order(
     cmd: ApproveOrder,
     uow: UowFactory,
-    stock: StockCheck,
+    materials: MaterialReservations,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Order:
+    """Accept an order waiting for approval: inventory reserves its materials first, then the
+    approval is written.
+
+    No lock is held across the remote call: the order is read, inventory reserves (its own
+    transaction), then the approval is one write guarded by the version read. If that write
+    fails (VersionConflict: someone changed the order meanwhile), the reservation stays: it is of
+    the order's revision, and inventory answers the same reservation when the approval is retried
+    for that revision (idempotent per order and revision). A change approved meanwhile makes a new
+    revision, which inventory adjusts to from order_changed; a cancellation releases it. A refusal
+    (short materials, a model without BOM: FailedPrecondition; the WMS down: Unavailable) reaches
+    the caller with inventory's message and changes nothing here."""
     caller = identity.current()
-    # Ask inventory outside the write transaction: no lock is held across a remote call.
-    # The version check below catches anyone who changed the order in between.
+    override = _shortage_override(cmd, caller)
     with uow(read_only=True) as tx:
         seen = tx.orders.get(cmd.order_id)
     seen.ensure_version(cmd.expected_version)
@@ -222,22 +241,50 @@ def approve_order(
         raise PermissionDenied(
             f"单价偏离合同价，需经理审批 typed prices are off the contract, a manager approves: {off}"
         )
-    if seen.state is OrderState.PENDING_APPROVAL:
-        # Availability is checked before accepting; reservations come with the inventory issue.
-        short = stock.shortfalls(seen.requested_quantities())
-        if short:
-            raise FailedPrecondition(
-                "not enough stock to accept this order: "
-                + "; ".join(f"{s.product_model} needs {s.requested}, {s.available} available" for s in short)
-            )
+    reservation = None
+    if seen.state is OrderState.PENDING_APPROVAL:  # any other state: approve() names it below
+        reservation = materials.reserve(seen, override)
+        if reservation.short and not reservation.override_reason and override is not None:
+            # Inventory answered a reservation it already held, short without an override (made
+            # before, then adjusted short by a change): this caller's override accepts it.
+            reservation = replace(reservation, override_reason=override.reason, overridden_by=caller.user)
     with uow() as tx:
         # No second read: the update is guarded by the version `seen` was read at, so a change
         # made since (by anyone) fails it with VersionConflict instead of being overwritten.
         tx.orders.attach(seen)
-        seen.approve(approver=caller.user, expected_version=cmd.expected_version or seen.version, now=clock())
+        seen.approve(
+            approver=caller.user,
+            expected_version=cmd.expected_version or seen.version,
+            now=clock(),
+            materials=reservation,
+        )
         tx.orders.save(seen)
         tx.commit()
         return seen
+
+
+def _shortage_override(cmd: ApproveOrder, caller: identity.Identity) -> ShortageOverride | None:
+    """The override the caller asked for, checked before anything is read or reserved."""
+    reason = cmd.override_reason.strip()
+    if not cmd.override_shortage:
+        if reason:
+            raise InvalidArgument(
+                "an override reason without an override",
+                [FieldViolation("override_reason", "only with override_shortage")],
+            )
+        return None
+    if not reason:
+        raise InvalidArgument(
+            "缺料接单须写明原因 accepting an order short of materials needs a reason",
+            [FieldViolation("override_reason", "required with override_shortage")],
+        )
+    if not caller.roles & (SHORTAGE_OVERRIDE_ROLES | {"admin"}):
+        raise PermissionDenied(
+            f"缺料接单需经理批准 only a manager accepts an order short of materials "
+            f"(one of the roles {sorted(SHORTAGE_OVERRIDE_ROLES)}); {caller.user} may approve it once "
+            "its materials are there"
+        )
+    return ShortageOverride(reason)
 
 
 @dataclass(frozen=True)

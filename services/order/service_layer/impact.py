@@ -1,5 +1,6 @@
-"""The impact of a change on the shop floor (影响评估), assembled from production (work orders and
-their stages) and inventory (materials by BOM, reserved and issued) when the change is asked for.
+"""The impact of a change on the shop floor (影响评估), assembled from production (work orders, their
+stages and the pieces reported) and inventory (materials by BOM: reserved, issued, available, at
+risk) when the change is asked for.
 
 Either may be down: its part is left out and named in `unavailable`, with a note for the approver;
 the change request itself never fails for it."""
@@ -57,6 +58,14 @@ def assess_impact(
         log.warning("impact of a change to %s: inventory did not answer: %s", order_id, exc)
         unavailable.append("inventory")
         notes.append(f"库存服务未应答，物料未列出 inventory did not answer: {type(exc).__name__}")
+    # Said in words too: approving leaves the order short of these (the approver may wait, or
+    # approve and see the reservation come up short).
+    notes += [
+        f"缺料风险 {m.material} at risk: needs {m.needed_after:g} {m.unit}, holds {m.reserved:g}, "
+        f"{m.available:g} more available"
+        for m in materials
+        if m.at_risk
+    ]
     return Impact(
         work_orders=tuple(work_orders),
         materials=tuple(materials),

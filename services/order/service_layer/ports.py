@@ -6,12 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Shortfall:
-    product_model: str
-    requested: int
-    available: int
+from services.order.domain.materials import ReservationResult
+from services.order.domain.model import Order
 
 
 @dataclass(frozen=True)
@@ -37,8 +33,22 @@ class CustomerDirectory(Protocol):
         ...
 
 
-class StockCheck(Protocol):
-    def shortfalls(self, quantities: dict[str, int]) -> list[Shortfall]: ...
+@dataclass(frozen=True)
+class ShortageOverride:
+    """Accept the order although materials are short (缺料接单), for this reason."""
+
+    reason: str
+
+
+class MaterialReservations(Protocol):
+    """Inventory's reservation of what an order's lines need by the tenant's BOM."""
+
+    def reserve(self, order: Order, override: ShortageOverride | None) -> ReservationResult:
+        """Reserve what the order's current revision needs, all or nothing. Idempotent per
+        (order, revision): asking again answers the same reservation. FailedPrecondition naming
+        every short material (unless `override`), or a model without a BOM; Unavailable when the
+        WMS cannot be read (nothing reserved)."""
+        ...
 
 
 class NumberSource(Protocol):
