@@ -15,7 +15,7 @@ from bench.config import FULL, QUICK
 from bench.report import RESULTS_DIR, Report, machine, table
 from bench.stacks import Environment
 
-CASES = ("read", "write", "relay", "flow", "scale", "replicas")
+CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board")
 MODULES = {
     "read": "bench.cases.read_rpc",
     "write": "bench.cases.write_rpc",
@@ -23,6 +23,8 @@ MODULES = {
     "flow": "bench.cases.order_flow",
     "scale": "bench.cases.scale",
     "replicas": "bench.cases.replicas",
+    "reservations": "bench.cases.reservations",
+    "board": "bench.cases.board",
 }
 
 

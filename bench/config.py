@@ -25,6 +25,10 @@ class Config:
     scale_small: int  # orders in PostgreSQL for the small scale point
     scale_large: int
     scale_queries: int
+    reservation_calls: int = 2000  # ReserveMaterials on one hot material (and as many bare UPDATEs)
+    reservation_threads: int = 8
+    board_work_orders: int = 100_000  # open work orders (and as many shipped) for GetBoard
+    board_calls: int = 500
 
 
 FULL = Config(
@@ -68,4 +72,6 @@ QUICK = Config(
     scale_small=10_000,  # the smallest book that fills two pages of the query
     scale_large=50_000,
     scale_queries=50,
+    reservation_calls=100,
+    board_calls=50,
 )

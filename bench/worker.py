@@ -19,6 +19,8 @@ JOBS = {
     "pika-naive": "bench.cases.relay:pika_naive_job",
     "pika-pipelined": "bench.cases.relay:pika_pipelined_job",
     "scale-query": "bench.cases.scale:query_job",
+    "reserve-materials": "bench.cases.reservations:reserve_job",
+    "bare-guarded-update": "bench.cases.reservations:bare_guarded_update_job",
 }
 
 

@@ -37,9 +37,9 @@ from grpc_status import rpc_status
 from oms.customer.v1 import customer_pb2
 from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
-from oms.production.v1 import production_pb2
 from omsctl import changes as ch
 from omsctl import display as d
+from omsctl import planning, production
 from omsctl.client import Client, NoToken, UsageError, is_uuid, match_option
 
 SERVICE_NAMES = {
@@ -569,6 +569,10 @@ def order_card(c: Client, o: order_pb2.Order, as_of: str = "") -> list[str]:
     ]
     if o.price_review:
         fields.append(("价格偏离 Price review", "需经理审批 needs a manager's approval"))
+    if o.materials_locked:
+        fields.append(("原材料已锁定 Materials locked", f"规则 rule {o.lock_rule}"))
+    if o.materials_short:
+        fields.append(("缺料接单 Accepted short", "经理批准缺料 a manager accepted a material shortage"))
     if o.delivery_address:
         fields.append(("交货地址 Delivery address", o.delivery_address))
     fields += [(f"{f.key}", f.value) for f in o.custom_fields]
@@ -675,7 +679,14 @@ def cmd_order_show(c: Client, a) -> int:
 
 
 def cmd_order_approve(c: Client, a) -> int:
-    request = order_pb2.ApproveOrderRequest(order_id=c.resolve_order(a.order), expected_version=a.version)
+    """Approve; materials are reserved as part of it (short ones refuse it, naming them, unless a
+    manager accepts the shortage with --accept-shortage REASON)."""
+    request = order_pb2.ApproveOrderRequest(
+        order_id=c.resolve_order(a.order),
+        expected_version=a.version,
+        override_shortage=a.accept_shortage is not None,
+        override_reason=a.accept_shortage or "",
+    )
     return show_order(c, a, c.call("order", "ApproveOrder", request).order)
 
 
@@ -1043,61 +1054,6 @@ def cmd_order_audit(c: Client, a) -> int:
     return 0
 
 
-def cmd_work_orders(c: Client, a) -> int:
-    request = production_pb2.ListWorkOrdersRequest(
-        workshop=c.workshop_code(a.workshop) if a.workshop else "",
-        stage=production_pb2.Stage.Value(f"STAGE_{a.stage.upper()}")
-        if a.stage
-        else production_pb2.STAGE_UNSPECIFIED,
-        page_size=a.limit,
-        page_token=a.page_token or "",
-    )
-    if a.order:  # an order id or number: the production service knows both
-        if is_uuid(a.order):
-            request.order_id = a.order
-        else:
-            request.order_no = a.order.upper()
-    reply = c.call("production", "ListWorkOrders", request)
-    if a.json:
-        as_json(list(reply.work_orders))
-    else:
-        rows = []
-        for w in reply.work_orders:
-            order = c.order(w.order_id)  # its priority: the order service's to say
-            priority = d.label(order_pb2.Priority, order.priority) if order else d.NONE
-            first = (
-                w.work_order_no,
-                w.order_no,
-                c.workshop_name(w.workshop),
-                d.label(production_pb2.Stage, w.stage),
-                priority,
-                d.day(w.due_date),
-            )
-            for i, line in enumerate(w.lines or [production_pb2.WorkOrderLine()]):
-                product = " ".join(x for x in (line.product_model, line.colour, line.surface_treatment) if x)
-                shown = first if i == 0 else ("",) * len(first)
-                rows.append((*shown[:3], product or d.NONE, d.quantity(line.quantity), *shown[3:]))
-        emit(
-            d.table(
-                [
-                    "工单号 Work order",
-                    "订单号 Order",
-                    "车间 Workshop",
-                    "产品 Product",
-                    "数量 Qty",
-                    "阶段 Stage",
-                    "优先级 Priority",
-                    "交期 Due",
-                ],
-                rows,
-                right={4},
-                limits={3: 48},
-            )
-        )
-    more(reply.next_page_token, a.json)
-    return 0
-
-
 def cmd_notifications(c: Client, a) -> int:
     request = notify_pb2.ListNotificationsRequest(
         reference=a.reference or "",
@@ -1377,6 +1333,11 @@ def build_parser() -> Parser:
     sp.add_argument(
         "--version", type=count, default=0, help="the version you reviewed (optimistic check; 0 = none)"
     )
+    sp.add_argument(
+        "--accept-shortage",
+        metavar="REASON",
+        help="approve although materials are short, holding what is available (缺料接单, a manager; audited)",
+    )
     sp.add_argument("--json", action="store_true")
 
     def order_arg(sp: argparse.ArgumentParser) -> None:
@@ -1528,15 +1489,7 @@ def build_parser() -> Parser:
     sp.add_argument("--until", type=parse_instant, help="up to this moment (inclusive), written as --since")
     paging(sp, 100)
 
-    sp = add("work-orders", cmd_work_orders, "list work orders (生产工单)")
-    sp.add_argument("--order", help="only this order's: order number or id")
-    sp.add_argument("--workshop", help="only this workshop's: code or name")
-    sp.add_argument(
-        "--stage",
-        type=choice("STAGE_", ["to_schedule", "in_process", "qc_passed", "ready_to_ship", "shipped"]),
-        help="to_schedule (待排产), in_process (加工中), qc_passed, ready_to_ship, shipped",
-    )
-    paging(sp, 100)
+    production.register(add, paging)  # work-orders, work-order-show, stage (omsctl/production.py)
     sp = add("notifications", cmd_notifications, "notifications sent (通知记录)")
     sp.add_argument("--reference", help="e.g. a work order number")
     sp.add_argument("--recipient", help="e.g. 王建国")
@@ -1547,6 +1500,7 @@ def build_parser() -> Parser:
     sp.add_argument("--limit", type=page_limit, default=100)
     sp.add_argument("--amqp", default=os.environ.get("OMS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"))
     sp.add_argument("--release", default=os.environ.get("OMS_RELEASE", ""))
+    planning.register(add, paging)  # batches, board, rule-dry-run: omsctl/planning.py
     add("token", cmd_token, "print a bearer token for the chosen tenant/user/roles")
     p.commands = sub.choices
     return p

@@ -25,8 +25,8 @@ naming a customer gets nothing from it.
 
 Calls between services carry the original caller's token, so the callee checks the same user:
 CreateOrder asks customer.GetCustomer as the sales person (or portal account) who is ordering,
-ApproveOrder asks inventory.CheckAvailability as the approver, a phone order reaches CreateOrder
-as the sales person who took it. Those nested calls are why GetCustomer and CheckAvailability
+ApproveOrder asks inventory.ReserveMaterials as the approver, a phone order reaches CreateOrder
+as the sales person who took it. Those nested calls are why GetCustomer and ReserveMaterials
 admit the roles of their callers' callers.
 
 Health checks and reflection are open to anyone and are not listed.
@@ -101,7 +101,7 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "ResolveContractPrices": allow(*STAFF_READERS, "service"),
     },
     "oms.inventory.v1.InventoryService": {
-        # order's ApproveOrder asks as the approver
+        # finished goods on hand (deprecated: approval reserves materials instead)
         "CheckAvailability": allow(*STAFF_READERS, "service"),
         # order's RequestOrderChange asks as the one requesting the change (impact preview)
         "PreviewMaterialNeeds": allow(*LIFECYCLE_ROLES[Action.REQUEST_CHANGE], *STAFF_READERS),
@@ -146,6 +146,15 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),
         "GetWorkOrder": allow(*SHOP_FLOOR),
+        "ListBatchTasks": allow(*SHOP_FLOOR),
+        "GetBatchTask": allow(*SHOP_FLOOR),
+        # a planner tries a merge-rule change on history before it is enabled
+        "DryRunRule": allow("planner", "manager"),
+        # the shop-floor board (看板): whoever watches the floor
+        "GetBoard": allow(*SHOP_FLOOR),
+        # 报工: the workshop's lead (and a planner or manager standing in), never sales.
+        "ReportStage": allow("workshop_lead", "planner", "manager"),
+        "ListWorkOrderRevisions": allow(*SHOP_FLOOR),
     },
     "oms.ingest.v1.IngestService": {
         "SubmitPhoneOrder": allow("sales"),

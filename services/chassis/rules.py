@@ -17,6 +17,9 @@ What each kind sees (a rule may use any of it; `params` are the rule's own tunab
   `{order_no, customer_id, priority, amount_cny, quantity, lines: [{product_model, quantity,
   colour, surface_treatment}]}`; `params`.
 
+`priority` is the order contract's name for it ("PRIORITY_NORMAL", "PRIORITY_HIGH"); money is in
+yuan (`amount_cny`), as the plant states its thresholds.
+
 A tenant file without an enabled rule of a kind gets the built-in default of that kind (DEFAULTS:
 the plant's own rules, "三笔相同配置订单合并" and "金额>5万元锁定原材料"); `enabled = false` on a
 rule of that kind turns the kind off.
@@ -58,7 +61,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {
                 "order_no": "HW-20261125-00001",
                 "customer_id": "00000000-0000-0000-0000-000000000001",
-                "priority": "NORMAL",
+                "priority": "PRIORITY_NORMAL",
                 "quantity": 1000,
                 "due_date": "2026-12-10",
                 "approved_at": "2026-11-25T08:00:00+00:00",
@@ -76,7 +79,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "order": {
             "order_no": "HW-20261125-00001",
             "customer_id": "00000000-0000-0000-0000-000000000001",
-            "priority": "NORMAL",
+            "priority": "PRIORITY_NORMAL",
             "amount_cny": 4500.0,
             "quantity": 1000,
             "lines": [

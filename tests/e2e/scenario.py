@@ -99,7 +99,8 @@ def run_skeleton_flow(api: Api) -> dict:
             channel=order_pb2.CHANNEL_DIRECT,
             priority=order_pb2.PRIORITY_HIGH,
             due_date=due(),
-            lines=[line(), line("BK-310 支架 bracket", 2000, "assembly", "", "")],
+            # HB-2040 is routed stamping-1 → plating → assembly, BK-310 stamping-1 (tenants/hardware.toml)
+            lines=[line(), line("BK-310 支架 bracket", 2000, "", "", "")],
         ),
         metadata=md,
     ).order
@@ -117,14 +118,20 @@ def run_skeleton_flow(api: Api) -> dict:
         work_orders = api.production.ListWorkOrders(
             production_pb2.ListWorkOrdersRequest(order_id=order.order_id), metadata=md
         ).work_orders
-        if len(work_orders) == 2:
+        if len(work_orders) == 3:
             break
         time.sleep(0.02)
     visible_after = time.monotonic() - started
-    assert len(work_orders) == 2, f"work orders not visible within 2 s (saw {len(work_orders)})"
+    assert len(work_orders) == 3, f"work orders not visible within 2 s (saw {len(work_orders)})"
     assert visible_after < 2.0, f"work orders visible only after {visible_after:.2f} s"
     by_shop = {w.workshop: w for w in work_orders}
-    assert set(by_shop) == {"stamping-1", "assembly"}
+    assert set(by_shop) == {"stamping-1", "plating", "assembly"}
+    assert [w.step for w in sorted(work_orders, key=lambda w: w.step)] == [1, 2, 3]
+    assert [x.product_model for x in by_shop["stamping-1"].lines] == [
+        "HB-2040 铰链 hinge",
+        "BK-310 支架 bracket",
+    ]
+    assert [x.product_model for x in by_shop["plating"].lines] == ["HB-2040 铰链 hinge"]
     assert by_shop["stamping-1"].lines[0].colour == "银色 silver"
     assert all(
         w.stage == production_pb2.STAGE_TO_SCHEDULE and w.order_no == order.order_no for w in work_orders

@@ -11,7 +11,7 @@ import pytest
 
 from services.catalog import NAMES
 from services.stack import DistributedStack, free_port_offset
-from tests.e2e import change_scenario, customer_scenario, entry_scenario, scenario
+from tests.e2e import change_scenario, customer_scenario, entry_scenario, production_scenario, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,19 @@ def test_work_orders_wait_for_production_while_it_is_down(stack):
             ).work_orders
             for oid in approved
         ]
-        if all(len(w) == 1 for w in found):
+        if all(len(w) == 3 for w in found):  # HB-2040: stamping-1 → plating → assembly
             break
         assert time.monotonic() < deadline, f"work orders after restart: {[len(w) for w in found]}"
         time.sleep(0.1)
+
+
+def test_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(stack):
+    production_scenario.check_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(stack[1])
+
+
+def test_an_order_over_fifty_thousand_locks_its_materials(stack):
+    production_scenario.check_an_order_over_fifty_thousand_locks_its_materials(stack[1])
+
+
+def test_a_colour_change_freezes_revises_and_moves_the_reservation(stack):
+    production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(stack[1])

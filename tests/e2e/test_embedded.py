@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import NAMES
-from tests.e2e import change_scenario, customer_scenario, entry_scenario, scenario
+from tests.e2e import change_scenario, customer_scenario, entry_scenario, production_scenario, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -32,6 +32,7 @@ def embedded(tmp_path_factory):
     data = tmp_path_factory.mktemp("embedded")
     port = free_port()
     env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port))
+    env.pop("OMS_WMS_URL", None)  # the stack's own WMS simulator, never a WMS a developer's shell names
     log = open(data / "stack.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "services"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -62,8 +63,8 @@ def embedded(tmp_path_factory):
 def test_skeleton_flow(embedded):
     api, data = embedded
     scenario.check_walking_skeleton(api)
-    # each service owns its own SQLite file
-    assert {p.name for p in data.glob("*.db")} == {f"{name}.db" for name in NAMES}
+    # each service owns its own SQLite file; the WMS simulator standing in for the plant's WMS too
+    assert {p.name for p in data.glob("*.db")} == {f"{name}.db" for name in NAMES} | {"wms.db"}
 
 
 def test_order_lifecycle(embedded):
@@ -98,3 +99,15 @@ def test_phone_orders_are_idempotent(embedded):
     api, _ = embedded
     result = scenario.run_skeleton_flow(api)
     scenario.check_phone_order_is_idempotent(api, result["order"].customer_id)
+
+
+def test_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(embedded):
+    production_scenario.check_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(embedded[0])
+
+
+def test_an_order_over_fifty_thousand_locks_its_materials(embedded):
+    production_scenario.check_an_order_over_fifty_thousand_locks_its_materials(embedded[0])
+
+
+def test_a_colour_change_freezes_revises_and_moves_the_reservation(embedded):
+    production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(embedded[0])

@@ -194,8 +194,9 @@ def test_work_orders_and_notifications_page_and_filter(api, md):
         customer.customer_id,
         lines=[
             scenario.line(qty=100),
-            scenario.line("SP-08 弹片 spring clip", 100, "plating", "", ""),
-            scenario.line("BK-310 支架 bracket", 50, "assembly", "", ""),
+            # routed (tenants/hardware.toml): HB-2040 stamping-1 → plating → assembly, the others stamping-1
+            scenario.line("SP-08 弹片 spring clip", 100, "", "", ""),
+            scenario.line("BK-310 支架 bracket", 50, "", "", ""),
         ],
     )
     api.orders.ApproveOrder(order_pb2.ApproveOrderRequest(order_id=order.order_id), metadata=md)
@@ -224,7 +225,7 @@ def test_work_orders_and_notifications_page_and_filter(api, md):
         ),
         metadata=md,
     ).work_orders
-    assert plating.lines[0].product_model == "SP-08 弹片 spring clip"
+    assert [x.product_model for x in plating.lines] == ["HB-2040 铰链 hinge"]
     assert not api.production.ListWorkOrders(
         production_pb2.ListWorkOrdersRequest(order_id=order.order_id, stage=production_pb2.STAGE_SHIPPED),
         metadata=md,
@@ -474,7 +475,7 @@ def test_omsctl_walks_a_colour_change_from_request_to_revisions_audit_and_as_of(
     created = omsctl(
         "order", "create", "--customer", customer.code, "--due", DUE,
         "--line", "HB-2040 铰链 hinge:5,000:冲压一车间:silver:电镀:85",
-        "--line", "BK-310 支架 bracket:2,000:assembly:本色:无:120",
+        "--line", "BK-310 支架 bracket:2,000:冲压一车间:本色:无:120",
         *SALES, addr=addr,
     ).stdout  # fmt: skip
     [order_no] = [w for w in created.split() if w.startswith("HW-")]
@@ -484,7 +485,7 @@ def test_omsctl_walks_a_colour_change_from_request_to_revisions_audit_and_as_of(
     deadline = time.monotonic() + 15
     while len(api.production.ListWorkOrders(
         production_pb2.ListWorkOrdersRequest(order_id=order.order_id), metadata=md
-    ).work_orders) < 2:  # fmt: skip
+    ).work_orders) < 3:  # fmt: skip
         assert time.monotonic() < deadline, "no work orders 15 s after approval"
         time.sleep(0.1)
     time.sleep(1.1)  # the moment below (to the second) falls after the approval ...
@@ -510,26 +511,28 @@ def test_omsctl_walks_a_colour_change_from_request_to_revisions_audit_and_as_of(
         "  第1行 line 1 颜色 colour: 银色 silver → 金色 gold",
         "影响评估 Impact",
     ]
+    # One work order per routed step: stamping makes both models, plating and assembly the hinge.
     assert rows_of(asked, f"WO-{order_no}-01") == [
         [
             f"WO-{order_no}-01",
             "冲压一车间 Stamping 1",
             "待排产 To schedule",
-            "HB-2040 铰链 hinge",
-            "5,000",
+            "HB-2040 铰链 hinge、BK-310 支架 bracket",
+            "7,000",
             "是 yes",
         ]
     ]
-    assert rows_of(asked, f"WO-{order_no}-02") == [
-        [
-            f"WO-{order_no}-02",
-            "装配车间 Assembly",
-            "待排产 To schedule",
-            "BK-310 支架 bracket",
-            "2,000",
-            "否 no",
+    for number, workshop in (("02", "电镀车间 Plating"), ("03", "装配车间 Assembly")):
+        assert rows_of(asked, f"WO-{order_no}-{number}") == [
+            [
+                f"WO-{order_no}-{number}",
+                workshop,
+                "待排产 To schedule",
+                "HB-2040 铰链 hinge",
+                "5,000",
+                "是 yes",
+            ]
         ]
-    ]
     assert rows_of(asked, "镀银液 silver plating solution")[0][:4] == [
         "镀银液 silver plating solution",
         "L",

@@ -184,8 +184,8 @@ def test_a_quantity_above_the_contract_maximum_is_a_field_violation(inventory, s
 
 
 def test_the_largest_order_is_checked_against_stock_on_approval(api, sales, customer_id):
-    """200 lines of one model at the line maximum: the order service asks inventory for their
-    sum, which the inventory contract accepts; the answer is "not enough stock"."""
+    """200 lines of one model at the line maximum: inventory explodes their sum by the BOM (2e9
+    hinges × 0.12 kg of steel) without overflowing, and the answer names what is short."""
     order = api.orders.CreateOrder(
         order_pb2.CreateOrderRequest(
             customer_id=customer_id,
@@ -201,7 +201,8 @@ def test_the_largest_order_is_checked_against_stock_on_approval(api, sales, cust
     )
 
     assert code == grpc.StatusCode.FAILED_PRECONDITION, (code, exc and exc.details())
-    assert "2000000000" in exc.details()
+    assert "SPCC 冷轧钢板 cold-rolled steel needs 240000000 kg" in exc.details()
+    assert "镀银液 silver plating solution needs 4000000 L" in exc.details()
 
 
 def test_prices_and_purchases_above_their_maximum_are_field_violations(api, sales, customer_id):

@@ -394,6 +394,95 @@ def test_work_orders_are_listed_with_workshop_name_product_quantity_and_priority
         assert shown in row
 
 
+WORK_ORDER_ID = "5d1e8a4c-2b7f-4f0e-9c3a-7b6d5e4f3a21"
+
+
+def shop_floor_client() -> FakeClient:
+    """A FakeClient that also answers 报工 and a work order's details."""
+    client = FakeClient()
+    client.work_orders[0].work_order_id = WORK_ORDER_ID
+    client.work_orders[0].requirements.add(
+        material="SPCC 冷轧钢板 cold-rolled steel", unit="kg", quantity=600
+    )
+
+    def call(service, method, request, _real=client.call):
+        if method == "ListWorkOrders" and request.work_order_no:
+            client.calls.append((method, request))
+            found = [w for w in client.work_orders if w.work_order_no == request.work_order_no]
+            return production_pb2.ListWorkOrdersResponse(work_orders=found)
+        if method == "ReportStage":
+            client.calls.append((method, request))
+            moved = production_pb2.WorkOrder()
+            moved.CopyFrom(client.work_orders[0])
+            moved.stage, moved.good_quantity, moved.scrap_quantity = request.stage, 100, 2
+            return production_pb2.ReportStageResponse(work_order=moved)
+        if method == "GetWorkOrder":
+            client.calls.append((method, request))
+            report = production_pb2.StageReport(
+                reported_at=stamp("2026-11-26T01:00:00+00:00"),
+                reported_by="王建国",
+                from_stage=production_pb2.STAGE_TO_SCHEDULE,
+                to_stage=production_pb2.STAGE_IN_PROCESS,
+                good_quantity=100,
+                scrap_quantity=2,
+                note="首批",
+            )
+            return production_pb2.GetWorkOrderResponse(
+                work_order=client.work_orders[0], stage_reports=[report]
+            )
+        if method == "ListWorkOrderRevisions":
+            client.calls.append((method, request))
+            return production_pb2.ListWorkOrderRevisionsResponse(
+                revisions=[production_pb2.WorkOrderRevision(revision=1, current=True)]
+            )
+        return _real(service, method, request)
+
+    client.call = call  # type: ignore[method-assign]
+    return client
+
+
+def test_a_stage_is_reported_by_work_order_number_with_good_and_scrap_pieces(capsys):
+    client = shop_floor_client()
+    out = run(client, ["stage", "wo-hw-20261125-00001-01", "加工中", "--good", "100", "--scrap", "2"], capsys)
+
+    [look_up] = client.asked("ListWorkOrders")
+    assert look_up.work_order_no == "WO-HW-20261125-00001-01"
+    [sent] = client.asked("ReportStage")
+    assert (sent.work_order_id, sent.stage, sent.good_quantity, sent.scrap_quantity) == (
+        WORK_ORDER_ID,
+        production_pb2.STAGE_IN_PROCESS,
+        100,
+        2,
+    )
+    assert "加工中 In process" in out and "100 / 2" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["stage", "WO-HW-20261125-00001-01", "painted"], "'painted' is not one of"),
+        (["stage", "WO-HW-20261125-00001-01", "in-process", "--good", "-5"], "not a number of pieces"),
+    ],
+)
+def test_a_stage_or_piece_count_mistyped_is_refused_before_any_call(argv, says, capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(argv)
+    assert says in capsys.readouterr().err
+
+
+def test_an_unknown_work_order_number_is_a_usage_error():
+    with pytest.raises(UsageError, match="no work order WO-HW-20990101-00001-01"):
+        cli.production.resolve_work_order(shop_floor_client(), "WO-HW-20990101-00001-01")
+
+
+def test_a_work_order_is_shown_with_its_materials_and_stage_reports(capsys):
+    out = run(shop_floor_client(), ["work-order-show", "WO-HW-20261125-00001-01"], capsys)
+
+    assert "SPCC 冷轧钢板 cold-rolled steel  600 kg" in out
+    assert "王建国  待排产 To schedule → 加工中 In process  +100/2  首批" in out
+    assert "2026-11-26 09:00" in out  # the plant's time
+
+
 def test_order_create_takes_a_customer_code_and_workshop_and_colour_names(capsys):
     client = FakeClient()
     created = order_pb2.Order(order_id=ORDER_ID, order_no="HW-20261125-00002", customer_id=CUSTOMER_ID)
