@@ -81,7 +81,7 @@ def order_request(customer_id: str, lines: int = 2) -> order_pb2.CreateOrderRequ
             surface_treatment="电镀 plating",
             unit_price_fen=85,
         ),
-        order_pb2.OrderLine(product_model="BK-310 支架 bracket", quantity=50, workshop="assembly"),
+        order_pb2.OrderLine(product_model="BK-310 支架 bracket", quantity=50, workshop="stamping-1"),
     ]
     return order_pb2.CreateOrderRequest(
         customer_id=customer_id,

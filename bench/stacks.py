@@ -61,9 +61,29 @@ def wait_serving(address: str, proc: subprocess.Popen | None = None, timeout_s: 
             time.sleep(0.2)
 
 
+def bench_tenant_dir() -> Path:
+    """The shipped tenant files with a warehouse that never runs dry: the flow and ramp cases
+    approve thousands of orders, and a shortage refusal would measure the demo stock, not OMS.
+    Only the WMS simulator's starting stock ([[demo.materials]] on_hand) differs."""
+    out = Path(tempfile.gettempdir()) / f"oms-bench-tenants-{os.getpid()}"
+    out.mkdir(exist_ok=True)
+    for source in (ROOT / "tenants").glob("*.toml"):
+        lines, in_materials = [], False
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.startswith("["):
+                in_materials = line.strip() == "[[demo.materials]]"
+            elif in_materials and line.startswith("on_hand"):
+                line = "on_hand = 1000000000"
+            lines.append(line)
+        (out / source.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 def python_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["OMS_TENANT_DIR"] = str(bench_tenant_dir())
+    env.pop("OMS_WMS_URL", None)  # each stack its own simulator
     env.update(extra)
     return env
 
@@ -147,7 +167,7 @@ class Distributed:
             vhost=vhost.replace("%2F", "/"),
             port_offset=free_port_offset(),
             log_dir=work_dir / "distributed",
-            extra_env={"OMS_LOG_LEVEL": "WARNING"},
+            extra_env={"OMS_LOG_LEVEL": "WARNING", "OMS_TENANT_DIR": str(bench_tenant_dir())},
             replicas=replicas,  # {"order": 2}: two order processes on one port (SO_REUSEPORT)
         )
         self.stack.create_databases(drop=True)

@@ -17,7 +17,6 @@ the API's own answer for scripts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -27,7 +26,6 @@ from decimal import Decimal, InvalidOperation
 
 import grpc
 import pika
-from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from google.type import date_pb2
@@ -39,8 +37,9 @@ from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
 from omsctl import changes as ch
 from omsctl import display as d
-from omsctl import planning, production
+from omsctl import materials, planning, production
 from omsctl.client import Client, NoToken, UsageError, is_uuid, match_option
+from omsctl.output import as_json, emit, more
 
 SERVICE_NAMES = {
     "customer": "oms.customer.v1.CustomerService",
@@ -196,22 +195,7 @@ def choice(enum_prefix: str, names: list[str]) -> Callable[[str], str]:
 # --- output ---
 
 
-def emit(lines: list[str]) -> None:
-    print("\n".join(lines))
-
-
-def as_json(value) -> None:
-    if isinstance(value, list):
-        doc = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in value]
-    else:
-        doc = json_format.MessageToDict(value, preserving_proto_field_name=True)
-    print(json.dumps(doc, ensure_ascii=False, indent=2))
-
-
-def more(token: str, as_json_: bool) -> None:
-    """Where the next page starts: after the table, or on stderr when stdout is JSON."""
-    if token:
-        print(f"下一页 next page: --page-token {token}", file=sys.stderr if as_json_ else sys.stdout)
+# emit, as_json, more: omsctl/output.py
 
 
 def when(c: Client, message, field: str, seconds: bool = False) -> str:
@@ -1501,6 +1485,7 @@ def build_parser() -> Parser:
     sp.add_argument("--amqp", default=os.environ.get("OMS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"))
     sp.add_argument("--release", default=os.environ.get("OMS_RELEASE", ""))
     planning.register(add, paging)  # batches, board, rule-dry-run: omsctl/planning.py
+    materials.register(add, paging)  # stock, reservations, issue: omsctl/materials.py
     add("token", cmd_token, "print a bearer token for the chosen tenant/user/roles")
     p.commands = sub.choices
     return p

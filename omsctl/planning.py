@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 
 import grpc
-from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -19,6 +18,7 @@ from oms.inventory.v1 import inventory_pb2
 from oms.production.v1 import production_pb2
 from omsctl import display as d
 from omsctl.client import Client, UsageError
+from omsctl.output import as_json
 
 STAGES = ["STAGE_TO_SCHEDULE", "STAGE_IN_PROCESS", "STAGE_QC_PASSED", "STAGE_READY_TO_SHIP"]
 BATCH_LABELS = {"BATCH_STATE_PLANNED": "已合并 Planned", "BATCH_STATE_CANCELLED": "已取消 Cancelled"}
@@ -75,14 +75,6 @@ def _days(text: str) -> int:
     return int(text)
 
 
-def _print_json(message) -> None:
-    print(
-        json.dumps(
-            json_format.MessageToDict(message, preserving_proto_field_name=True), ensure_ascii=False, indent=2
-        )
-    )
-
-
 def configuration_text(c: production_pb2.Configuration) -> str:
     return " / ".join(x for x in (c.product_model, c.surface_treatment, c.colour, c.packaging) if x) or d.NONE
 
@@ -99,7 +91,7 @@ def cmd_batches(c: Client, a) -> int:
     )
     reply = c.call("production", "ListBatchTasks", request)
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     rows = []
     for t in reply.batch_tasks:
@@ -139,7 +131,7 @@ def cmd_board(c: Client, a) -> int:
     )
     reply = c.call("production", "GetBoard", request)
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     print("\n".join(board_lines(reply, c.workshop_name)))
     return 0
@@ -254,7 +246,7 @@ def _show_merge(c: Client, a) -> int:
         ),
     )
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     print("\n".join(merge_lines(reply)))
     return 0
@@ -324,7 +316,7 @@ def _show_lock(c: Client, a) -> int:
         ),
     )
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     out = d.card(
         [

@@ -7,17 +7,15 @@ English label (in-process, 加工中, "In process")."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable
-
-from google.protobuf import json_format
 
 from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from omsctl import display as d
 from omsctl.client import Client, UsageError, is_uuid
+from omsctl.output import as_json
 
 STAGES = ["to_schedule", "in_process", "qc_passed", "ready_to_ship", "shipped"]
 STAGE_HELP = (
@@ -89,14 +87,6 @@ def resolve_work_order(c: Client, text: str) -> str:
     return reply.work_orders[0].work_order_id
 
 
-def _print_json(value) -> None:
-    if isinstance(value, list):
-        doc = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in value]
-    else:
-        doc = json_format.MessageToDict(value, preserving_proto_field_name=True)
-    print(json.dumps(doc, ensure_ascii=False, indent=2))
-
-
 def _product(line: production_pb2.WorkOrderLine) -> str:
     return " ".join(x for x in (line.product_model, line.colour, line.surface_treatment, line.packaging) if x)
 
@@ -122,7 +112,7 @@ def cmd_work_orders(c: Client, a) -> int:
             request.order_no = a.order.upper()
     reply = c.call("production", "ListWorkOrders", request)
     if a.json:
-        _print_json(list(reply.work_orders))
+        as_json(list(reply.work_orders))
     else:
         rows = []
         for w in reply.work_orders:
@@ -189,7 +179,7 @@ def cmd_work_order_show(c: Client, a) -> int:
         production_pb2.ListWorkOrderRevisionsRequest(work_order_id=work_order_id),
     ).revisions
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     out = work_order_card(c, reply.work_order)
     if reply.stage_reports:
@@ -225,7 +215,7 @@ def cmd_stage(c: Client, a) -> int:
     )
     reply = c.call("production", "ReportStage", request)
     if a.json:
-        _print_json(reply)
+        as_json(reply)
         return 0
     print("\n".join(["已报工 reported:", *work_order_card(c, reply.work_order)]))
     return 0

@@ -137,7 +137,7 @@ def check_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(api: Api
     differences = {d.order_no: (d.would_batch, d.did_batch_no) for d in tried.differences}
     assert {no: differences.get(no) for no in mine} == dict.fromkeys(mine, (0, batch.batch_no))
     assert any(set(b.order_nos) == mine and b.batch_no == batch.batch_no for b in tried.made)
-    assert tried.did_merge - tried.would_merge >= 3
+    assert tried.did_merge >= 3  # (other scenarios' orders may merge either way: not counted here)
     # The rule as the file has it replays to what happened, for these orders.
     same = api.production.DryRunRule(
         production_pb2.DryRunRuleRequest(kind="batch_merge", name="merge_same_configuration"),

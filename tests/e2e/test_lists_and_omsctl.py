@@ -668,3 +668,35 @@ def test_omsctl_reroutes_a_line_as_a_planner_and_the_audit_shows_it(api, md):
         "--roles", "sales", addr=addr, check=False,
     )  # fmt: skip
     assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr, refused.stderr
+
+
+def test_omsctl_shows_stock_an_orders_reservation_and_issues_it(api, md):
+    addr = api.addresses["order"]
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    created = omsctl(
+        "order", "create", "--customer", customer.code, "--due", DUE,
+        "--line", "SP-08 弹片 spring clip:10,000::本色:无:5",
+        *SALES, addr=addr,
+    ).stdout  # fmt: skip
+    [order_no] = [w for w in created.split() if w.startswith("HW-")]
+    steel = "65Mn 弹簧钢带 spring steel strip"
+    before = {r[0]: r for r in (cells(x) for x in omsctl("stock", addr=addr).stdout.splitlines()[1:])}
+    on_hand = float(before[steel][2].replace(",", ""))
+    omsctl("order", "approve", order_no, *APPROVER, addr=addr)
+
+    card = omsctl("reservations", "--order", order_no, addr=addr).stdout
+    assert re.search(r"^状态 State +已预留 Held$", card, re.M), card
+    assert rows_of(card, steel) == [[steel, "kg", "100", "100", "0", "0"]]  # 10,000 × 0.01 kg
+    assert order_no in omsctl("reservations", "--material", steel, addr=addr).stdout
+
+    done = omsctl("issue", order_no, "--user", "仓库老张", "--roles", "warehouse", addr=addr).stdout
+    assert re.search(r"^状态 State +已领料 Issued$", done, re.M), done
+    assert rows_of(done, steel) == [[steel, "kg", "100", "0", "100", "0"]]
+    after = {r[0]: r for r in (cells(x) for x in omsctl("stock", addr=addr).stdout.splitlines()[1:])}
+    assert float(after[steel][2].replace(",", "")) == on_hand - 100  # left the warehouse
+    # a second issue has nothing left to hand out
+    again = omsctl("issue", order_no, "--roles", "warehouse", addr=addr, check=False)
+    assert again.returncode != 0 and "FAILED_PRECONDITION" in again.stderr, again.stderr
+    # sales may not issue material
+    refused = omsctl("issue", order_no, *SALES, addr=addr, check=False)
+    assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr, refused.stderr

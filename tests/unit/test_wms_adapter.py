@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ WH = "hardware"
 
 @pytest.fixture
 def wms(wms_simulator):
-    adapter = HttpWms(wms_simulator.url, timeout_s=0.5, breaker=new_breaker(fail_max=3, reset_timeout_s=0.3))
+    adapter = HttpWms(wms_simulator.url, timeout_s=0.5, breaker=new_breaker(fail_max=3, reset_timeout_s=60))
     adapter.seed_stock(
         WH,
         [
@@ -176,6 +177,14 @@ def test_a_wms_slower_than_our_timeout_is_given_up_at_the_timeout(wms, wms_simul
     assert 0.4 < time.monotonic() - started < 1.0
 
 
+def reset_time_passes(wms: HttpWms) -> None:
+    """The breaker's reset time elapses: moved back rather than slept through, so how busy the
+    machine is cannot decide what the breaker does."""
+    wms.breaker._state_storage.opened_at = datetime.now(UTC) - timedelta(
+        seconds=wms.breaker.reset_timeout + 1
+    )
+
+
 def test_the_breaker_opens_after_repeated_failures_and_closes_after_its_reset_time(wms, wms_simulator):
     assert breaker_metric(wms) == 0
     wms_simulator.set_faults(error_rate=1.0)
@@ -190,13 +199,13 @@ def test_the_breaker_opens_after_repeated_failures_and_closes_after_its_reset_ti
     with pytest.raises(WmsUnavailable) as raised:
         wms.stock(WH, [STEEL])
     assert time.monotonic() - started < 0.2  # not sent: no wait for the WMS
-    held_back = f"circuit breaker open: {wms.label} failed repeatedly, calls are held back for up to 0.3 s"
+    held_back = f"circuit breaker open: {wms.label} failed repeatedly, calls are held back for up to 60 s"
     assert held_back in str(raised.value)
     assert "nothing was sent, retry later" in str(raised.value)
     assert calls("stock", "ok") == sent_before
     assert calls("stock", "open") >= 1
 
-    time.sleep(0.35)  # reset time: one trial call goes through, succeeds, and closes the breaker
+    reset_time_passes(wms)  # one trial call goes through, succeeds, and closes the breaker
     assert wms.stock(WH, [STEEL])[STEEL].on_hand == 100.0
     assert (wms.breaker_state, breaker_metric(wms)) == ("closed", 0)
 
@@ -207,19 +216,24 @@ def test_a_failed_trial_call_opens_the_breaker_again(wms, wms_simulator):
         with pytest.raises(WmsUnavailable, match="connection refused"):
             wms.stock(WH, [STEEL])
     assert wms.breaker_state == "open"
-    time.sleep(0.35)
+    reset_time_passes(wms)
     with pytest.raises(WmsUnavailable, match="connection refused"):  # the trial call, still down
         wms.stock(WH, [STEEL])
     assert (wms.breaker_state, breaker_metric(wms)) == ("open", 2)
 
     # while a trial call is on its way the breaker is half-open
     wms_simulator.online()
-    wms_simulator.set_faults(latency_ms=300)
-    time.sleep(0.35)
-    trial = threading.Thread(target=wms.stock, args=(WH, [STEEL]))
+    wms_simulator.set_faults(latency_ms=1500)
+    reset_time_passes(wms)
+    patient = HttpWms(wms.base_url, timeout_s=5, breaker=wms.breaker)  # waits out the slow trial
+    trial = threading.Thread(target=patient.stock, args=(WH, [STEEL]))
     trial.start()
-    time.sleep(0.15)
-    assert (wms.breaker_state, breaker_metric(wms)) == ("half-open", 1)
+    seen = []
+    deadline = time.monotonic() + 1.4  # the trial call takes 1.5 s
+    while time.monotonic() < deadline and seen[-1:] != [("half-open", 1)]:
+        seen.append((wms.breaker_state, breaker_metric(wms)))
+        time.sleep(0.01)
+    assert seen[-1] == ("half-open", 1), seen[-5:]
     trial.join()
     assert (wms.breaker_state, breaker_metric(wms)) == ("closed", 0)
 
