@@ -137,7 +137,8 @@ class Demo(Section):
 
 class Wms(Section):
     """[wms]: the warehouse of the plant's WMS this business line draws materials from ("" = the
-    tenant id). Two lines naming one warehouse share its stock."""
+    tenant id). One per business line: reservations are kept per line, so two lines sharing a
+    warehouse could promise the same stock (docs/wms-adapter.md)."""
 
     warehouse: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$", max_length=32)] = ""
 
