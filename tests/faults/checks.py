@@ -63,12 +63,16 @@ class Databases:
         return found
 
     def workshops_of_orders(self, order_ids: list[str]) -> dict[str, set[str]]:
+        """order_id -> every workshop its lines pass (their route; the line's workshop without one):
+        production makes one work order per routed workshop step."""
         out: dict[str, set[str]] = {oid: set() for oid in order_ids}
         if order_ids:
-            for oid, ws in self.rows(
-                "order", "SELECT order_id, workshop FROM order_lines WHERE order_id = ANY(%s)", (order_ids,)
+            for oid, ws, route in self.rows(
+                "order",
+                "SELECT order_id, workshop, route FROM order_lines WHERE order_id = ANY(%s)",
+                (order_ids,),
             ):
-                out[oid].add(ws)
+                out[oid] |= set(route or [ws])
         return out
 
     def work_orders_of(self, order_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
@@ -174,7 +178,7 @@ def verdict(db: Databases, prefix: str, orders: list[LogicalOrder]) -> Verdict:
         v.note(
             "duplicated", f"orders with request ids the load never sent: {sorted(unknown)[:3]}", len(unknown)
         )
-    # Every order the database holds as approved: exactly one work order per distinct workshop.
+    # Every order the database holds as approved: exactly one work order per routed workshop.
     approved = [rows[0][0] for rows in in_db.values() if rows and rows[0][2] == APPROVED]
     pending = [rows[0][0] for rows in in_db.values() if rows and rows[0][2] != APPROVED]
     expected = db.workshops_of_orders(approved)

@@ -39,21 +39,25 @@ CHANNEL_OPTIONS = [
 
 
 def line_sets() -> list[list[order_pb2.OrderLine]]:
-    """Small quantities (stock is only checked, never reserved, so it never runs out) over one,
-    two and three lines, the last with two lines in one workshop: one work order per workshop."""
+    """Small quantities (a few kg of the demo stock reserved per order: hundreds of orders fit)
+    over one, two and three lines, routed by tenants/hardware.toml (HB-2040 stamping-1 → plating
+    → assembly; BK-310 and SP-08 stamping-1): one work order per routed workshop."""
     return [
         [scenario.line(qty=10)],
-        [scenario.line(qty=10), scenario.line("BK-310 支架 bracket", 5, "assembly", "", "")],
+        [scenario.line(qty=10), scenario.line("BK-310 支架 bracket", 5, "", "", "")],
         [
             scenario.line(qty=10),
-            scenario.line("SP-08 弹片 spring clip", 20, "stamping-1", "本色 natural", "无 none"),
-            scenario.line("BK-310 支架 bracket", 5, "plating", "黑色 black", "电镀 plating"),
+            scenario.line("SP-08 弹片 spring clip", 20, "", "本色 natural", "无 none"),
+            scenario.line("BK-310 支架 bracket", 5, "", "黑色 black", "电镀 plating"),
         ],
     ]
 
 
+ROUTES = {"HB-2040 铰链 hinge": ("stamping-1", "plating", "assembly")}
+
+
 def workshops_of(lines) -> set[str]:
-    return {x.workshop for x in lines}
+    return {ws for x in lines for ws in ROUTES.get(x.product_model, ("stamping-1",))}
 
 
 @dataclass
