@@ -4,7 +4,9 @@ notifications per work order, outboxes, queues and dead letters."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -258,3 +260,61 @@ def wait_drained(
             why = f"database: {exc}"
         time.sleep(0.3)
     return time.monotonic() - started, why
+
+
+OPEN = ("held", "frozen")  # reservation states that hold stock (services/inventory/domain/reservation.py)
+
+
+def reservation_problems(db: Databases, wms_url: str, approved: list[str], timeout_s: float) -> list[str]:
+    """Materials after everything: each approved order reserved exactly once; each balance's
+    `reserved` equal to the open reservations' lines (nothing over-committed or leaked by a retry);
+    and, once the sync job has caught up, the WMS holding exactly the ledger's open reservations."""
+    problems = []
+    found = db.rows("inventory", "SELECT order_id FROM reservations WHERE order_id = ANY(%s)", (approved,))
+    reserved = Counter(oid for (oid,) in found)
+    unreserved = [oid for oid in approved if reserved[oid] == 0]
+    if unreserved:
+        problems.append(f"{len(unreserved)} approved order(s) without a reservation, e.g. {unreserved[:3]}")
+    balances = {
+        (t, m): r
+        for t, m, r in db.rows("inventory", "SELECT tenant_id, material, reserved FROM material_balances")
+    }
+    held = {
+        (t, m): int(r)
+        for t, m, r in db.rows(
+            "inventory",
+            "SELECT r.tenant_id, l.material, SUM(l.reserved) FROM reservation_lines l "
+            "JOIN reservations r ON r.reservation_id = l.reservation_id "
+            "WHERE r.state = ANY(%s) GROUP BY 1, 2",
+            (list(OPEN),),
+        )
+    }
+    off = {
+        k: (balances.get(k, 0), held.get(k, 0))
+        for k in balances.keys() | held.keys()
+        if balances.get(k, 0) != held.get(k, 0)
+    }
+    if off:
+        shown = dict(list(off.items())[:3])
+        problems.append(f"balances differ from the open reservations (balance, lines): {shown}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        unsynced = db.rows("inventory", "SELECT order_no FROM reservations WHERE NOT wms_synced")
+        if not unsynced or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if unsynced:
+        problems.append(f"{len(unsynced)} reservation(s) never reached the WMS, e.g. {unsynced[:3]}")
+        return problems
+    ledger = db.rows(
+        "inventory",
+        "SELECT tenant_id, count(*) FROM reservations WHERE state = ANY(%s) GROUP BY 1",
+        (list(OPEN),),
+    )
+    for tenant, count in ledger:
+        url = f"{wms_url}/v1/warehouses/{tenant}/reservations?state=open"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            items = json.load(answer)["items"]
+        if len(items) != count:
+            problems.append(f"{tenant}: the ledger holds {count} open reservation(s), the WMS {len(items)}")
+    return problems
