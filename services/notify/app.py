@@ -32,7 +32,20 @@ def wire(ctx: ServiceContext) -> Wiring:
                 "work_order_created",
                 consumers.on_work_order_created(workshop),
                 name="tell_workshop_lead_of_work_order",
-            )
+            ),
+            # A changed colour must reach the shop floor before the wrong parts are plated.
+            Subscription(
+                "production",
+                "work_order_revised",
+                consumers.on_work_order_revised(workshop),
+                name="tell_workshop_lead_of_revision",
+            ),
+            Subscription(
+                "production",
+                "work_order_cancelled",
+                consumers.on_work_order_cancelled(workshop),
+                name="tell_workshop_lead_of_cancellation",
+            ),
         ],
     )
 

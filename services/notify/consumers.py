@@ -7,8 +7,14 @@ from collections.abc import Callable
 
 from oms.production.v1 import production_pb2
 from services.chassis import identity
-from services.chassis.events import ReceivedEvent
-from services.notify.domain.model import NewWorkOrder, Workshop
+from services.chassis.events import MalformedEvent, ReceivedEvent
+from services.notify.domain.model import (
+    CancelledWorkOrder,
+    LineChange,
+    NewWorkOrder,
+    RevisedWorkOrder,
+    Workshop,
+)
 from services.notify.service_layer import handlers
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
@@ -29,3 +35,64 @@ def on_work_order_created(workshops: WorkshopDirectory):
         handlers.tell_workshop_lead_of(work_order, workshop, event.event_id, uow)
 
     return tell_workshop_lead_of_work_order
+
+
+def on_work_order_revised(workshops: WorkshopDirectory):
+    def tell_workshop_lead_of_revision(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+        """production.work_order_revised -> what changed, to the workshop lead. Every revision is
+        told (no stale filter): revision 3's changes are relative to 2, so a lead who missed 2
+        would miss what it changed."""
+        msg = event.as_proto(production_pb2.WorkOrderRevised)
+        _check_work_order(event, msg.work_order_no, msg.workshop)
+        if msg.revision < 2 or msg.revision <= msg.previous_revision:
+            raise MalformedEvent(
+                f"work_order_revised {event.event_id} goes from revision {msg.previous_revision}"
+                f" to {msg.revision}"
+            )
+        work_order = RevisedWorkOrder(
+            work_order_no=msg.work_order_no,
+            order_no=msg.order_no,
+            revision=msg.revision,
+            stage=_stage_name(msg.stage),
+            previous_due_date=msg.previous_due_date,
+            due_date=msg.due_date,
+            changes=[LineChange(c.line_no, c.product_model, c.field, c.before, c.after) for c in msg.changes],
+        )
+        workshop = workshops(identity.current().tenant_id, msg.workshop)
+        handlers.tell_workshop_lead_of_revised(work_order, workshop, event.event_id, uow)
+
+    return tell_workshop_lead_of_revision
+
+
+def on_work_order_cancelled(workshops: WorkshopDirectory):
+    def tell_workshop_lead_of_cancellation(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+        """production.work_order_cancelled -> stop work, to the workshop lead."""
+        msg = event.as_proto(production_pb2.WorkOrderCancelled)
+        _check_work_order(event, msg.work_order_no, msg.workshop)
+        if msg.good_quantity < 0 or msg.scrap_quantity < 0:
+            raise MalformedEvent(
+                f"work_order_cancelled {event.event_id} has good {msg.good_quantity},"
+                f" scrap {msg.scrap_quantity}"
+            )
+        work_order = CancelledWorkOrder(
+            work_order_no=msg.work_order_no,
+            order_no=msg.order_no,
+            stage=_stage_name(msg.stage),
+            good_quantity=msg.good_quantity,
+            scrap_quantity=msg.scrap_quantity,
+            reason=msg.reason,
+        )
+        workshop = workshops(identity.current().tenant_id, msg.workshop)
+        handlers.tell_workshop_lead_of_cancelled(work_order, workshop, event.event_id, uow)
+
+    return tell_workshop_lead_of_cancellation
+
+
+def _check_work_order(event: ReceivedEvent, work_order_no: str, workshop: str) -> None:
+    if not work_order_no or not workshop:
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has no work order number or no workshop")
+
+
+def _stage_name(number: int) -> str:
+    known = production_pb2.Stage.DESCRIPTOR.values_by_number.get(number)
+    return known.name if known is not None else str(number)

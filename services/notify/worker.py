@@ -218,3 +218,11 @@ class NotifyWorker:
     @poison_proof_event_handler("production", "work_order_created", requeue_on_error=True)
     def on_work_order_created(self, payload: dict) -> None:
         self.deliver("production", "work_order_created", payload)
+
+    @poison_proof_event_handler("production", "work_order_revised", requeue_on_error=True)
+    def on_work_order_revised(self, payload: dict) -> None:
+        self.deliver("production", "work_order_revised", payload)
+
+    @poison_proof_event_handler("production", "work_order_cancelled", requeue_on_error=True)
+    def on_work_order_cancelled(self, payload: dict) -> None:
+        self.deliver("production", "work_order_cancelled", payload)

@@ -316,3 +316,25 @@ def check_a_colour_change_freezes_revises_and_moves_the_reservation(api: Api) ->
         STEEL: round(qty * 0.12, 6),
         GOLD: round(gold.available, 6),
     }
+
+    # The plating lead is told of the new colour at once (newest notice first, after the one that
+    # announced the work order), so no part is plated silver after the change.
+    from oms.notify.v1 import notify_pb2
+
+    plating_no = after["plating"].work_order_no
+
+    def told_of_revision() -> list[notify_pb2.Notification] | None:
+        notes = api.notify.ListNotifications(
+            notify_pb2.ListNotificationsRequest(reference=plating_no), metadata=PLANNER.metadata()
+        ).notifications
+        return list(notes) if any(n.subject.startswith("工单变更") for n in notes) else None
+
+    notes = eventually("the plating lead told of the revision", told_of_revision)
+    assert [(n.recipient, n.subject) for n in notes] == [
+        ("李秀英", f"工单变更 work order revised: {plating_no} rev 2"),
+        ("李秀英", f"新工单 New work order {plating_no}"),
+    ]
+    assert notes[0].body == (
+        f"电镀车间 Plating: 订单 {order.order_no}, 阶段 stage 待排产 to schedule: "
+        "HB-2040 铰链 hinge: 颜色 colour 银色 silver → 金色 gold"
+    )

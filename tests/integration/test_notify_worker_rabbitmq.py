@@ -1,7 +1,8 @@
 """The nameko worker on real RabbitMQ: poison that kombu cannot even decode (not JSON, a content
 type nameko does not accept) is dead-lettered with its reason instead of killing the container
 (which then met the same message after every restart); a malformed envelope too; and the worker
-goes on telling workshop leads of real work orders."""
+goes on telling workshop leads of real work orders, and of their revisions and cancellations
+(once each, however often the broker delivers them)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import pika
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from services.chassis.consumer import Subscription
 from services.chassis.dead_letters import dead_letter_queue, list_dead_letters
 from services.chassis.rabbit import queue_depth
 from services.notify.adapters.tables import notifications
+from services.notify.app import nameko_queue
 from services.stack import NAMEKO_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,5 +213,139 @@ def test_the_nameko_worker_retries_through_delay_tiers_and_dead_letters_with_the
     finally:
         admin.execute(f'ALTER DATABASE "{db_name}" ALLOW_CONNECTIONS true')
         admin.close()
+        stop(worker)
+        engine.dispose()
+
+
+def production_event(event_type: str, data: dict) -> tuple[str, bytes]:
+    event_id = str(uuid.uuid4())
+    body = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "tenant_id": "hardware",
+        "source": "production",
+        "occurred_at": "2026-11-26T02:00:00+00:00",
+        "data": data,
+    }
+    return event_id, json.dumps(body, ensure_ascii=False).encode()
+
+
+def consumed(metrics_port: int, event_type: str, outcome: str) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("oms_events_consumed_total{")
+        and f'event_type="{event_type}"' in line
+        and f'outcome="{outcome}"' in line
+    )
+
+
+def test_the_nameko_worker_tells_the_plating_lead_of_a_revision_and_a_cancellation_once_each(
+    fresh_database, fresh_vhost, tmp_path
+):
+    """A colour change must reach the plating line before the wrong parts are plated: the worker
+    reads work_order_revised and work_order_cancelled from their own queues, stores one notice
+    per event for the workshop's lead, and a second delivery of the same event stores none."""
+    db_url = fresh_database("notify")
+    amqp_url = fresh_vhost("notify-revised")
+    metrics_port = free_port()
+    worker = start_worker(db_url, amqp_url, tmp_path, metrics_port)
+    engine = create_engine(db_url)
+    queues = {
+        event_type: nameko_queue("", Subscription("production", event_type, lambda _e, _u: None, "x"))
+        for event_type in ("work_order_revised", "work_order_cancelled")
+    }
+    wo = "HW-WO-20261126-00007-02"
+    try:
+        for queue in queues.values():
+            wait_until(lambda q=queue: consumers_on(amqp_url, q) == 1, what=f"nameko consuming {queue}")
+        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = conn.channel()
+        revised_id, revised = production_event(
+            "work_order_revised",
+            {
+                "work_order_id": str(uuid.uuid4()),
+                "work_order_no": wo,
+                "order_id": str(uuid.uuid4()),
+                "order_no": "HW-20261126-00007",
+                "workshop": "plating",
+                "previous_revision": 1,
+                "revision": 2,
+                "order_revision": 2,
+                "change_id": str(uuid.uuid4()),
+                "stage": "STAGE_TO_SCHEDULE",
+                "previous_due_date": "2026-12-20",
+                "due_date": "2026-12-20",
+                "lines": [{"product_model": "HB-2040 铰链 hinge", "quantity": 5000, "colour": "金色 gold"}],
+                "changes": [
+                    {
+                        "line_no": 1,
+                        "product_model": "HB-2040 铰链 hinge",
+                        "field": "colour",
+                        "before": "银色 silver",
+                        "after": "金色 gold",
+                    }
+                ],
+            },
+        )
+        # As production's relay publishes: persistent JSON, message_id = the event's id.
+        props = pika.BasicProperties(content_type="application/json", message_id=revised_id, delivery_mode=2)
+        channel.basic_publish("production.events", "work_order_revised", revised, props)
+
+        def notices() -> list:
+            with engine.connect() as c:
+                query = select(notifications).where(notifications.c.reference == wo)
+                return c.execute(query.order_by(notifications.c.created_at)).all()
+
+        wait_until(lambda: len(notices()) == 1, what="the plating lead told of the revision")
+        [note] = notices()
+        assert (note.recipient, note.recipient_role, note.event_id) == ("李秀英", "workshop_lead", revised_id)
+        assert note.subject == f"工单变更 work order revised: {wo} rev 2"
+        assert note.body.endswith("HB-2040 铰链 hinge: 颜色 colour 银色 silver → 金色 gold")
+
+        # The broker delivers the same event again (a redelivery after a lost ack): nothing new.
+        channel.basic_publish("production.events", "work_order_revised", revised, props)
+        wait_until(
+            lambda: consumed(metrics_port, "work_order_revised", "duplicate") == 1,
+            what="the second delivery seen as a duplicate",
+        )
+        assert len(notices()) == 1
+
+        cancelled_id, cancelled = production_event(
+            "work_order_cancelled",
+            {
+                "work_order_id": str(uuid.uuid4()),
+                "work_order_no": wo,
+                "order_id": str(uuid.uuid4()),
+                "order_no": "HW-20261126-00007",
+                "workshop": "plating",
+                "revision": 2,
+                "stage": "STAGE_IN_PROCESS",
+                "good_quantity": 40,
+                "scrap_quantity": 2,
+                "reason": "订单已取消 order cancelled",
+            },
+        )
+        props = pika.BasicProperties(
+            content_type="application/json", message_id=cancelled_id, delivery_mode=2
+        )
+        for _ in range(2):
+            channel.basic_publish("production.events", "work_order_cancelled", cancelled, props)
+        conn.close()
+        wait_until(
+            lambda: consumed(metrics_port, "work_order_cancelled", "duplicate") == 1,
+            what="the cancellation handled, its second delivery a duplicate",
+        )
+        assert [(n.event_id, n.subject) for n in notices()] == [
+            (revised_id, f"工单变更 work order revised: {wo} rev 2"),
+            (cancelled_id, f"工单取消 work order cancelled: {wo}, 已完成 good 40 / 报废 scrap 2"),
+        ]
+        assert consumed(metrics_port, "work_order_cancelled", "ok") == 1
+        assert queue_depth(amqp_url, dead_letter_queue("notify")) == 0
+        assert worker.poll() is None
+    finally:
         stop(worker)
         engine.dispose()

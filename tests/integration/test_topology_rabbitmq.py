@@ -27,6 +27,8 @@ def queue_exists(amqp_url: str, queue: str) -> bool:
     [
         ("production", "{release}.production.events"),
         ("notify", "evt-production-work_order_created--notify-{release}.on_work_order_created"),
+        ("notify", "evt-production-work_order_revised--notify-{release}.on_work_order_revised"),
+        ("notify", "evt-production-work_order_cancelled--notify-{release}.on_work_order_cancelled"),
     ],
 )
 def test_migrate_declares_the_services_queues(service, queue, fresh_database, amqp_url):

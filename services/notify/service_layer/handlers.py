@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
-from services.notify.domain.model import NewWorkOrder, Notification, Workshop, tell_workshop_lead
+from services.notify.domain.model import (
+    CancelledWorkOrder,
+    NewWorkOrder,
+    Notification,
+    RevisedWorkOrder,
+    Workshop,
+    tell_workshop_lead,
+    tell_workshop_lead_of_cancellation,
+    tell_workshop_lead_of_revision,
+)
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,37 @@ def tell_workshop_lead_of(
         event_id=event_id,
         now=datetime.now(UTC),
     )
+    _send(note, uow)
+
+
+def tell_workshop_lead_of_revised(
+    work_order: RevisedWorkOrder, workshop: Workshop, event_id: str, uow: NotifyUnitOfWork
+) -> None:
+    """The lead of a revised work order is told what changed (in the consumer's unit of work)."""
+    note = tell_workshop_lead_of_revision(
+        notification_id=str(uuid.uuid4()),
+        workshop=workshop,
+        work_order=work_order,
+        event_id=event_id,
+        now=datetime.now(UTC),
+    )
+    _send(note, uow)
+
+
+def tell_workshop_lead_of_cancelled(
+    work_order: CancelledWorkOrder, workshop: Workshop, event_id: str, uow: NotifyUnitOfWork
+) -> None:
+    note = tell_workshop_lead_of_cancellation(
+        notification_id=str(uuid.uuid4()),
+        workshop=workshop,
+        work_order=work_order,
+        event_id=event_id,
+        now=datetime.now(UTC),
+    )
+    _send(note, uow)
+
+
+def _send(note: Notification, uow: NotifyUnitOfWork) -> None:
     uow.notifications.add(note)
     # The delivery channel (WeChat Work, SMS) plugs in here; until then the record is the message.
     log.info("notify %s (%s): %s", note.recipient, note.recipient_role, note.subject)
