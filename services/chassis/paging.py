@@ -11,7 +11,7 @@ import base64
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from services.chassis.errors import FieldViolation, InvalidArgument
@@ -70,10 +70,15 @@ def day_part(text: str) -> date:
 
 
 def instant_part(text: str) -> datetime:
+    """An instant with its offset, as UTC: a forged one at the edge of the calendar
+    ("0001-01-01T00:00:00+01:00") fails here, as a bad token, not later in the query."""
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError("an instant without an offset")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("an instant outside the calendar") from None
 
 
 def matching(pattern: str) -> Callable[[str], str]:

@@ -18,6 +18,11 @@ from services.production.service_layer.unit_of_work import ProductionUnitOfWork
 
 Handler = Callable[[ReceivedEvent, ProductionUnitOfWork], None]
 
+# The order contract's limits (OrderLine, CreateOrderRequest.lines): an event past them was not
+# written by the order service, and making work orders of it would only spread the damage.
+MAX_LINES = 200
+MAX_QUANTITY = 10_000_000
+
 
 def _due(event: ReceivedEvent, text: str) -> date:
     try:
@@ -29,8 +34,18 @@ def _due(event: ReceivedEvent, text: str) -> date:
 def routed_lines(event: ReceivedEvent, lines: Iterable[order_pb2.OrderLine]) -> list[RoutedLine]:
     """Each line with its route (the tenant's routing as the order service stored it); a line
     without one is made where it says (its workshop)."""
+    lines = list(lines)
+    if len(lines) > MAX_LINES:
+        raise MalformedEvent(
+            f"{event.event_type} {event.event_id} has {len(lines)} lines (at most {MAX_LINES})"
+        )
     out = []
     for x in lines:
+        if not x.product_model or not 0 < x.quantity <= MAX_QUANTITY:
+            raise MalformedEvent(
+                f"{event.event_type} {event.event_id}: line {x.line_no} has model {x.product_model[:64]!r} "
+                f"and quantity {x.quantity} (a model, and 1-{MAX_QUANTITY})"
+            )
         route = tuple(x.route) or ((x.workshop,) if x.workshop else ())
         if not route:
             raise MalformedEvent(
@@ -126,8 +141,8 @@ def revise_work_orders(bom_of: BomOf) -> Handler:
 def cancel_work_orders(event: ReceivedEvent, uow: ProductionUnitOfWork) -> None:
     """order.order_cancelled -> every work order of the order cancelled."""
     msg = event.as_proto(order_pb2.OrderCancelled)
-    if not msg.order_id:
-        raise MalformedEvent(f"order_cancelled {event.event_id} has no order id")
+    if not msg.order_id or msg.version < 1:
+        raise MalformedEvent(f"order_cancelled {event.event_id} has no order id or version")
     handlers.cancel_work_orders(msg.order_id, msg.order_no, msg.version, msg.reason, uow)
 
 

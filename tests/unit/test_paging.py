@@ -43,6 +43,8 @@ def test_a_token_round_trips_its_parts_through_their_parsers():
         (forge("2026-12-01|\x00' OR 1=1"), (day_part, uuid_part)),  # a NUL PostgreSQL would refuse
         (forge("2026-13-01|" + ID), (day_part, uuid_part)),
         (forge("2026-11-25T09:30:00|" + ID), (instant_part, uuid_part)),  # an instant needs its offset
+        (forge("0001-01-01T00:00:00+01:00|" + ID), (instant_part, uuid_part)),  # before year 1 in UTC
+        (forge("9999-12-31T23:59:59-01:00|" + ID), (instant_part, uuid_part)),  # after 9999 in UTC
         (forge(ID.upper()), (uuid_part,)),  # not what this service writes
         (forge("midea-sd"), (CODE,)),
         (forge("MIDEA-SD|extra"), (CODE,)),  # one part too many

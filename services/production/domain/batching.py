@@ -20,6 +20,9 @@ from services.chassis.events import DomainEvent
 from services.chassis.rules import CompiledRule, RuleFailed
 
 DEFAULT_WINDOW_HOURS = 72.0
+# A window longer than a year merges nothing a year would not (those orders are long made), and
+# a datetime minus ~18 million hours is before year 1 (OverflowError): a planner's 2147483648 is a year.
+MAX_WINDOW_HOURS = 366 * 24.0
 
 
 @dataclass(frozen=True, order=True)
@@ -145,9 +148,9 @@ def revise(existing: Sequence[Candidate], revised: Sequence[Candidate]) -> Revis
 
 def window_of(rule: CompiledRule) -> timedelta:
     hours = rule.param("window_hours", DEFAULT_WINDOW_HOURS)
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:  # NaN too
         hours = DEFAULT_WINDOW_HOURS  # a rule's params are the planner's: an odd one gets the default
-    return timedelta(hours=float(hours))
+    return timedelta(hours=min(float(hours), MAX_WINDOW_HOURS))
 
 
 def group_for(trigger: Candidate, candidates: Iterable[Candidate], window: timedelta) -> list[Candidate]:

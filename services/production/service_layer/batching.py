@@ -267,7 +267,7 @@ def _params(text: str) -> dict[str, Any]:
 
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[…]]] nested ~1000 deep
         raise bad(f"not JSON ({exc.args[0] if exc.args else exc})") from None
     if not isinstance(doc, dict):
         raise bad('not a JSON object, e.g. {"min_orders": 3, "window_hours": 72}')
