@@ -27,12 +27,16 @@ rule of that kind turns the kind off.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import cel
 
+from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.tenant_config import Rule, RuleKind, TenantConfig
 
 MAX_EXPRESSION = 2000  # characters; a request's candidate rule is untrusted input
@@ -166,6 +170,69 @@ def check_tenant_rules(tenant: TenantConfig) -> None:
     to enable): start-up calls this so a broken rule stops the service, naming it."""
     for name, rule in tenant.rules.items():
         compile_rule(name, rule.kind, rule.expression, rule.params, rule.description)
+
+
+def rule_to_try(
+    tenant: TenantConfig, kind: RuleKind, name: str = "", expression: str = "", params_json: str = ""
+) -> CompiledRule:
+    """The rule a dry-run replays (both services' DryRunRule), every part of the request checked,
+    INVALID_ARGUMENT naming the field: a rule of the tenant file by `name` (its own expression and
+    params unless the request gives others), a candidate `expression` (with `params_json`, or the
+    named rule's or the default's params), or, with neither, the tenant's active rule."""
+    mine = {n: r for n, r in tenant.rules.items() if r.kind == kind}
+    base = mine.get(name) if name else None
+    if name and base is None and not expression:
+        known = ", ".join(sorted(mine)) or "none"
+        raise InvalidArgument(
+            f"没有该规则 no {kind} rule named {name!r} in the tenant file",
+            [
+                FieldViolation(
+                    "name", f"not a {kind} rule of this tenant (its rules: {known}); or give an expression"
+                )
+            ],
+        )
+    if base is None and not name and not expression:
+        active = active_rule(tenant, kind)
+        if active is None:
+            raise InvalidArgument(
+                f"规则已停用 {kind} rules are turned off for this tenant",
+                [FieldViolation("name", "name a rule of the tenant file, or give an expression")],
+            )
+        base = Rule(kind=kind, expression=active.expression, params=dict(active.params))
+        name = active.name
+    fallback = base or DEFAULTS[kind]
+    params = _params(params_json) if params_json.strip() else dict(fallback.params)
+    try:
+        return compile_rule(name or "candidate", kind, expression or fallback.expression, params)
+    except RuleInvalid as exc:
+        raise InvalidArgument(
+            f"规则无效 rule invalid: {exc}", [FieldViolation("expression", str(exc))]
+        ) from None
+
+
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _params(text: str) -> dict[str, Any]:
+    """A candidate's params: a JSON object of named numbers, texts or flags (untrusted text)."""
+
+    def bad(why: str) -> InvalidArgument:
+        return InvalidArgument(f"params_json: {why}", [FieldViolation("params_json", why)])
+
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[…]]] nested ~1000 deep
+        raise bad(f"not JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(doc, dict):
+        raise bad('not a JSON object, e.g. {"min_orders": 3, "window_hours": 72}')
+    for key, value in doc.items():
+        if not _PARAM_NAME.match(key):
+            raise bad(f"{key[:64]!r} is not a parameter name (lower case letters, digits, _)")
+        if not isinstance(value, bool | int | float | str) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise bad(f"{key}: a parameter is a number, text or true/false")
+    return doc
 
 
 def _first_line(exc: Exception) -> str:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.chassis.errors import InvalidArgument
 from services.chassis.rules import (
     DEFAULTS,
     RuleFailed,
@@ -14,6 +15,7 @@ from services.chassis.rules import (
     active_rule,
     check_tenant_rules,
     compile_rule,
+    rule_to_try,
 )
 from services.chassis.tenant_config import Rule
 from services.chassis.tenants import load_tenants
@@ -130,3 +132,52 @@ def test_the_lock_rule_agrees_with_python_on_any_amount(amount, threshold):
     )
 
     assert rule.matches(order(amount)) is (amount > threshold)
+
+
+# What a dry-run replays (rule_to_try): both services' DryRunRule, one reading of the request.
+
+
+def test_a_named_rule_is_tried_as_the_file_has_it_or_with_other_params(tenants):
+    hardware = tenants["hardware"]
+
+    as_filed = rule_to_try(hardware, "batch_merge", "merge_same_configuration")
+    stricter = rule_to_try(
+        hardware, "batch_merge", "merge_same_configuration", params_json='{"min_orders": 4}'
+    )
+
+    assert (as_filed.expression, dict(as_filed.params)) == (
+        "orders.size() >= params.min_orders",
+        {"min_orders": 3, "window_hours": 72},
+    )
+    assert dict(stricter.params) == {"min_orders": 4}
+    assert as_filed.matches(group(*["PRIORITY_NORMAL"] * 3)) and not stricter.matches(
+        group(*["PRIORITY_NORMAL"] * 3)
+    )
+
+
+def test_nothing_named_tries_the_active_rule_and_a_candidate_takes_the_defaults_params(tenants):
+    assert rule_to_try(tenants["hardware"], "material_lock").name == "lock_large_orders"
+    candidate = rule_to_try(
+        tenants["hardware"], "material_lock", expression="order.amount_cny >= params.amount_cny"
+    )
+    assert candidate.name == "candidate" and dict(candidate.params) == {"amount_cny": 50000}
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (dict(name="merge_same_configuration"), "name"),  # a merge rule is not a lock rule
+        (dict(name="no_such_rule"), "name"),
+        (dict(expression="order.amount_cny >"), "expression"),
+        (dict(expression="true", params_json="{not json"), "params_json"),
+        (dict(expression="true", params_json="[1, 2]"), "params_json"),
+        (dict(expression="true", params_json="[" * 999 + "]" * 999), "params_json"),
+        (dict(expression="true", params_json='{"Amount": 1}'), "params_json"),
+        (dict(expression="true", params_json='{"amount": {"nested": 1}}'), "params_json"),
+    ],
+)
+def test_a_bad_request_to_try_a_rule_names_its_field(tenants, request_, field):
+    with pytest.raises(InvalidArgument) as refused:
+        rule_to_try(tenants["hardware"], "material_lock", **request_)
+
+    assert [v.field for v in refused.value.violations] == [field]

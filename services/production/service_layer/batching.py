@@ -4,23 +4,18 @@ batches; dry-run a candidate rule."""
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
 
 from services.chassis import identity
-from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.paging import page_size
-from services.chassis.rules import DEFAULTS, CompiledRule, RuleFailed, RuleInvalid, active_rule, compile_rule
+from services.chassis.rules import CompiledRule, RuleFailed, active_rule, rule_to_try
 from services.chassis.tenant_config import TenantConfig
 from services.chassis.uow import UowFactory
 from services.production.domain.batching import (
@@ -204,7 +199,6 @@ def get_batch_task(batch_id: str, uow: UowFactory[ProductionUnitOfWork]) -> Batc
 
 DEFAULT_DAYS = 30
 MAX_DIFFERENCES = 500
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -223,62 +217,9 @@ class DryRunResult:
 
 
 def candidate_rule(query: DryRunMerge, tenant: TenantConfig) -> CompiledRule:
-    """The rule to replay, every part of the request checked: a name from the tenant file (its
-    expression and params unless the request gives its own), or a candidate expression with
-    params. INVALID_ARGUMENT naming the field for anything wrong."""
-    mine = {n: r for n, r in tenant.rules.items() if r.kind == "batch_merge"}
-    base = mine.get(query.name) if query.name else None
-    if query.name and base is None and not query.expression:
-        known = ", ".join(sorted(mine)) or "none"
-        raise InvalidArgument(
-            f"没有该合并规则 no batch_merge rule named {query.name!r} in the tenant file",
-            [
-                FieldViolation(
-                    "name",
-                    f"not a batch_merge rule of this tenant (its rules: {known}); or give an expression",
-                )
-            ],
-        )
-    if base is None and not query.name and not query.expression:
-        active = active_rule(tenant, "batch_merge")
-        if active is None:
-            raise InvalidArgument(
-                "合并规则已停用 batch merging is disabled for this tenant",
-                [FieldViolation("name", "name a rule of the tenant file, or give an expression")],
-            )
-        base_expression, base_params, name = active.expression, dict(active.params), active.name
-    else:
-        fallback = base or DEFAULTS["batch_merge"]
-        base_expression, base_params = fallback.expression, dict(fallback.params)
-        name = query.name or "candidate"
-    params = _params(query.params_json) if query.params_json.strip() else base_params
-    expression = query.expression or base_expression
-    try:
-        return compile_rule(name, "batch_merge", expression, params)
-    except RuleInvalid as exc:
-        raise InvalidArgument(
-            f"规则无效 rule invalid: {exc}", [FieldViolation("expression", str(exc))]
-        ) from None
-
-
-def _params(text: str) -> dict[str, Any]:
-    def bad(why: str) -> InvalidArgument:
-        return InvalidArgument(f"params_json: {why}", [FieldViolation("params_json", why)])
-
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: [[[…]]] nested ~1000 deep
-        raise bad(f"not JSON ({exc.args[0] if exc.args else exc})") from None
-    if not isinstance(doc, dict):
-        raise bad('not a JSON object, e.g. {"min_orders": 3, "window_hours": 72}')
-    for key, value in doc.items():
-        if not _IDENTIFIER.match(key):
-            raise bad(f"{key[:64]!r} is not a parameter name (lower case letters, digits, _)")
-        if not isinstance(value, bool | int | float | str) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
-            raise bad(f"{key}: a parameter is a number, text or true/false")
-    return doc
+    """The merge rule to replay (services/chassis/rules.py `rule_to_try`: one rule for both
+    services' dry-runs)."""
+    return rule_to_try(tenant, "batch_merge", query.name, query.expression, query.params_json)
 
 
 def dry_run(
