@@ -59,6 +59,7 @@ class UnitOfWork:
         self._seen: list[RecordsEvents] = []
         self._events: list[DomainEvent] = []
         self._traces: dict[int, dict[str, str]] = {}  # id(event) -> trace context it was made in
+        self._wrote_events = False  # by write_events_now, before commit
         self._open_repositories()
         return self
 
@@ -85,9 +86,25 @@ class UnitOfWork:
         for event in [*self._events, *(e for a in self._seen for e in a.events)]:
             self._traces.setdefault(id(event), headers)
 
+    def write_events_now(self) -> None:
+        """Write the events recorded so far to the outbox now rather than at commit (they commit
+        or roll back with the transaction all the same): a handler that takes a hot row's lock
+        last (inventory's guarded UPDATE on a material) writes its events first, so that only
+        the commit follows the lock."""
+        if self._take_events():
+            self._wrote_events = True
+
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("commit in a read-only unit of work: open it with read_only=False")
+        wrote = self._take_events() or self._wrote_events
+        self._wrote_events = False
+        self.connection.commit()
+        if wrote:
+            self._on_commit()  # the relay is woken
+
+    def _take_events(self) -> bool:
+        """Move every event recorded so far (the unit's own and its aggregates') to the outbox."""
         events = list(self._events)
         for aggregate in self._seen:
             events.extend(aggregate.events)
@@ -95,9 +112,7 @@ class UnitOfWork:
         self._events.clear()
         if events:
             self._write_outbox(events)
-        self.connection.commit()
-        if events:
-            self._on_commit()
+        return bool(events)
 
     def rollback(self) -> None:
         self.connection.rollback()

@@ -12,7 +12,7 @@ from services.chassis.tenant_config import TenantConfig
 from services.inventory.domain.quantity import shown
 from services.inventory.domain.reservation import Reservation, ReservationState
 from services.inventory.service_layer import handlers, queries
-from services.inventory.service_layer.plant import Plant
+from services.inventory.service_layer.plant import Plant, Pusher
 from services.inventory.service_layer.ports import Wms
 
 STATE = {
@@ -27,16 +27,17 @@ class Plants:
     """The caller's tenant as handlers need it, with its material_lock rule compiled once (tenant
     files are read at start and never change while the service runs)."""
 
-    def __init__(self, config_of: Callable[[str], TenantConfig], wms: Wms):
+    def __init__(self, config_of: Callable[[str], TenantConfig], wms: Wms, pusher: Pusher | None = None):
         self._config_of = config_of
         self._wms = wms
+        self._pusher = pusher
         self._rules: dict[str, CompiledRule | None] = {}
 
     def of(self, tenant_id: str) -> Plant:
         config = self._config_of(tenant_id)
         if tenant_id not in self._rules:
             self._rules[tenant_id] = active_rule(config, "material_lock")
-        return Plant(tenant_id, config, self._wms, self._rules[tenant_id])
+        return Plant(tenant_id, config, self._wms, self._rules[tenant_id], self._pusher)
 
     def current(self) -> Plant:
         return self.of(identity.current().tenant_id)

@@ -26,7 +26,10 @@ def wire(ctx: ServiceContext) -> Wiring:
         handlers.record_stock(stock, ctx.uow)
         seed_demo_materials(wms, tenant)
 
-    plants = Plants(lambda tenant_id: ctx.tenant(tenant_id), wms)
+    # Approvals are answered once the ledger commits; this thread tells the WMS after them (the
+    # wms_sync job below sends whatever it misses: an outage, a stop with work queued).
+    pusher = wms_sync.WmsPusher(ctx.uow, lambda tenant_id: plants.of(tenant_id))
+    plants = Plants(lambda tenant_id: ctx.tenant(tenant_id), wms, pusher)
     name = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
     return Wiring(
         bindings=[

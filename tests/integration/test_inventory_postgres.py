@@ -5,6 +5,7 @@ the order's change events freeze, adjust and release reservations (exact event p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -127,6 +128,59 @@ def test_fifty_racing_approvals_with_stock_for_ten_reserve_exactly_ten(inventory
     for r in ledger:
         expected = tuple(WmsLine(x.material, x.unit, shown(x.reserved)) for x in r.lines.values())
         assert tuple(sorted(wms_side[r.reservation_id].lines, key=lambda x: x.material)) == expected
+
+
+def test_racing_approvals_with_the_wms_pusher_hold_exactly_the_stock_and_the_wms_agrees(inventory):
+    """As the service runs: the WMS told from the pusher's thread after each caller is answered."""
+    engine, uow, plant, _sim = inventory
+    pusher = wms_sync.WmsPusher(uow, lambda _tenant_id: pushing, batch=7)
+    pushing = dataclasses.replace(plant, pusher=pusher)
+    barrier = threading.Barrier(30)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def approve(n: int) -> None:
+        with acting_as(APPROVER):
+            barrier.wait()
+            try:
+                outcome: object = handlers.reserve_materials(order(n=n), uow, pushing)
+            except Exception as exc:  # collected and asserted below
+                outcome = exc
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in range(1, 31)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert pusher.drain(10)
+    finally:
+        pusher.close()
+
+    held = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(held) == 10 and len(refused) == 20
+    assert all(isinstance(o, FailedPrecondition) for o in refused), refused
+    with engine.connect() as c:
+        assert {r.material: r.reserved for r in c.execute(select(material_balances))} == {
+            STEEL: exact(6000),
+            SILVER: exact(100),
+        }
+        assert set(c.execute(select(reservations.c.wms_synced))) == {(True,)}  # no job needed
+        # each line says what was available when its order took its share: one taker at a time
+        figures = sorted(
+            c.execute(
+                select(reservation_lines.c.available).where(reservation_lines.c.material == STEEL)
+            ).scalars()
+        )
+        assert figures == [exact(600 * k) for k in range(1, 11)]
+    wms_side = {r.reservation_id: r for r in plant.wms.reservations("hardware", "open")}
+    assert set(wms_side) == {r.reservation_id for r in held}
+    for r in wms_side.values():
+        lines = tuple(sorted(r.lines, key=lambda x: x.material))
+        assert lines == (WmsLine(STEEL, "kg", 600.0), WmsLine(SILVER, "L", 10.0))
 
 
 def test_a_wms_that_is_down_answers_unavailable_and_nothing_is_reserved(inventory):

@@ -4,6 +4,7 @@ written when the WMS cannot be read, the WMS told after the ledger commits and r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.bom import MaterialLine
 from services.chassis.db import make_engine
-from services.chassis.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.chassis.errors import FailedPrecondition, InvalidArgument, Unavailable
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.rules import active_rule
@@ -162,6 +163,16 @@ def test_short_is_refused_naming_every_shortfall_and_nothing_is_held(ledger):
         "镀银液 silver plating solution needs 8 L, 5 available"
     )
     assert balances(engine) == before and count(engine) == 1
+    # its event, written before the guarded UPDATEs, rolled back with them
+    assert [event for event, _data in outbox(engine)] == ["materials_reserved"]
+
+
+def test_an_event_written_before_the_commit_still_wakes_the_relay(ledger):
+    engine, _uow, plant, _wms = ledger
+    woken: list[int] = []
+    uow = unit_of_work_factory(definition, engine, on_commit=lambda: woken.append(1))
+    handlers.reserve_materials(order(), uow, plant)
+    assert woken and [event for event, _data in outbox(engine)] == ["materials_reserved"]
 
 
 def test_an_override_needs_a_reason_holds_what_is_there_and_names_who(ledger):
@@ -353,5 +364,115 @@ def test_dry_run_replays_a_candidate_beside_what_was_locked(ledger):
         with pytest.raises(InvalidArgument) as refused:
             queries.dry_run_rule(bad, uow, plant)
         assert [v.field for v in refused.value.violations] == [field]
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidArgument) as refused:  # a merge rule is production's to replay
         queries.dry_run_rule(queries.DryRunRule(name="merge_same_configuration"), uow, plant)
+    assert [v.field for v in refused.value.violations] == ["name"]
+
+
+# The WMS pusher: an approval is answered once the ledger commits, the WMS is told from the
+# pusher's thread; an outage costs it nothing but time (the job sends what it missed); a full
+# queue puts the push back on the caller.
+
+
+def synced(engine) -> dict[str, bool]:
+    with engine.connect() as c:
+        return {r.reservation_id: r.wms_synced for r in c.execute(select(reservations))}
+
+
+def with_pusher(plant, uow, **options) -> tuple[wms_sync.WmsPusher, Plant]:
+    pusher = wms_sync.WmsPusher(uow, lambda _tenant_id: pushing, **options)
+    pushing = dataclasses.replace(plant, pusher=pusher)
+    return pusher, pushing
+
+
+def test_the_caller_is_answered_from_the_ledger_and_the_pusher_tells_the_wms(ledger):
+    engine, uow, plant, wms = ledger
+    pusher, pushing = with_pusher(plant, uow)
+    try:
+        res = handlers.reserve_materials(order(), uow, pushing)
+        # the answer: held in the ledger, the WMS told after it (ListReservations shows when)
+        assert not res.wms_synced
+        assert balances(engine)[STEEL][1:] == (exact(600), 0)
+        assert pusher.drain(5)
+    finally:
+        pusher.close()
+    assert synced(engine) == {res.reservation_id: True}
+    held = wms.reservation("hardware", res.reservation_id)
+    assert held is not None and held.state == "open"
+    assert held.lines == (WmsLine(STEEL, "kg", 600.0), WmsLine(SILVER, "L", 10.0))
+    assert [c for c in wms.calls if c[0] == "put_reservation"] == [("put_reservation", res.reservation_id)]
+
+
+def test_the_pusher_outlives_a_wms_outage_and_the_job_sends_what_it_missed(ledger):
+    engine, uow, plant, wms = ledger
+    pusher, pushing = with_pusher(plant, uow)
+    real_put = wms.put_reservation
+
+    def refused(*args, **kwargs):
+        raise Unavailable("仓储系统暂不可用 WMS unavailable: retry")
+
+    try:
+        wms.put_reservation = refused  # the stock read answers, the push does not
+        missed = handlers.reserve_materials(order(), uow, pushing)
+        assert pusher.drain(5)
+        assert synced(engine) == {missed.reservation_id: False}  # held in the ledger all the same
+
+        wms.put_reservation = real_put  # back: the same pusher thread goes on
+        later = handlers.reserve_materials(
+            order(lines=[MaterialLine(HINGE, 1000, "银色 silver")]), uow, pushing
+        )
+        assert pusher.drain(5)
+        assert synced(engine) == {missed.reservation_id: False, later.reservation_id: True}
+    finally:
+        pusher.close()
+    assert wms_sync.sync_with_wms(uow, plant) == (1, 0)  # the job: what the pusher missed
+    assert synced(engine) == {missed.reservation_id: True, later.reservation_id: True}
+    assert wms.reservation("hardware", missed.reservation_id) is not None
+
+
+def test_a_full_queue_puts_the_push_back_on_the_caller(ledger):
+    engine, uow, plant, wms = ledger
+
+    class Full:
+        def submit(self, tenant_id: str, reservation_id: str) -> bool:
+            return False
+
+    res = handlers.reserve_materials(order(), uow, dataclasses.replace(plant, pusher=Full()))
+    assert res.wms_synced and synced(engine) == {res.reservation_id: True}
+    assert wms.reservation("hardware", res.reservation_id) is not None
+
+
+def test_the_pusher_sends_what_the_ledger_holds_now_and_nothing_twice(ledger):
+    engine, uow, plant, wms = ledger
+    real_put = wms.put_reservation
+
+    def refused(*args, **kwargs):
+        raise Unavailable("仓储系统暂不可用 WMS unavailable: retry")
+
+    wms.put_reservation = refused  # the callers' pushes fail
+    cmd = order()
+    res = handlers.reserve_materials(cmd, uow, plant)
+    more = [MaterialLine(HINGE, 6000, "银色 silver")]  # 720 kg steel, 12 L silver plating
+    handlers.reserve_materials(dataclasses.replace(cmd, revision=2, lines=more), uow, plant)
+    assert synced(engine) == {res.reservation_id: False}
+    wms.put_reservation = real_put
+    # queued when revision 1 committed, pushed after revision 2 did: the WMS gets revision 2
+    assert wms_sync.push_pending([res.reservation_id], uow, plant) == (1, 0)
+    held = wms.reservation("hardware", res.reservation_id)
+    assert held is not None and held.lines == (WmsLine(STEEL, "kg", 720.0), WmsLine(SILVER, "L", 12.0))
+    assert synced(engine) == {res.reservation_id: True}
+    assert wms_sync.push_pending([res.reservation_id], uow, plant) == (0, 0)  # nothing twice
+    assert [c[0] for c in wms.calls].count("put_reservation") == 1
+
+
+def test_a_retried_approval_is_answered_from_the_ledger_while_the_wms_is_down(ledger):
+    engine, uow, plant, wms = ledger
+    cmd = order()
+    res = handlers.reserve_materials(cmd, uow, plant)
+    wms.down = True
+    again = handlers.reserve_materials(cmd, uow, plant)
+    assert again.reservation_id == res.reservation_id and count(engine) == 1
+    # a new order is another matter: the WMS must be read first
+    with pytest.raises(Unavailable):
+        handlers.reserve_materials(order(), uow, plant)
+    assert count(engine) == 1

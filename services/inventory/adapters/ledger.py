@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.bom import MaterialLine
@@ -30,11 +31,11 @@ class BalanceRepository:
         """A balance row for each material (race-safe: an existing row is left alone)."""
         if not units:
             return
-        ins = (postgresql.insert if self._db.dialect.name == "postgresql" else sqlite.insert)(B)
         now, tenant = datetime.now(UTC), identity.current().tenant_id
-        for material in sorted(units):
-            self._db.execute(
-                ins.values(
+        self._db.execute(
+            _ensure_statement(self._db.dialect.name),
+            [
+                dict(
                     tenant_id=tenant,
                     material=material,
                     unit=units[material],
@@ -42,27 +43,43 @@ class BalanceRepository:
                     reserved=0,
                     locked=0,
                     updated_at=now,
-                ).on_conflict_do_nothing(index_elements=["tenant_id", "material"])
-            )
+                )
+                for material in sorted(units)  # in material order, as every taker goes
+            ],
+        )
 
-    def take(self, material: str, quantity: int, on_hand: int, locked: bool) -> int | None:
+    def take(
+        self, material: str, quantity: int, on_hand: int, locked: bool, *, line_of: str = ""
+    ) -> int | None:
         """Hold `quantity` if on hand (as the WMS just said) less what is reserved covers it: the
         guarded UPDATE. Returns what was available before, or None (short: nothing changed).
         PostgreSQL re-checks the guard on the newest row after waiting for a concurrent holder,
         SQLite runs one writer at a time: either way no two takers can both pass on the same
-        stock."""
-        row = self._db.execute(
-            _TAKE,
-            dict(
-                tenant=identity.current().tenant_id,
-                b_material=material,
-                q=quantity,
-                q_locked=quantity if locked else 0,
-                b_on_hand=on_hand,
-                now=datetime.now(UTC),
-            ),
-        ).first()
-        return None if row is None else on_hand - (row.reserved - quantity)
+        stock. `line_of` a reservation id: that figure is also written on its line of the
+        material (already inserted), on PostgreSQL in the same statement, so that nothing but
+        the commit need follow the hot row's lock."""
+        params = dict(
+            tenant=identity.current().tenant_id,
+            b_material=material,
+            q=quantity,
+            q_locked=quantity if locked else 0,
+            b_on_hand=on_hand,
+            now=datetime.now(UTC),
+        )
+        if line_of and self._db.dialect.name == "postgresql":
+            row = self._db.execute(_TAKE_FOR_LINE, dict(params, rid=line_of)).first()
+            return None if row is None else row.available
+        row = self._db.execute(_TAKE, params).first()
+        if row is None:
+            return None
+        available = on_hand - (row.reserved - quantity)
+        if line_of:
+            self._db.execute(
+                update(L)
+                .where(L.c.reservation_id == line_of, L.c.material == material)
+                .values(available=available)
+            )
+        return available
 
     def take_available(
         self, material: str, quantity: int, on_hand: int | None, locked: bool
@@ -123,6 +140,13 @@ class BalanceRepository:
         }
 
 
+@functools.cache
+def _ensure_statement(dialect: str):
+    # Built once: a statement made with .values(...) per call is compiled per call.
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(B)
+    return ins.on_conflict_do_nothing(index_elements=["tenant_id", "material"])
+
+
 _TAKE = (
     update(B)
     .where(
@@ -149,7 +173,7 @@ class ReservationRepository:
 
     def add(self, res: Reservation) -> None:
         """Raises Duplicate (uq_reservations_tenant_order) when the order has one already."""
-        self._db.execute(insert(R).values(tenant_id=identity.current().tenant_id, **_row(res)))
+        self._db.execute(insert(R), dict(tenant_id=identity.current().tenant_id, **_row(res)))
         self._insert_lines(res)
         self._track(res)
 
@@ -189,18 +213,29 @@ class ReservationRepository:
 
     def mark_synced(self, reservation_id: str, ledger_version: int) -> bool:
         """The WMS has the state of `ledger_version`: synced, unless a change came since."""
-        return (
-            self._db.execute(
-                update(R)
-                .where(
-                    R.c.tenant_id == identity.current().tenant_id,
-                    R.c.reservation_id == reservation_id,
-                    R.c.ledger_version == ledger_version,
-                )
-                .values(wms_synced=True)
-            ).rowcount
-            == 1
+        params = dict(tenant=identity.current().tenant_id, rid=reservation_id, version=ledger_version)
+        return self._db.execute(_MARK_SYNCED, params).rowcount == 1
+
+    def mark_all_synced(self, versions: Mapping[str, int]) -> int:
+        """`mark_synced` for many (reservation id -> ledger version) in one statement: how many
+        are synced (a reservation changed since stays unsynced)."""
+        if not versions:
+            return 0
+        return self._db.execute(
+            update(R)
+            .where(
+                R.c.tenant_id == identity.current().tenant_id,
+                tuple_(R.c.reservation_id, R.c.ledger_version).in_(list(versions.items())),
+            )
+            .values(wms_synced=True)
+        ).rowcount
+
+    def unsynced_of(self, reservation_ids: Iterable[str]) -> list[Reservation]:
+        """Those of `reservation_ids` whose last change the WMS has not had yet, as they are now."""
+        query = scoped(select(R), R).where(
+            R.c.reservation_id.in_(list(reservation_ids)), R.c.wms_synced.is_(False)
         )
+        return self._hydrate(self._db.execute(query).all())
 
     def unsynced(self, limit: int) -> list[Reservation]:
         """Reservations whose last change the WMS has not had yet, oldest change first."""
@@ -317,3 +352,22 @@ def _row(res: Reservation) -> dict:
 
 _FOR_ORDER = Scoped(select(R).where(R.c.order_id == bindparam("order_id")), R)
 _FOR_ORDER_LOCKED = Scoped(select(R).where(R.c.order_id == bindparam("order_id")).with_for_update(), R)
+_MARK_SYNCED = (
+    update(R)
+    .where(
+        R.c.tenant_id == bindparam("tenant"),
+        R.c.reservation_id == bindparam("rid"),
+        R.c.ledger_version == bindparam("version"),
+    )
+    .values(wms_synced=True)
+)
+
+# The guarded UPDATE and the line's figure in one statement (PostgreSQL: a data-modifying WITH):
+# no line row is written when the guard refuses.
+_TAKEN = _TAKE.returning(B.c.material).cte("taken")
+_TAKE_FOR_LINE = (
+    update(L)
+    .where(L.c.reservation_id == bindparam("rid"), L.c.material == _TAKEN.c.material)
+    .values(available=bindparam("b_on_hand") - (_TAKEN.c.reserved - bindparam("q")))
+    .returning(L.c.available)
+)

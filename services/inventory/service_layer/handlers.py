@@ -2,10 +2,11 @@
 
 The ledger is the truth. What the WMS says is on hand is read BEFORE the write transaction (no
 lock is ever held across a remote call; a WMS that does not answer is UNAVAILABLE with nothing
-written); the WMS is told the new state AFTER the ledger commits, and a job retries what it missed
-(`sync_with_wms`). Issue is the exception: material leaves the warehouse through the WMS, so the
-WMS issues first and the ledger records it (else a reservation read on the WMS's stale on-hand
-figure could take stock the ledger has already handed out).
+written); the WMS is told the new state AFTER the ledger commits (a new reservation by the
+process's pusher, once its caller is answered; other changes before answering), and a job
+retries what was missed (`sync_with_wms`). Issue is the exception: material leaves the warehouse
+through the WMS, so the WMS issues first and the ledger records it (else a reservation read on
+the WMS's stale on-hand figure could take stock the ledger has already handed out).
 """
 
 from __future__ import annotations
@@ -67,17 +68,19 @@ def reserve_materials(cmd: ReserveMaterials, uow: UowFactory, plant: Plant) -> R
             "an override of a shortage needs a reason",
             [FieldViolation("override_reason", "say why the order is accepted without its materials")],
         )
-    with uow(read_only=True) as tx:
-        existing = tx.reservations.for_order(cmd.order_id)
-    if existing is not None and existing.revision >= cmd.revision:
-        return existing  # asked again (a retried approval): the same reservation
-    if existing is not None:
-        existing.require_open("reserve a new revision")
-    wanted = wanted_for(plant.config, cmd.lines)
-    stock = on_hand(plant, list(wanted))
-    if existing is not None:
-        return _adjust_by_request(cmd, wanted, stock, uow, plant)
-    locked, rule = _lock_verdict(cmd, plant.lock_rule)
+    try:
+        wanted = wanted_for(plant.config, cmd.lines)
+        stock = on_hand(plant, list(wanted))
+        locked, rule = _lock_verdict(cmd, plant.lock_rule)
+    except (Unavailable, FailedPrecondition):
+        # A retried approval is answered from the ledger, WMS down or tenant file changed since.
+        with uow(read_only=True) as tx:
+            existing = tx.reservations.for_order(cmd.order_id)
+        if existing is not None and existing.revision >= cmd.revision:
+            return existing
+        if existing is not None:
+            existing.require_open("reserve a new revision")
+        raise
     now = datetime.now(UTC)
     res = Reservation(
         reservation_id=str(uuid.uuid4()),
@@ -93,53 +96,98 @@ def reserve_materials(cmd: ReserveMaterials, uow: UowFactory, plant: Plant) -> R
         locked=locked,
         lock_rule=rule,
     )
+    for material, need in wanted.items():  # sorted by material: no two takers deadlock
+        res.lines[material] = ReservationLine(material, need.unit, need.quantity, reserved=need.quantity)
     try:
         with uow() as tx:
-            tx.balances.ensure({m: n.unit for m, n in wanted.items()})
-            short: list[str] = []  # refused: each further material is only looked at
-            for material, need in wanted.items():  # sorted by material: no two takers deadlock
-                line = res.lines[material] = ReservationLine(material, need.unit, need.quantity)
-                available = (
-                    None if short else tx.balances.take(material, need.quantity, stock[material], locked)
-                )
-                if available is not None:
-                    line.reserved, line.available = need.quantity, available
-                elif cmd.override_shortage:
-                    line.reserved, line.available = tx.balances.take_available(
-                        material, need.quantity, stock[material], locked
-                    )
-                    line.short = need.quantity - line.reserved
-                else:
-                    short.append(material)
-            if short:
-                balances = tx.balances.get(short)
-                available_now = {m: stock[m] - balances[m].reserved for m in short}
-                # The first was refused by the guard; the others are short as of this read.
-                first = Shortfall(short[0], wanted[short[0]].unit, wanted[short[0]].quantity, 0)
-                missing = [
-                    Shortfall(
-                        first.material, first.unit, first.needed, max(available_now[first.material], 0)
-                    ),
-                    *shortfalls({m: wanted[m] for m in short[1:]}, available_now),
-                ]
-                # leaving the `with` rolls back what the other materials took
-                raise FailedPrecondition(short_message(missing))
-            if res.short:
-                res.overridden = True
-                res.overridden_by = identity.current().user
-                res.override_reason = cmd.override_reason.strip()
-            res.announce()
+            # The reservation, its lines and its event as they are once every material is held,
+            # written first: an order reserved already (a retried approval, a newer revision) is
+            # a Duplicate here, before any balance is touched, and a hot material's balance row
+            # stays locked only from its guarded UPDATE to the commit. Short: all rolls back.
             tx.reservations.add(res)
+            if not cmd.override_shortage:
+                res.announce()
+                tx.write_events_now()
+            _hold(tx, res, cmd, wanted, stock)
+            if cmd.override_shortage:
+                if res.short:  # what the override held, as it is
+                    tx.reservations.save(res)
+                res.announce()
             tx.commit()
     except Duplicate:
-        # The same order reserved by a concurrent call (a retried approval): that one stands.
-        with uow(read_only=True) as tx:
-            found = tx.reservations.for_order(cmd.order_id)
-        if found is None:
+        found = _reserved_already(cmd, wanted, stock, uow, plant)
+        if found is None:  # reservations are never deleted: a Duplicate of something else
             raise
         return found
-    push_to_wms(res, uow, plant)
+    # The ledger has committed: the answer stands whatever the WMS does next. The pusher tells
+    # the WMS after the caller is answered (wms_synced false in the answer); without one, or
+    # with its queue full, it is told now. The sync job sends whatever either missed.
+    if plant.pusher is None or not plant.pusher.submit(plant.tenant_id, res.reservation_id):
+        push_to_wms(res, uow, plant)
     return res
+
+
+def _hold(
+    tx: InventoryUnitOfWork,
+    res: Reservation,
+    cmd: ReserveMaterials,
+    wanted: dict[str, Need],
+    stock: dict[str, int],
+) -> None:
+    """The guarded UPDATE of each material's balance (each writing its line's available
+    figure), in material order. Short and not overridden: FAILED_PRECONDITION naming every
+    short material (the caller's `with` rolls back what the others took)."""
+    short: list[str] = []  # refused: each further material is only looked at
+    for material, need in wanted.items():
+        line = res.lines[material]
+        available = None
+        if not short:
+            available = tx.balances.take(
+                material, need.quantity, stock[material], res.locked, line_of=res.reservation_id
+            )
+            if available is None:
+                # Perhaps no row yet (the material's first reservations, racing): create it
+                # (race-safe) and take again, seeing a row another taker created meanwhile.
+                tx.balances.ensure({material: need.unit})
+                available = tx.balances.take(
+                    material, need.quantity, stock[material], res.locked, line_of=res.reservation_id
+                )
+        if available is not None:
+            line.available = available
+        elif cmd.override_shortage:
+            line.reserved, line.available = tx.balances.take_available(
+                material, need.quantity, stock[material], res.locked
+            )
+            line.short = need.quantity - line.reserved
+        else:
+            short.append(material)
+    if short:
+        balances = tx.balances.get(short)
+        available_now = {m: stock[m] - (balances[m].reserved if m in balances else 0) for m in short}
+        # The first was refused by the guard; the others are short as of this read.
+        first = Shortfall(short[0], wanted[short[0]].unit, wanted[short[0]].quantity, 0)
+        missing = [
+            Shortfall(first.material, first.unit, first.needed, max(available_now[first.material], 0)),
+            *shortfalls({m: wanted[m] for m in short[1:]}, available_now),
+        ]
+        raise FailedPrecondition(short_message(missing))
+    if res.short:
+        res.overridden = True
+        res.overridden_by = identity.current().user
+        res.override_reason = cmd.override_reason.strip()
+
+
+def _reserved_already(
+    cmd: ReserveMaterials, wanted: dict[str, Need], stock: dict[str, int], uow: UowFactory, plant: Plant
+) -> Reservation | None:
+    """The order has a reservation (a retried or concurrent approval, or a newer revision asked
+    directly): the same one for its revision, else held by the difference."""
+    with uow(read_only=True) as tx:
+        existing = tx.reservations.for_order(cmd.order_id)
+    if existing is None or existing.revision >= cmd.revision:
+        return existing
+    existing.require_open("reserve a new revision")
+    return _adjust_by_request(cmd, wanted, stock, uow, plant)
 
 
 def _lock_verdict(cmd: ReserveMaterials, rule: CompiledRule | None) -> tuple[bool, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.bom import MaterialLine
 from services.chassis.errors import FailedPrecondition
@@ -19,6 +20,14 @@ def warehouse_of(tenant_id: str, tenant: TenantConfig) -> str:
     return tenant.wms.warehouse or tenant_id
 
 
+class Pusher(Protocol):
+    """Tells the WMS of a committed reservation off the caller's path (wms_sync.WmsPusher)."""
+
+    def submit(self, tenant_id: str, reservation_id: str) -> bool:
+        """Queued (True), or not (False: the caller pushes itself)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Plant:
     """What the handlers need to know of the caller's tenant and its WMS."""
@@ -27,6 +36,8 @@ class Plant:
     config: TenantConfig
     wms: Wms
     lock_rule: CompiledRule | None  # the tenant's material_lock rule (None: the kind is off)
+    # None: a new reservation is pushed to the WMS before its caller is answered
+    pusher: Pusher | None = None
 
     @property
     def warehouse(self) -> str:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.bom import MaterialLine, compare
-from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
+from services.chassis.errors import FailedPrecondition, FieldViolation, InvalidArgument, Unavailable
 from services.chassis.paging import page_size
-from services.chassis.rules import CompiledRule, RuleFailed, RuleInvalid, active_rule, compile_rule
+from services.chassis.rules import CompiledRule, RuleFailed, rule_to_try
 from services.inventory.domain.lock_rule import DryRun, PastOrder, replay
 from services.inventory.domain.quantity import exact
 from services.inventory.domain.reservation import Balance, Reservation, material_needs, models_without_bom
@@ -162,28 +161,6 @@ def dry_run_rule(query: DryRunRule, uow: UowFactory, plant: Plant) -> DryRun:
 
 
 def _rule_to_replay(query: DryRunRule, plant: Plant) -> CompiledRule:
-    if query.expression:
-        try:
-            params = json.loads(query.params_json) if query.params_json.strip() else {}
-        except ValueError as exc:
-            raise InvalidArgument(
-                "params_json is not JSON", [FieldViolation("params_json", f"not JSON: {exc}")]
-            ) from None
-        if not isinstance(params, dict):
-            raise InvalidArgument(
-                "params_json is not a JSON object",
-                [FieldViolation("params_json", 'an object of named figures, e.g. {"amount_cny": 80000}')],
-            )
-        try:
-            return compile_rule(query.name or "candidate", "material_lock", query.expression, params)
-        except RuleInvalid as exc:
-            raise InvalidArgument(str(exc), [FieldViolation("expression", str(exc))]) from None
-    if query.name:
-        rule = plant.config.rules.get(query.name)
-        if rule is None or rule.kind != "material_lock":
-            raise NotFound(f"the tenant file has no material_lock rule named {query.name!r}")
-        return compile_rule(query.name, rule.kind, rule.expression, rule.params, rule.description)
-    active = active_rule(plant.config, "material_lock")
-    if active is None:
-        raise FailedPrecondition("the tenant file turns material_lock rules off: name a rule or type one")
-    return active
+    """The lock rule to replay (services/chassis/rules.py `rule_to_try`: one rule for both
+    services' dry-runs)."""
+    return rule_to_try(plant.config, "material_lock", query.name, query.expression, query.params_json)
