@@ -131,6 +131,27 @@ def test_the_preview_falls_back_on_the_last_on_hand_figures_when_the_wms_is_down
     ]
 
 
+def test_the_preview_remembers_what_the_wms_said_for_the_changes_approval(api, wms):
+    """A silver → gold change: the approval's consumer calls no WMS, so it holds gold against the
+    figure the preview read (gold was never reserved before: without it, it would read 0)."""
+    res = reserve(api)
+    request = pb.PreviewMaterialNeedsRequest(
+        order_id=res.order_id,
+        before=[pb.MaterialLine(product_model=HINGE, quantity=5000, colour="银色 silver")],
+        after=[pb.MaterialLine(product_model=HINGE, quantity=5000, colour="金色 gold")],
+    )
+    api.PreviewMaterialNeeds(request, None)
+    wms.down = True  # from here on only the ledger's figures (what the consumer reads too)
+
+    needs = api.PreviewMaterialNeeds(request, None).materials
+
+    assert [(m.material, m.available, m.at_risk) for m in needs] == [
+        (STEEL, 400.0, False),
+        (GOLD, 10.0, False),  # read by the first preview (never read: 0, as in the test above)
+        (SILVER, 5.0, False),
+    ]
+
+
 def test_a_dry_run_answers_side_by_side(api):
     reserve(api, quantity=10, amount_fen=4_000_000, n=1)
     reserve(api, quantity=10, amount_fen=6_000_000, n=2)

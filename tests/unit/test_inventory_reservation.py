@@ -14,6 +14,7 @@ from services.chassis.errors import FailedPrecondition
 from services.chassis.tenants import load_tenants
 from services.inventory.domain.quantity import SCALE, exact, shown, text
 from services.inventory.domain.reservation import (
+    IssueInProgress,
     MaterialsIssued,
     MaterialsReleased,
     Need,
@@ -187,6 +188,44 @@ def test_a_frozen_reservation_refuses_issue_until_unfrozen():
     ]
     with pytest.raises(FailedPrecondition, match="nothing is reserved"):
         res.to_issue()
+
+
+def test_an_issuing_reservation_refuses_every_change_until_the_issue_is_recorded():
+    res = reservation(ReservationLine(STEEL, "kg", exact(600), exact(600)))
+    version = res.ledger_version
+    assert res.start_issue("仓管 李", NOW) == {STEEL: exact(600)}
+    # The mark is no change the WMS must hear of: the version and its sync stay as they were.
+    assert (res.issuing, res.issuing_since, res.issuing_version, res.issuing_by) == (
+        True,
+        NOW,
+        version,
+        "仓管 李",
+    )
+    assert (res.state, res.ledger_version, res.events) == (ReservationState.HELD, version, [])
+    in_progress = "领料进行中 an issue of this order \\(HW-20261126-00001\\) is in progress"
+    for refused in (
+        lambda: res.start_issue("仓管 王", NOW),
+        lambda: res.to_issue(),
+        lambda: res.freeze(NOW),
+        lambda: res.released("order_cancelled", NOW),
+        lambda: res.adjusted(2, {STEEL: Need(STEEL, "kg", exact(720))}, {STEEL: (exact(120), 0)}, [], NOW),
+    ):
+        with pytest.raises(IssueInProgress, match=in_progress):
+            refused()
+    assert isinstance(IssueInProgress("x"), FailedPrecondition)  # FAILED_PRECONDITION to a caller
+    assert (res.state, res.revision, res.lines[STEEL].reserved) == (ReservationState.HELD, 1, exact(600))
+
+    res.issued_now(res.issuing_by, NOW)
+    assert (res.issuing, res.issuing_since, res.issuing_version, res.issuing_by) == (False, None, 0, "")
+    assert res.state is ReservationState.ISSUED and res.events[0].issued_by == "仓管 李"
+
+
+def test_an_issue_the_wms_refused_leaves_the_reservation_as_it_was():
+    res = reservation(ReservationLine(STEEL, "kg", exact(600), exact(600)))
+    res.start_issue("仓管 李", NOW)
+    res.issue_refused()
+    assert (res.issuing, res.issuing_since, res.issuing_version, res.issuing_by) == (False, None, 0, "")
+    assert res.freeze(NOW) and res.state is ReservationState.FROZEN
 
 
 def test_release_gives_back_what_is_held_once():

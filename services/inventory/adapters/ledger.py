@@ -231,15 +231,31 @@ class ReservationRepository:
         ).rowcount
 
     def unsynced_of(self, reservation_ids: Iterable[str]) -> list[Reservation]:
-        """Those of `reservation_ids` whose last change the WMS has not had yet, as they are now."""
+        """Those of `reservation_ids` whose last change the WMS has not had yet, as they are now
+        (not one being issued: the WMS keeps what it is issuing)."""
         query = scoped(select(R), R).where(
-            R.c.reservation_id.in_(list(reservation_ids)), R.c.wms_synced.is_(False)
+            R.c.reservation_id.in_(list(reservation_ids)),
+            R.c.wms_synced.is_(False),
+            R.c.issuing_since.is_(None),
         )
         return self._hydrate(self._db.execute(query).all())
 
     def unsynced(self, limit: int) -> list[Reservation]:
-        """Reservations whose last change the WMS has not had yet, oldest change first."""
-        query = scoped(select(R), R).where(R.c.wms_synced.is_(False)).order_by(R.c.updated_at).limit(limit)
+        """Reservations whose last change the WMS has not had yet, oldest change first (not one
+        being issued)."""
+        query = (
+            scoped(select(R), R)
+            .where(R.c.wms_synced.is_(False), R.c.issuing_since.is_(None))
+            .order_by(R.c.updated_at)
+            .limit(limit)
+        )
+        return self._hydrate(self._db.execute(query).all())
+
+    def issuing_since_before(self, before: datetime, limit: int) -> list[Reservation]:
+        """Reservations marked issuing before `before` (a process that crashed mid-issue), oldest first."""
+        query = (
+            scoped(select(R), R).where(R.c.issuing_since < before).order_by(R.c.issuing_since).limit(limit)
+        )
         return self._hydrate(self._db.execute(query).all())
 
     def since(self, created_after: datetime) -> list[Reservation]:
@@ -280,6 +296,9 @@ class ReservationRepository:
                 wms_synced=r.wms_synced,
                 ledger_version=r.ledger_version,
                 wms_round=r.wms_round,
+                issuing_since=r.issuing_since,
+                issuing_version=r.issuing_version,
+                issuing_by=r.issuing_by,
             )
             for r in rows
         ]
@@ -345,6 +364,9 @@ def _row(res: Reservation) -> dict:
         wms_synced=res.wms_synced,
         ledger_version=res.ledger_version,
         wms_round=res.wms_round,
+        issuing_since=res.issuing_since,
+        issuing_version=res.issuing_version,
+        issuing_by=res.issuing_by,
         created_at=res.created_at,
         updated_at=res.updated_at,
     )

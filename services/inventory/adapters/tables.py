@@ -71,6 +71,11 @@ reservations = Table(
     Column("wms_synced", Boolean, nullable=False),
     Column("ledger_version", Integer, nullable=False),
     Column("wms_round", Integer, nullable=False),  # +1 per issue: the WMS id of what is held next
+    # The issuing mark (domain/reservation.py): set while the WMS issues, with the ledger version
+    # it issues and who asked; the sync job resolves a mark a crashed process left.
+    Column("issuing_since", UtcDateTime()),
+    Column("issuing_version", Integer, nullable=False, server_default=text("0")),
+    Column("issuing_by", String(128), nullable=False, server_default=text("''")),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("tenant_id", "order_id", name="uq_reservations_tenant_order"),
@@ -81,6 +86,13 @@ reservations = Table(
         "updated_at",
         postgresql_where=text("NOT wms_synced"),
         sqlite_where=text("NOT wms_synced"),
+    ),
+    Index(
+        "ix_reservations_issuing",
+        "tenant_id",
+        "issuing_since",
+        postgresql_where=text("issuing_since IS NOT NULL"),
+        sqlite_where=text("issuing_since IS NOT NULL"),
     ),
 )
 

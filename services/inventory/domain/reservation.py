@@ -32,6 +32,17 @@ class ReservationState(StrEnum):
         return self in (ReservationState.HELD, ReservationState.FROZEN)
 
 
+class IssueInProgress(FailedPrecondition):
+    """The WMS is issuing the reservation (领料 in flight): it may not change until the ledger has
+    recorded what left. A caller retries once the issue is done; an event consumer's retry policy
+    redelivers (it is not a MalformedEvent)."""
+
+    def __init__(self, order_no: str):
+        super().__init__(
+            f"领料进行中 an issue of this order ({order_no}) is in progress: retry once it is done"
+        )
+
+
 @dataclass(frozen=True)
 class Balance:
     """One material's row of the ledger: on hand as last read from the WMS, open reservations."""
@@ -229,12 +240,27 @@ class Reservation:
     # The WMS ends a reservation when it issues it and refuses to hold more under its id: what the
     # order holds after an issue (a change needing more) is a new WMS reservation, `wms_id`.
     wms_round: int = 0
+    # The issuing mark: set (with the ledger version the WMS holds, and who issues) in a commit of
+    # its own before the WMS is asked to issue, cleared when the ledger records the issue or the
+    # WMS refused it. While set, nothing may change what the WMS is issuing. The state stays HELD:
+    # the stock is held until the issue is recorded.
+    issuing_since: datetime | None = None
+    issuing_version: int = 0
+    issuing_by: str = ""
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def wms_id(self) -> str:
         """The reservation's id in the WMS: ours, then ours:2, ours:3… after each issue."""
         return self.reservation_id if self.wms_round == 0 else f"{self.reservation_id}:{self.wms_round + 1}"
+
+    @property
+    def issuing(self) -> bool:
+        return self.issuing_since is not None
+
+    def require_not_issuing(self) -> None:
+        if self.issuing:
+            raise IssueInProgress(self.order_no)
 
     @property
     def short(self) -> bool:
@@ -279,6 +305,7 @@ class Reservation:
         """Apply a change of holding already made on the balances: `taken[material]` = (change of
         holding actually made, available before it). A material held less than its target is
         short by the difference. Records reservation_adjusted."""
+        self.require_not_issuing()
         previous = self.revision
         released, added = [], []
         for material in sorted(self.lines.keys() | wanted.keys()):
@@ -323,6 +350,7 @@ class Reservation:
         """A change of the order is pending: no issue until it is decided."""
         if self.state is not ReservationState.HELD:
             return False
+        self.require_not_issuing()  # what the WMS issues now is issued: the change follows it
         self.state = ReservationState.FROZEN
         self._touch(now)
         return True
@@ -336,7 +364,8 @@ class Reservation:
 
     def to_issue(self) -> dict[str, int]:
         """What IssueMaterials hands out: every material held. Refused while frozen, released,
-        or when nothing is held."""
+        or when nothing is held, or while an issue is in progress."""
+        self.require_not_issuing()
         if self.state is ReservationState.FROZEN:
             raise FailedPrecondition("变更待审批，暂停领料 a change is pending: no issue")
         self.require_open("issue")
@@ -345,7 +374,19 @@ class Reservation:
             raise FailedPrecondition(f"无可领物料 nothing is reserved for {self.order_no}: nothing to issue")
         return held
 
+    def start_issue(self, by: str, now: datetime) -> dict[str, int]:
+        """Mark the reservation issuing (the caller commits it before asking the WMS): what the
+        WMS holds now, at `ledger_version`, is what will be recorded as issued."""
+        held = self.to_issue()
+        self.issuing_since, self.issuing_version, self.issuing_by = now, self.ledger_version, by
+        return held
+
+    def issue_refused(self) -> None:
+        """The WMS issued nothing: the reservation holds what it held, free to change again."""
+        self.issuing_since, self.issuing_version, self.issuing_by = None, 0, ""
+
     def issued_now(self, by: str, now: datetime) -> None:
+        self.issue_refused()  # the mark ends with the issue recorded
         issued = []
         for line in self.lines.values():
             if line.reserved > 0:
@@ -376,6 +417,7 @@ class Reservation:
         """The order is cancelled: everything held goes back. False if it already was."""
         if self.state is ReservationState.RELEASED:
             return False
+        self.require_not_issuing()  # the WMS is issuing it: nothing to give back until it is done
         given_back = []
         for line in self.lines.values():
             if line.reserved > 0:

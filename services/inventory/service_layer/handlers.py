@@ -6,7 +6,8 @@ written); the WMS is told the new state AFTER the ledger commits (a new reservat
 process's pusher, once its caller is answered; other changes before answering), and a job
 retries what was missed (`sync_with_wms`). Issue is the exception: material leaves the warehouse
 through the WMS, so the WMS issues first and the ledger records it (else a reservation read on
-the WMS's stale on-hand figure could take stock the ledger has already handed out).
+the WMS's stale on-hand figure could take stock the ledger has already handed out), with an
+issuing mark holding the reservation still in between (issuing.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.chassis.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    NotFound,
     Unavailable,
 )
 from services.chassis.rules import CompiledRule, RuleFailed
@@ -41,6 +43,7 @@ from services.inventory.domain.reservation import (
     short_message,
     shortfalls,
 )
+from services.inventory.service_layer import issuing
 from services.inventory.service_layer.plant import Plant, on_hand, wanted_for
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from services.inventory.service_layer.wms_sync import push_to_wms
@@ -232,7 +235,9 @@ def adjust(
     hold more where more is needed. `stock` None (a consumer: no remote call inside its
     transaction) holds against the last on-hand figure the WMS gave. Short and not
     `accept_short`: FAILED_PRECONDITION naming every short material (the caller rolls back);
-    else what is available is held and the rest recorded as short: never over-committed."""
+    else what is available is held and the rest recorded as short: never over-committed.
+    IssueInProgress while the WMS issues the reservation (before any balance is touched)."""
+    res.require_not_issuing()
     deltas = adjustment(res.lines, wanted)
     tx.balances.ensure({m: wanted[m].unit for m in deltas if m in wanted})
     taken: dict[str, tuple[int, int]] = {}
@@ -269,8 +274,12 @@ def adjust(
 
 
 def issue_materials(order_id: str, uow: UowFactory, plant: Plant) -> Reservation:
-    """领料: the WMS issues first (the material physically leaves there), then the ledger records
-    it. Refused while a change is pending, or when nothing is held."""
+    """领料: the reservation is marked issuing (its own commit: from then on no change, freeze or
+    cancel can move it, and the WMS sync leaves it alone), the WMS issues it (the material
+    physically leaves there), then the ledger records exactly the marked lines as issued.
+    Refused while a change is pending, while another issue is in progress, or when nothing is
+    held. The WMS refusing or down: the mark is cleared, nothing issued, the caller gets the error
+    (unless the WMS may have issued: then it is asked; no answer leaves the mark to the sync job)."""
     with uow(read_only=True) as tx:
         res = tx.reservations.for_order(order_id)
     if res is None:
@@ -278,21 +287,28 @@ def issue_materials(order_id: str, uow: UowFactory, plant: Plant) -> Reservation
     res.to_issue()
     if not res.wms_synced and not push_to_wms(res, uow, plant):
         raise Unavailable("仓库系统无响应 the WMS does not have this reservation yet: retry the issue")
-    round_issued = res.wms_round
-    plant.wms.issue(plant.warehouse, res.wms_id)
-    with uow() as tx:
-        res = tx.reservations.for_order(order_id, for_update=True)
-        assert res is not None
-        if res.wms_round != round_issued:
-            return res  # a concurrent issue of the same got there first (the WMS issued once)
-        held = res.to_release()
-        for material in sorted(held):
-            tx.balances.give_back(material, held[material], res.locked, issued=True)
-        res.issued_now(identity.current().user, datetime.now(UTC))
-        res.wms_synced = True  # the WMS issued it before the ledger did
-        tx.reservations.save(res)
-        tx.commit()
-    return res
+    snapshot = issuing.begin(order_id, identity.current().user, uow)
+    try:
+        plant.wms.issue(plant.warehouse, snapshot.wms_id)
+    except (FailedPrecondition, NotFound) as exc:
+        issuing.abandon(snapshot, uow)  # the WMS refused: it issued nothing
+        raise exc
+    except Exception as exc:
+        if isinstance(exc, Unavailable) and not getattr(exc, "maybe_applied", False):
+            issuing.abandon(snapshot, uow)  # never sent, or the WMS said it applied nothing
+            raise
+        # No answer to a sent issue (a timeout, a dropped connection): perhaps it left. Ask.
+        try:
+            recorded = issuing.settle(snapshot, uow, plant)
+        except Unavailable:
+            raise Unavailable(
+                "仓库系统无响应 the WMS did not say whether it issued: the sync job settles it within "
+                f"{issuing.STALE_AFTER_S:.0f} s; look at the reservation then"
+            ) from exc
+        if recorded is None:
+            raise
+        return recorded
+    return issuing.record(snapshot, uow)
 
 
 # What the order's events do (consumers.py calls these inside the consumer's unit of work).
@@ -319,7 +335,10 @@ def follow_change(
     config: TenantConfig,
 ) -> None:
     """An approved change: hold what the new revision needs (short where stock does not cover
-    it), or release everything when the change cancels the order; then unfreeze."""
+    it), or release everything when the change cancels the order; then unfreeze. After an issue,
+    the new revision holds its need less what was issued (issued stays issued; what it no longer
+    needs is not given back: it left the warehouse). IssueInProgress while the WMS issues the
+    reservation: the consumer's retry policy delivers the change again after the issue."""
     res = tx.reservations.for_order(order_id, for_update=True)
     if res is None or res.state is ReservationState.RELEASED:
         return  # an order with no reservation (or a cancelled one): nothing to do

@@ -16,6 +16,7 @@ from services.inventory.domain.quantity import exact
 from services.inventory.domain.reservation import Balance, Reservation, material_needs, models_without_bom
 from services.inventory.service_layer.handlers import UowFactory
 from services.inventory.service_layer.plant import Plant, on_hand
+from services.inventory.service_layer.wms_sync import remember_on_hand
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,17 @@ def preview_material_needs(
     figure the approved change's adjustment will hold against (its consumer calls no WMS)."""
     found = compare(plant.config.bom, before, after)
     materials = [m.material for m in found]
+    stock: dict[str, int] | None = None
     try:
-        stock: dict[str, int] | None = on_hand(plant, materials)
+        read = on_hand(plant, materials)
     except Unavailable as exc:
         log.warning("impact preview on the last on-hand figures: %s", exc)
-        stock = None
+    else:
+        stock = read
+        # Remembered for the change's approval: its consumer holds the new materials against the
+        # last figure read (no remote call in its transaction), and a material this tenant never
+        # reserved before (gold for a silver → gold change) has no figure until now.
+        remember_on_hand(uow, {m.material: m.unit for m in found}, read)
     with uow(read_only=True) as tx:
         res = tx.reservations.for_order(order_id) if order_id else None
         balances = tx.balances.get(materials)

@@ -8,13 +8,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from services.chassis.errors import DomainError, Unavailable
 from services.chassis.identity import Identity, acting_as
 from services.chassis.uow import UowFactory as UowFactoryOf
 from services.inventory.domain.quantity import shown
 from services.inventory.domain.reservation import Reservation, ReservationState
+from services.inventory.service_layer import issuing
 from services.inventory.service_layer.plant import Plant, on_hand
 from services.inventory.service_layer.ports import WmsLine
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
@@ -52,6 +53,8 @@ def _send_all(pending: Sequence[Reservation], uow: UowFactory, plant: Plant) -> 
 
 
 def _send(res: Reservation, plant: Plant) -> bool:
+    if res.issuing:
+        return False  # the WMS is issuing it: it keeps what it holds (the issue records the rest)
     try:
         lines = [WmsLine(x.material, x.unit, shown(x.reserved)) for x in res.lines.values() if x.reserved > 0]
         if res.state.open and lines:
@@ -87,15 +90,23 @@ def refresh_stock(uow: UowFactory, plant: Plant) -> int:
     except Unavailable as exc:  # an hour-long outage is one line a minute, not a traceback
         log.warning("stock refresh from the WMS failed, next period it runs again: %s", exc)
         return 0
-    with uow() as tx:
-        tx.balances.ensure(known)
-        tx.balances.set_on_hand(stock)
-        tx.commit()
+    remember_on_hand(uow, known, stock)
     return len(stock)
 
 
+def remember_on_hand(uow: UowFactory, units: Mapping[str, str], stock: Mapping[str, int]) -> None:
+    """Record on hand as the WMS just said (material -> unit, material -> quantity): the figure
+    an approved change's consumer holds against."""
+    with uow() as tx:
+        tx.balances.ensure(dict(units))
+        tx.balances.set_on_hand(dict(stock))
+        tx.commit()
+
+
 def sync_with_wms(uow: UowFactory, plant: Plant, batch: int = 100) -> tuple[int, int]:
-    """The job: send the WMS every reservation change it has not had. (sent, left)."""
+    """The job: settle issues a stopped process left marked (issuing.py), then send the WMS
+    every reservation change it has not had. (sent, left)."""
+    issuing.settle_stale(uow, plant)
     with uow(read_only=True) as tx:
         pending = tx.reservations.unsynced(batch)
     return _send_all(pending, uow, plant)
