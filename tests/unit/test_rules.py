@@ -181,3 +181,38 @@ def test_a_bad_request_to_try_a_rule_names_its_field(tenants, request_, field):
         rule_to_try(tenants["hardware"], "material_lock", **request_)
 
     assert [v.field for v in refused.value.violations] == [field]
+
+
+# A rule loops over one list at a time: nested comprehensions multiply (six nested `.all` over
+# ten items took 0.2 s, each level ×10, holding the GIL), so one request could stall a service.
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "orders.size() >= params.min_orders && orders.all(o, o.priority != 'PRIORITY_HIGH')",
+        "orders.map(o, o.quantity).filter(q, q > 1).size() > 0",  # chained, not nested
+        "orders.all(o, o.order_no != 'x.all(y, [1].all(z, true))')",  # a call inside text is text
+        'orders.all(o, o.order_no != "\\\\") && orders.exists(o, true)',
+    ],
+)
+def test_a_rule_may_loop_over_one_list_at_a_time(expression):
+    compile_rule("r", "batch_merge", expression, {"min_orders": 3})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "[0,1,2,3,4,5,6,7,8,9].all(a, [0,1,2,3,4,5,6,7,8,9].all(b, true))",
+        "orders.all(o, orders.exists(p, p.quantity > o.quantity))",
+        "orders.all (o, orders . exists ( p, true))",
+        "orders.all(o, o.order_no != '\\'' || orders.exists(p, true))",  # an escaped quote ends no text
+        "orders.all(o, r'\\' != '' && orders.exists(p, true))",  # a raw string's backslash escapes nothing
+        "orders.all(o, '''it's''' != '' && orders.exists(p, true))",
+        "orders.all(o,true) && orders.all(o,true) && orders.all(o,true) && orders.all(o,true) "
+        "&& orders.all(o,true)",
+    ],
+)
+def test_a_comprehension_inside_another_or_too_many_is_refused(expression):
+    with pytest.raises(RuleInvalid, match="comprehension"):
+        compile_rule("r", "batch_merge", expression, {"min_orders": 3})
