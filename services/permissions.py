@@ -79,6 +79,27 @@ def allow(*roles: str, portal: bool = False) -> Rule:
     return Rule(frozenset(roles), portal)
 
 
+# Who may accept an order whose materials are short (缺料接单, ApproveOrder override_shortage): a
+# manager, not a routine approver. Accepting an order without its materials is the over-commit
+# (超接订单) reservations exist to prevent: it takes material other orders are promised and risks
+# their due dates, a commercial call like accepting an off-contract price (also a manager's).
+# Checked by the order service's approval and again by inventory where the override is recorded
+# (an approver calling ReserveMaterials directly must not get past it).
+SHORTAGE_OVERRIDE_ROLES = frozenset({"manager"})
+
+
+def may_accept_shortage(caller: Identity) -> bool:
+    return bool(caller.roles & (SHORTAGE_OVERRIDE_ROLES | {ADMIN})) and not caller.customer_id
+
+
+def refuse_shortage_override(caller: Identity) -> PermissionDenied:
+    return PermissionDenied(
+        f"缺料接单需经理批准 only a manager accepts an order short of materials "
+        f"(one of the roles {sorted(SHORTAGE_OVERRIDE_ROLES)}); {caller.user} may approve it once "
+        "its materials are there"
+    )
+
+
 STAFF_READERS = ("sales", "approver", "planner", "manager")
 SHOP_FLOOR = ("planner", "workshop_lead", "manager", "sales", "approver")
 

@@ -164,7 +164,8 @@ def _check_cost(name: str, expression: str) -> None:
     """Refuse a comprehension (all/exists/exists_one/map/filter) inside another, and more than
     MAX_MACROS of them: evaluation stays linear in the lists a rule is given. String literals are
     skipped as CEL reads them (escapes, raw r'…', triple quotes), so no text hides a call."""
-    depth, count, open_macros = 0, 0, []  # paren depth; stack of depths where a macro opened
+    depth, count = 0, 0  # parenthesis depth; comprehensions seen
+    open_macros: list[int] = []  # the depths at which the comprehensions still open began
     i, n = 0, len(expression)
     while i < n:
         ch = expression[i]

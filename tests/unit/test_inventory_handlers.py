@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.bom import MaterialLine
 from services.chassis.db import make_engine
-from services.chassis.errors import FailedPrecondition, InvalidArgument, Unavailable
+from services.chassis.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.rules import active_rule
@@ -182,9 +182,15 @@ def test_an_override_needs_a_reason_holds_what_is_there_and_names_who(ledger):
         handlers.reserve_materials(order(big, override_shortage=True, override_reason="  "), uow, plant)
     assert [v.field for v in no_reason.value.violations] == ["override_reason"]
 
-    res = handlers.reserve_materials(
-        order(big, override_shortage=True, override_reason="客户急单 补料在途"), uow, plant
-    )
+    overridden = order(big, override_shortage=True, override_reason="客户急单 补料在途")
+    # An approver calling inventory directly does not get past the order service's manager check:
+    # it is made again where the override is recorded (services/permissions.py).
+    with pytest.raises(PermissionDenied, match="缺料接单需经理批准"):
+        handlers.reserve_materials(overridden, uow, plant)
+    assert balances(engine) == {} and outbox(engine) == []
+
+    with acting_as(Identity("hardware", "王经理", frozenset({"manager"}))):
+        res = handlers.reserve_materials(overridden, uow, plant)
     assert (res.overridden, res.overridden_by, res.override_reason) == (True, "王经理", "客户急单 补料在途")
     assert {m: (x.reserved, x.short) for m, x in res.lines.items()} == {
         STEEL: (exact(1000), exact(200)),

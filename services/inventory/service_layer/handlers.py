@@ -47,6 +47,7 @@ from services.inventory.service_layer import issuing
 from services.inventory.service_layer.plant import Plant, on_hand, wanted_for
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from services.inventory.service_layer.wms_sync import push_to_wms
+from services.permissions import may_accept_shortage, refuse_shortage_override
 
 UowFactory = UowFactoryOf[InventoryUnitOfWork]  # uow() or uow(read_only=True)
 
@@ -71,6 +72,8 @@ def reserve_materials(cmd: ReserveMaterials, uow: UowFactory, plant: Plant) -> R
             "an override of a shortage needs a reason",
             [FieldViolation("override_reason", "say why the order is accepted without its materials")],
         )
+    if cmd.override_shortage and not may_accept_shortage(identity.current()):
+        raise refuse_shortage_override(identity.current())  # where the override is recorded
     try:
         wanted = wanted_for(plant.config, cmd.lines)
         stock = on_hand(plant, list(wanted))

@@ -111,12 +111,7 @@ ROLES: dict[Action, frozenset[str]] = {
     Action.REROUTE: frozenset({"planner"}),
 }
 
-# Who may approve an order whose materials are short (缺料接单, ApproveOrder override_shortage): a
-# manager, not a routine approver. Accepting an order without its materials is the over-commit
-# (超接订单) reservations exist to prevent: it takes material other orders are promised and risks
-# their due dates, a commercial call like accepting an off-contract price (also a manager's).
-# Admin may too, as everywhere. Checked by the approve handler; the override is audited.
-SHORTAGE_OVERRIDE_ROLES = frozenset({"manager"})
+# Who may accept an order short of materials: services/permissions.py SHORTAGE_OVERRIDE_ROLES.
 
 TERMINAL = frozenset({S.CLOSED, S.CANCELLED})
 

@@ -22,7 +22,7 @@ from services.chassis.errors import (
 from services.chassis.paging import page_size
 from services.chassis.uow import UowFactory as UowFactoryOf
 from services.order.domain.batches import DeliveryBatch, check_batches
-from services.order.domain.lifecycle import SHORTAGE_OVERRIDE_ROLES, Transition
+from services.order.domain.lifecycle import Transition
 from services.order.domain.model import (
     Channel,
     OptionLibrary,
@@ -41,6 +41,7 @@ from services.order.service_layer.ports import (
     ShortageOverride,
 )
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
+from services.permissions import may_accept_shortage, refuse_shortage_override
 
 UowFactory = UowFactoryOf[OrderUnitOfWork]  # uow() or uow(read_only=True)
 Clock = Callable[[], datetime]
@@ -278,12 +279,8 @@ def _shortage_override(cmd: ApproveOrder, caller: identity.Identity) -> Shortage
             "缺料接单须写明原因 accepting an order short of materials needs a reason",
             [FieldViolation("override_reason", "required with override_shortage")],
         )
-    if not caller.roles & (SHORTAGE_OVERRIDE_ROLES | {"admin"}):
-        raise PermissionDenied(
-            f"缺料接单需经理批准 only a manager accepts an order short of materials "
-            f"(one of the roles {sorted(SHORTAGE_OVERRIDE_ROLES)}); {caller.user} may approve it once "
-            "its materials are there"
-        )
+    if not may_accept_shortage(caller):
+        raise refuse_shortage_override(caller)
     return ShortageOverride(reason)
 
 
