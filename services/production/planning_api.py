@@ -55,8 +55,8 @@ class PlanningApi:
             replayed=r.replayed,
             would_have_made=[_replayed(b) for b in r.would],
             made=[_replayed(b) for b in r.did],
-            would_merge=sum(len(b.order_nos) for b in r.would),
-            did_merge=sum(len(b.order_nos) for b in r.did),
+            would_merge=result.would_merge,
+            did_merge=result.did_merge,
             differences=[
                 production_pb2.DryRunMergeDifference(
                     order_no=d.order_no,

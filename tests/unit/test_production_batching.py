@@ -360,3 +360,31 @@ def test_an_approved_change_moves_open_candidates_with_it():
     # merged already: keeps the quantity it was merged with; leaves only when its configuration goes
     assert revise([merged], revised).updated == [] and revise([merged], revised).left == []
     assert revise([merged], [cand(1, GOLD)]).left == [merged]
+
+
+def test_a_rule_is_given_at_most_max_group_orders_the_newest_up_to_the_trigger():
+    from services.production.domain.batching import MAX_GROUP
+
+    waiting = [cand(n, hours=n / 100) for n in range(1, 3 * MAX_GROUP)]
+    trigger = waiting[2 * MAX_GROUP]
+
+    group = group_for(trigger, waiting, timedelta(hours=72))
+
+    assert len(group) == MAX_GROUP and group[-1] == trigger
+    assert group == waiting[MAX_GROUP + 1 : 2 * MAX_GROUP + 1]
+
+
+def test_a_candidate_that_merges_nothing_still_replays_a_busy_month_in_bounded_groups():
+    """min_orders 10^6 keeps every order waiting: each evaluation still sees at most MAX_GROUP."""
+    from services.production.domain.batching import MAX_GROUP
+
+    seen: list[int] = []
+    rule = compile_rule("never", "batch_merge", "orders.size() >= params.min_orders", {"min_orders": 10**6})
+    counting = replace(
+        rule, program=type("P", (), {"execute": lambda _s, v: seen.append(len(v["orders"])) or False})()
+    )
+
+    result = replay(counting, [cand(n, hours=n / 10) for n in range(1, 400)], [])
+
+    assert result.would == [] and result.replayed == 399
+    assert max(seen) == MAX_GROUP and len(seen) == 398  # a lone order is never asked

@@ -258,9 +258,11 @@ class ReservationRepository:
         )
         return self._hydrate(self._db.execute(query).all())
 
-    def since(self, created_after: datetime) -> list[Reservation]:
+    def since(self, created_after: datetime, limit: int = 20_000) -> list[Reservation]:
+        """The tenant's reservations made since then, oldest first, at most `limit` (a dry-run's
+        history: a month of a busy plant is far less)."""
         query = scoped(select(R), R).where(R.c.created_at >= created_after).order_by(R.c.created_at)
-        return self._hydrate(self._db.execute(query).all())
+        return self._hydrate(self._db.execute(query.limit(limit)).all())
 
     def _hydrate(self, rows) -> list[Reservation]:
         if not rows:

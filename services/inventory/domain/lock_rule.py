@@ -70,6 +70,9 @@ class DryRun:
     differences: list[DryRunCase]
 
 
+MAX_DIFFERENCES = 500  # orders listed where the two differ (the counts stay whole)
+
+
 def replay(rule: CompiledRule, history: Iterable[PastOrder]) -> DryRun:
     """The rule on each past order, beside what was done then; RuleFailed if it fails on one."""
     cases = [
@@ -88,5 +91,5 @@ def replay(rule: CompiledRule, history: Iterable[PastOrder]) -> DryRun:
         replayed=len(cases),
         would_lock=sum(c.would_lock for c in cases),
         was_locked=sum(c.was_locked for c in cases),
-        differences=[c for c in cases if c.would_lock != c.was_locked],
+        differences=[c for c in cases if c.would_lock != c.was_locked][:MAX_DIFFERENCES],
     )

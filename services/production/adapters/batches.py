@@ -16,7 +16,7 @@ from services.chassis.scoping import scoped
 from services.production.adapters.tables import batch_tasks, merge_candidates, metadata
 from services.production.domain.batching import BatchOrder, BatchTask, Candidate, Configuration
 
-HISTORY_LIMIT = 100_000  # candidates a dry-run replays at most (a month of a busy plant is far less)
+HISTORY_LIMIT = 20_000  # candidates a dry-run replays at most (a month of a busy plant is far less)
 _BATCH_NO = matching(r"BT-[A-Z0-9]{1,8}-\d{8}-\d{2,6}")
 _c = merge_candidates.c
 _CONFIG_COLUMNS = (_c.product_model, _c.surface_treatment, _c.colour, _c.packaging)

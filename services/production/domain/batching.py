@@ -153,6 +153,12 @@ def window_of(rule: CompiledRule) -> timedelta:
     return timedelta(hours=min(float(hours), MAX_WINDOW_HOURS))
 
 
+# Orders one rule evaluation is given at most: a batch of more is no batch a workshop plans, and it
+# bounds the cost of each evaluation (a candidate rule with min_orders 10^6 keeps every order
+# waiting: without it, a dry-run's cost grew with the square of a month's approvals).
+MAX_GROUP = 50
+
+
 def group_for(trigger: Candidate, candidates: Iterable[Candidate], window: timedelta) -> list[Candidate]:
     """The group a new approval forms: open candidates of its configuration, all approved within
     `window` of each other, the trigger among them; oldest first (then by order number, so equal
@@ -173,15 +179,19 @@ def group_for(trigger: Candidate, candidates: Iterable[Candidate], window: timed
     found[trigger.order_id] = trigger
     ordered = sorted(found.values(), key=lambda c: (c.approved_at, c.order_no))
     times = [c.approved_at for c in ordered]
+    at = next(i for i, c in enumerate(ordered) if c.order_id == trigger.order_id)
     best: list[Candidate] = [trigger]
     for i, start in enumerate(times):
         if start > trigger.approved_at:
             break
         if start + window < trigger.approved_at:
             continue
-        span = ordered[i : bisect.bisect_right(times, start + window)]
-        if len(span) > len(best) and trigger in span:
-            best = span
+        end = bisect.bisect_right(times, start + window)
+        if end - i > len(best) and i <= at < end:  # the span holds the trigger
+            best = ordered[i:end]
+    if len(best) > MAX_GROUP:  # the newest MAX_GROUP up to the trigger
+        lo = max(0, best.index(trigger) + 1 - MAX_GROUP)
+        best = best[lo : lo + MAX_GROUP]
     return best
 
 
@@ -410,7 +420,7 @@ def replay(rule: CompiledRule, history: Sequence[Candidate], made: Sequence[Repl
                     trigger.approved_at,
                 )
             )
-        pending[trigger.configuration] = mine
+        pending[trigger.configuration] = mine[-MAX_GROUP:]  # a later group takes no older ones
     return Replay(len(ordered), would, list(made), differences(ordered, would, made), failures)
 
 

@@ -213,7 +213,9 @@ class DryRunMerge:
 class DryRunResult:
     rule: CompiledRule
     days: int
-    replay: Replay
+    replay: Replay  # its lists cut to MAX_DIFFERENCES each
+    would_merge: int  # orders (× configuration) the candidate merges, counted before the cut
+    did_merge: int
 
 
 def candidate_rule(query: DryRunMerge, tenant: TenantConfig) -> CompiledRule:
@@ -235,12 +237,14 @@ def dry_run(
         history = tx.batches.history(since)
         made = made_batches(tx.batches.made_since(since))
     result = replay(rule, history, made)
-    if len(result.differences) > MAX_DIFFERENCES:
-        result = Replay(
-            result.replayed,
-            result.would,
-            result.did,
-            result.differences[:MAX_DIFFERENCES],
-            result.rule_failures,
-        )
-    return DryRunResult(rule, days, result)
+    would_merge = sum(len(b.order_nos) for b in result.would)
+    did_merge = sum(len(b.order_nos) for b in result.did)
+    # Every list of the answer bounded (the counts stay whole): a month of a busy plant fits.
+    result = Replay(
+        result.replayed,
+        result.would[:MAX_DIFFERENCES],
+        result.did[:MAX_DIFFERENCES],
+        result.differences[:MAX_DIFFERENCES],
+        result.rule_failures,
+    )
+    return DryRunResult(rule, days, result, would_merge, did_merge)
