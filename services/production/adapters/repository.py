@@ -257,12 +257,16 @@ class WorkOrderRepository:
         found = self._hydrate(self._db.execute(*_FOR_ORDER.bind(order_id=order_id)).all())
         return sorted(found, key=lambda w: w.work_order_no)
 
-    def stage_reports(self, work_order_id: str) -> list[StageReport]:
-        rows = self._db.execute(
+    def stage_reports(self, work_order_id: str, latest: int = 200) -> list[StageReport]:
+        """Its stage reports, oldest first: the `latest` ones (progress reports can come every
+        few minutes for weeks; every stage move is among the few of a work order's last ones)."""
+        newest = (
             scoped(select(work_order_stage_reports), work_order_stage_reports)
             .where(work_order_stage_reports.c.work_order_id == work_order_id)
-            .order_by(work_order_stage_reports.c.id)
+            .order_by(work_order_stage_reports.c.id.desc())
+            .limit(latest)
         )
+        rows = sorted(self._db.execute(newest).all(), key=lambda r: r.id)
         return [
             StageReport(
                 r.work_order_id,
