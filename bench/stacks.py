@@ -256,4 +256,5 @@ class Environment:
 
     def close(self) -> None:
         self.stop_shared()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        if not os.environ.get("OMS_BENCH_KEEP"):  # keep the stacks' logs to read after a run
+            shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -16,13 +16,9 @@ from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.tenant_config import TenantConfig
 from services.inventory.service_layer import handlers
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from services.order_lines import checked_lines
 
 NAME = "follow_order"
-# The order contract's limits (OrderLine, CreateOrderRequest.lines): a line past them was not
-# written by the order service. Held to them, a negative quantity cannot release what the order
-# still needs (the BOM's needs of it clamp to nothing).
-MAX_LINES = 200
-MAX_QUANTITY = 10_000_000
 CONTRACTS: dict[str, type[Message]] = {
     "order_change_requested": order_pb2.OrderChangeRequested,
     "order_changed": order_pb2.OrderChanged,
@@ -65,18 +61,10 @@ def changed(config_of: Callable[[str], TenantConfig]) -> Callable[[ReceivedEvent
         msg = _message(event)
         if msg.revision < 1 or (not msg.lines and not msg.cancels_order):
             raise MalformedEvent(f"order_changed {event.event_id} has no revision or no lines")
-        if len(msg.lines) > MAX_LINES:
-            raise MalformedEvent(
-                f"order_changed {event.event_id} has {len(msg.lines)} lines (at most {MAX_LINES})"
-            )
-        bad = [x for x in msg.lines if not x.product_model or not 0 < x.quantity <= MAX_QUANTITY]
-        if bad:
-            x = bad[0]
-            raise MalformedEvent(
-                f"order_changed {event.event_id}: line {x.line_no} has model {x.product_model[:64]!r} "
-                f"and quantity {x.quantity} (a model, and 1-{MAX_QUANTITY})"
-            )
-        lines = [MaterialLine(x.product_model, x.quantity, x.colour, x.surface_treatment) for x in msg.lines]
+        lines = [
+            MaterialLine(x.product_model, x.quantity, x.colour, x.surface_treatment)
+            for x in checked_lines(event, msg.lines)
+        ]
         handlers.follow_change(
             msg.order_id, msg.revision, lines, msg.cancels_order, uow, config_of(event.tenant_id)
         )

@@ -11,17 +11,13 @@ from datetime import date
 
 from oms.order.v1 import order_pb2
 from services.chassis.events import MalformedEvent, ReceivedEvent
+from services.order_lines import checked_lines
 from services.production.domain.model import OrderContent, RoutedLine, WorkOrderLine
 from services.production.service_layer import handlers
 from services.production.service_layer.handlers import BomOf
 from services.production.service_layer.unit_of_work import ProductionUnitOfWork
 
 Handler = Callable[[ReceivedEvent, ProductionUnitOfWork], None]
-
-# The order contract's limits (OrderLine, CreateOrderRequest.lines): an event past them was not
-# written by the order service, and making work orders of it would only spread the damage.
-MAX_LINES = 200
-MAX_QUANTITY = 10_000_000
 
 
 def _due(event: ReceivedEvent, text: str) -> date:
@@ -34,18 +30,8 @@ def _due(event: ReceivedEvent, text: str) -> date:
 def routed_lines(event: ReceivedEvent, lines: Iterable[order_pb2.OrderLine]) -> list[RoutedLine]:
     """Each line with its route (the tenant's routing as the order service stored it); a line
     without one is made where it says (its workshop)."""
-    lines = list(lines)
-    if len(lines) > MAX_LINES:
-        raise MalformedEvent(
-            f"{event.event_type} {event.event_id} has {len(lines)} lines (at most {MAX_LINES})"
-        )
     out = []
-    for x in lines:
-        if not x.product_model or not 0 < x.quantity <= MAX_QUANTITY:
-            raise MalformedEvent(
-                f"{event.event_type} {event.event_id}: line {x.line_no} has model {x.product_model[:64]!r} "
-                f"and quantity {x.quantity} (a model, and 1-{MAX_QUANTITY})"
-            )
+    for x in checked_lines(event, lines):
         route = tuple(x.route) or ((x.workshop,) if x.workshop else ())
         if not route:
             raise MalformedEvent(

@@ -12,6 +12,7 @@ from oms.order.v1 import order_pb2
 from services.chassis.consumer import Handler, Subscription
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.tenants import load_tenants
+from services.order_lines import checked_lines
 from services.production.domain.batching import Configuration, LineDemand
 from services.production.service_layer import batching
 from services.production.service_layer.batching import ApprovalForBatching, MergePolicy, PolicyOf
@@ -100,15 +101,16 @@ def _priority(value: int) -> str:
 
 
 def _demands(lines: Iterable[order_pb2.OrderLine], event: ReceivedEvent) -> list[LineDemand]:
-    if any(x.quantity <= 0 or x.unit_price_fen < 0 or not x.product_model for x in lines):
-        raise MalformedEvent(f"{event.event_type} {event.event_id} has a line without a model or quantity")
+    checked = checked_lines(event, lines)  # the order contract's limits, as the core holds them
+    if any(x.unit_price_fen < 0 for x in checked):
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has a line with a negative price")
     return [
         LineDemand(
             Configuration(x.product_model, x.surface_treatment, x.colour, x.packaging),
             x.quantity,
             x.unit_price_fen,
         )
-        for x in lines
+        for x in checked
     ]
 
 

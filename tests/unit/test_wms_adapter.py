@@ -23,8 +23,8 @@ from services.inventory.adapters.wms import (
     build_wms,
     new_breaker,
     seed_demo_materials,
-    warehouse_of,
 )
+from services.inventory.service_layer.plant import warehouse_of
 from services.inventory.service_layer.ports import WmsLine, WmsReservation, WmsStock, WmsUnavailable
 
 STEEL = "SPCC 冷轧钢板 cold-rolled steel"
@@ -316,7 +316,7 @@ def test_without_a_wms_url_every_call_names_the_setting_and_production_refuses_t
 def test_demo_materials_are_seeded_into_an_empty_warehouse_only(wms_simulator):
     tenant = load_tenants(("hardware",))["hardware"]
     wms = HttpWms(wms_simulator.url, timeout_s=1)
-    warehouse = warehouse_of(tenant)
+    warehouse = warehouse_of(tenant.tenant_id, tenant)
     seed_demo_materials(wms, tenant)
     names = [m.material for m in tenant.demo.materials]
     stock = wms.stock(warehouse, names)

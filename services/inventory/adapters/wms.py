@@ -23,6 +23,7 @@ from services.chassis import deadlines
 from services.chassis.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
 from services.chassis.settings import MissingSetting, Settings
 from services.chassis.tenants import Tenant
+from services.inventory.service_layer.plant import warehouse_of
 from services.inventory.service_layer.ports import (
     Wms,
     WmsLine,
@@ -343,18 +344,13 @@ def build_wms(settings: Settings) -> Wms:
         raise InvalidSetting(f"OMS_WMS_URL: {exc}") from None
 
 
-def warehouse_of(tenant: Tenant) -> str:
-    """The WMS warehouse a business line draws materials from ([wms] warehouse, else its id)."""
-    return tenant.wms.warehouse or tenant.tenant_id
-
-
 def seed_demo_materials(wms: Wms, tenant: Tenant) -> None:
     """The tenant's [[demo.materials]] into its warehouse, only if the WMS knows none of them yet
     (a restart, or a second line sharing the warehouse, must not reset counted stock)."""
     materials = tenant.demo.materials
     if not materials:
         return
-    warehouse = warehouse_of(tenant)
+    warehouse = warehouse_of(tenant.tenant_id, tenant)
     if wms.stock(warehouse, [m.material for m in materials]):
         return
     wms.seed_stock(warehouse, [WmsStock(m.material, m.unit, float(m.on_hand), m.location) for m in materials])

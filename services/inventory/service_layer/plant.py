@@ -17,6 +17,7 @@ from services.inventory.service_layer.ports import Wms
 
 
 def warehouse_of(tenant_id: str, tenant: TenantConfig) -> str:
+    """The WMS warehouse a business line draws materials from ([wms] warehouse, else its id)."""
     return tenant.wms.warehouse or tenant_id
 
 

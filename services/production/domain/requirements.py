@@ -6,7 +6,6 @@ solution at plating); one that names none, or names a workshop the line's route 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from services.bom import BomEntry, MaterialLine, needs
@@ -15,13 +14,6 @@ from services.production.domain.lines import RoutedLine
 
 class RoutedBomEntry(BomEntry, Protocol):
     workshop: str
-
-
-@dataclass(frozen=True)
-class MaterialRequirement:
-    material: str
-    unit: str
-    quantity: float
 
 
 Requirements = dict[tuple[str, str], float]  # (material, unit) -> quantity
@@ -50,7 +42,3 @@ def requirements_at(
         ).items():
             total[key] = round(total.get(key, 0.0) + quantity, 6)
     return total
-
-
-def as_list(requirements: Requirements) -> list[MaterialRequirement]:
-    return [MaterialRequirement(m, u, q) for (m, u), q in sorted(requirements.items())]

@@ -151,11 +151,6 @@ def list_work_orders(query: ListWorkOrders, uow: UowFactory) -> tuple[list[WorkO
         )
 
 
-def get_work_order(work_order_id: str, uow: UowFactory) -> WorkOrder:
-    with uow(read_only=True) as tx:
-        return tx.work_orders.get(work_order_id)
-
-
 def get_work_order_with_reports(work_order_id: str, uow: UowFactory) -> tuple[WorkOrder, list[StageReport]]:
     with uow(read_only=True) as tx:
         return tx.work_orders.get(work_order_id), tx.work_orders.stage_reports(work_order_id)
