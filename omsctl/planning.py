@@ -18,7 +18,7 @@ from oms.inventory.v1 import inventory_pb2
 from oms.production.v1 import production_pb2
 from omsctl import display as d
 from omsctl.client import Client, UsageError
-from omsctl.output import as_json
+from omsctl.output import as_json, emit, more
 
 STAGES = ["STAGE_TO_SCHEDULE", "STAGE_IN_PROCESS", "STAGE_QC_PASSED", "STAGE_READY_TO_SHIP"]
 BATCH_LABELS = {"BATCH_STATE_PLANNED": "已合并 Planned", "BATCH_STATE_CANCELLED": "已取消 Cancelled"}
@@ -116,9 +116,8 @@ def cmd_batches(c: Client, a) -> int:
         "状态 State",
         "合并于 Merged",
     ]
-    print("\n".join(d.table(headers, rows, right={2}, limits={1: 48, 3: 60})))
-    if reply.next_page_token:
-        print(f"下一页 next page: --page-token {reply.next_page_token}")
+    emit(d.table(headers, rows, right={2}, limits={1: 48, 3: 60}))
+    more(reply.next_page_token, a.json)
     return 0
 
 

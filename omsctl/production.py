@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Callable
 
 from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from omsctl import display as d
 from omsctl.client import Client, UsageError, is_uuid
-from omsctl.output import as_json
+from omsctl.output import as_json, more
 
 STAGES = ["to_schedule", "in_process", "qc_passed", "ready_to_ship", "shipped"]
 STAGE_HELP = (
@@ -143,9 +142,7 @@ def cmd_work_orders(c: Client, a) -> int:
                 )
             )
         )
-    if reply.next_page_token:
-        out = sys.stderr if a.json else sys.stdout
-        print(f"下一页 next page: --page-token {reply.next_page_token}", file=out)
+    more(reply.next_page_token, a.json)
     return 0
 
 
