@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
@@ -305,11 +305,20 @@ class WorkOrderRepository:
             for r in rows
         ]
 
-    def _requirements(self, ids: list[str]) -> dict[tuple[str, int], Requirements]:
+    def _requirements(
+        self, ids: list[str], revisions: list[tuple[str, int]] | None = None
+    ) -> dict[tuple[str, int], Requirements]:
+        """Requirements by (work order, revision): of every revision of `ids`, or only of the
+        (work order, revision) pairs in `revisions` (a list shows the current ones: the older
+        revisions' rows grow with every change and are read only by ListWorkOrderRevisions)."""
+        R = work_order_requirements
+        where = (
+            R.c.work_order_id.in_(ids)
+            if revisions is None
+            else tuple_(R.c.work_order_id, R.c.revision).in_(revisions)
+        )
         out: dict[tuple[str, int], Requirements] = {}
-        for r in self._db.execute(
-            select(work_order_requirements).where(work_order_requirements.c.work_order_id.in_(ids))
-        ):
+        for r in self._db.execute(select(R).where(where)):
             out.setdefault((r.work_order_id, r.revision), {})[(r.material, r.unit)] = r.quantity
         return out
 
@@ -340,7 +349,7 @@ class WorkOrderRepository:
                     ln.order_line_no,
                 )
             )
-        needed = self._requirements(list(lines))
+        needed = self._requirements(list(lines), [(r.work_order_id, r.revision) for r in rows])
         return [
             WorkOrder(
                 r.work_order_id,
