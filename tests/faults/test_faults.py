@@ -109,6 +109,14 @@ class StopBroker(Fault):
         env.rabbit.start()
 
 
+class KillWms(KillProcess):
+    """SIGKILL the WMS (simulator), restarted: approvals answer UNAVAILABLE meanwhile; the calls
+    that failed opened the circuit breaker, which lets a trial call through only after
+    OMS_WMS_BREAKER_RESET_S, so recovery may take that much longer."""
+
+    extra_recovery_s = 10.0  # OMS_WMS_BREAKER_RESET_S's default
+
+
 def wms_faults(env: FaultEnv, **faults: float) -> None:
     """Switch the WMS simulator's faults (its /_sim/faults endpoint)."""
     request = urllib.request.Request(
@@ -155,7 +163,7 @@ FAULTS = [
     StopBroker("broker-stop", "RabbitMQ stopped for 10 s, then started", 10),
     RestartPostgres("postgres-restart", "PostgreSQL restart -m fast, 3 s down", 3),
     KillProcess("sigkill-nameko", "SIGKILL the nameko worker, restarted 2 s later", 2),
-    KillProcess("sigkill-wms", "SIGKILL the WMS (simulator), restarted 2 s later", 2),
+    KillWms("sigkill-wms", "SIGKILL the WMS (simulator), restarted 2 s later", 2),
     SlowWms("wms-slow", "WMS answering 5 s late for 6 s", 6),
 ]
 
