@@ -48,8 +48,23 @@ def routed_lines(event: ReceivedEvent, lines: Iterable[order_pb2.OrderLine]) -> 
     return out
 
 
-def approved_order_from(event: ReceivedEvent) -> OrderContent:
+_parsed: tuple[ReceivedEvent, order_pb2.OrderApproved] | None = None
+
+
+def approved_message(event: ReceivedEvent) -> order_pb2.OrderApproved:
+    """The approval read through its contract once: its version, its work orders and batching all
+    read the same event (one after the other, in one unit of work). Read-only for every caller."""
+    global _parsed
+    last = _parsed  # read once: another consumer thread may replace it meanwhile
+    if last is not None and last[0] is event:
+        return last[1]
     msg = event.as_proto(order_pb2.OrderApproved)
+    _parsed = (event, msg)
+    return msg
+
+
+def approved_order_from(event: ReceivedEvent) -> OrderContent:
+    msg = approved_message(event)
     due = _due(event, msg.due_date)
     if not msg.order_id or not msg.lines:
         raise MalformedEvent(f"order_approved {event.event_id} has no order id or no lines")
@@ -83,7 +98,7 @@ def changed_order_from(event: ReceivedEvent) -> tuple[OrderContent, bool]:
 def order_version(event: ReceivedEvent) -> tuple[str, int]:
     """The order and version an order_approved carries: the consumer applies each order's newest
     version once (a second approval after a change is applied; an older one arriving late is not)."""
-    msg = event.as_proto(order_pb2.OrderApproved)
+    msg = approved_message(event)
     if not msg.order_id or msg.version < 1:
         raise MalformedEvent(f"order_approved {event.event_id} has no order id or version")
     return msg.order_id, msg.version

@@ -13,6 +13,7 @@ from services.chassis.consumer import Handler, Subscription
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.chassis.tenants import load_tenants
 from services.order_lines import checked_lines
+from services.production.consumers import approved_message
 from services.production.domain.batching import Configuration, LineDemand
 from services.production.service_layer import batching
 from services.production.service_layer.batching import ApprovalForBatching, MergePolicy, PolicyOf
@@ -20,7 +21,7 @@ from services.production.service_layer.unit_of_work import ProductionUnitOfWork
 
 
 def approval_from(event: ReceivedEvent) -> ApprovalForBatching:
-    msg = event.as_proto(order_pb2.OrderApproved)
+    msg = approved_message(event)
     if not msg.order_id or not msg.order_no or not msg.lines:
         raise MalformedEvent(f"order_approved {event.event_id} has no order id, number or lines")
     try:
@@ -40,7 +41,7 @@ def approval_from(event: ReceivedEvent) -> ApprovalForBatching:
 
 
 def approved_version(event: ReceivedEvent) -> tuple[str, int]:
-    msg = event.as_proto(order_pb2.OrderApproved)
+    msg = approved_message(event)
     if not msg.order_id or msg.version < 1:
         raise MalformedEvent(f"order_approved {event.event_id} has no order id or version")
     return msg.order_id, msg.version

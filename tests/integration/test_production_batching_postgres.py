@@ -476,3 +476,44 @@ def test_approvals_racing_for_one_configuration_are_merged_as_if_one_by_one(prod
         ).all()
         assert c.execute(select(func.count()).select_from(batch_tasks)).scalar_one() == 2
     assert sorted(n for _, n in sizes) == [3, 3]
+
+
+def test_recording_an_orders_configurations_again_adds_only_the_new_ones(production):
+    """One upsert for all of an order's configurations: what is recorded stays as it is, and only
+    the configurations new to the order come back (an approved change adding a colour)."""
+    from services.production.domain.batching import Candidate, Configuration
+
+    _engine, _consumer, uow = production
+    silver, gold, red, blue = (
+        Configuration("HB-2040 铰链 hinge", "电镀 plating", colour, "纸箱 carton")
+        for colour in ("银色 silver", "金色 gold", "红色 red", "蓝色 blue")
+    )
+
+    def candidates(*configs: Configuration, quantity: int = 100) -> list[Candidate]:
+        at = datetime(2026, 11, 25, 8, tzinfo=UTC)
+        return [
+            Candidate(
+                "o-1",
+                "HW-20261125-00001",
+                "c-1",
+                "PRIORITY_NORMAL",
+                c,
+                quantity,
+                8500,
+                at,
+                date(2026, 12, 20),
+            )
+            for c in configs
+        ]
+
+    with acting_as(Identity("hardware", "svc:production")), uow() as tx:
+        first = tx.batches.record(candidates(silver, gold))
+        again = tx.batches.record(candidates(gold, red, blue, quantity=999))
+        none = tx.batches.record(candidates(silver, gold, red, blue))
+        kept = {c.configuration.colour: c.quantity for c in tx.batches.for_order("o-1")}
+        tx.commit()
+
+    assert [c.configuration for c in first] == [silver, gold]
+    assert [c.configuration for c in again] == [red, blue]
+    assert none == []
+    assert kept == {"银色 silver": 100, "金色 gold": 100, "红色 red": 999, "蓝色 blue": 999}

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Connection, and_, insert, or_, select, text, true, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.chassis.paging import decode_token, instant_part, keyset_page, matching
-from services.chassis.scoping import scoped
+from services.chassis.scoping import Scoped, scoped
 from services.production.adapters.tables import batch_tasks, merge_candidates, metadata
 from services.production.domain.batching import BatchOrder, BatchTask, Candidate, Configuration
 
@@ -38,7 +39,7 @@ class BatchRepository:
             return
         tenant = identity.current().tenant_id
         for key in sorted({_lock_key(tenant, c) for c in configs}):
-            self._db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            self._db.execute(_LOCK, {"k": key})
 
     def record(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Add an approved order's candidates; ones already recorded (the same order and
@@ -46,40 +47,25 @@ class BatchRepository:
         if not candidates:
             return []
         tenant = identity.current().tenant_id
-        ins = (postgresql.insert if self._db.dialect.name == "postgresql" else sqlite.insert)(
-            merge_candidates
-        )
-        stmt = ins.on_conflict_do_nothing(
-            index_elements=[
-                "tenant_id",
-                "order_id",
-                "product_model",
-                "surface_treatment",
-                "colour",
-                "packaging",
-            ]
-        ).returning(_c.product_model, _c.surface_treatment, _c.colour, _c.packaging)
-        added = set()
-        for c in candidates:  # one row each: RETURNING of a multi-row upsert is not portable
-            row = self._db.execute(stmt, _row(tenant, c)).first()
-            if row is not None:
-                added.add(Configuration(*(str(v) for v in row)))
+        # One statement for all: SQLAlchemy's "insertmanyvalues" returns the rows of a multi-row
+        # upsert on PostgreSQL and SQLite alike; the ones skipped as recorded return nothing.
+        rows = self._db.execute(
+            _record_statement(self._db.dialect.name), [_row(tenant, c) for c in candidates]
+        ).all()
+        added = {Configuration(*(str(v) for v in row)) for row in rows}
         return [c for c in candidates if c.configuration in added]
 
     def open_group(self, config: Configuration, since: datetime, until: datetime) -> list[Candidate]:
         """Open candidates of one configuration approved in [since, until], oldest first."""
-        query = scoped(select(merge_candidates), merge_candidates).where(
-            _c.product_model == config.product_model,
-            _c.surface_treatment == config.surface_treatment,
-            _c.colour == config.colour,
-            _c.packaging == config.packaging,
-            _c.approved_at >= since,
-            _c.approved_at <= until,
-            text("batch_id IS NULL AND cancelled_at IS NULL"),  # the partial index's own predicate
+        query, params = _OPEN_GROUP.bind(
+            product_model=config.product_model,
+            surface_treatment=config.surface_treatment,
+            colour=config.colour,
+            packaging=config.packaging,
+            since=since,
+            until=until,
         )
-        return [
-            _candidate(r) for r in self._db.execute(query.order_by(_c.approved_at, _c.order_no).limit(1000))
-        ]
+        return [_candidate(r) for r in self._db.execute(query, params)]
 
     def for_order(self, order_id: str) -> list[Candidate]:
         query = scoped(select(merge_candidates), merge_candidates).where(_c.order_id == order_id)
@@ -135,24 +121,16 @@ class BatchRepository:
     def next_batch_no(self, day: date) -> int:
         """The day's next batch number, taken in this transaction (the counter row stays locked
         until commit: batches are few, and a rolled-back merge gives its number back)."""
-        sequences = metadata.tables["number_sequences"]
-        ins = (postgresql.insert if self._db.dialect.name == "postgresql" else sqlite.insert)(sequences)
-        stmt = (
-            ins.values(
-                tenant_id=identity.current().tenant_id, name="batch_task", period=f"{day:%Y%m%d}", value=1
-            )
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "name", "period"], set_={"value": sequences.c.value + 1}
-            )
-            .returning(sequences.c.value)
+        params = dict(
+            tenant_id=identity.current().tenant_id, name="batch_task", period=f"{day:%Y%m%d}", value=1
         )
-        return int(self._db.execute(stmt).scalar_one())
+        return int(self._db.execute(_next_number_statement(self._db.dialect.name), params).scalar_one())
 
     def add(self, task: BatchTask) -> None:
         tenant = identity.current().tenant_id
         c = task.configuration
         self._db.execute(
-            insert(batch_tasks),
+            _INSERT_BATCH,
             dict(
                 batch_id=task.batch_id,
                 tenant_id=tenant,
@@ -168,14 +146,17 @@ class BatchRepository:
             ),
         )
         self._db.execute(
-            update(merge_candidates)
-            .where(
-                _c.tenant_id == tenant,
-                _c.order_id.in_([o.order_id for o in task.orders]),
-                *_same_configuration(c),
-                _c.batch_id.is_(None),
-            )
-            .values(batch_id=task.batch_id)
+            _LINK_BATCH,
+            dict(
+                zip(
+                    ("key_model", "key_surface", "key_colour", "key_packaging"),
+                    _config_values(c),
+                    strict=True,
+                ),
+                key_tenant=tenant,
+                key_orders=[o.order_id for o in task.orders],
+                batch_id=task.batch_id,
+            ),
         )
         self._track(task)
 
@@ -263,6 +244,50 @@ class BatchRepository:
             )
         found = self._find(and_(true(), *conditions), limit=page_size + 1)
         return keyset_page(found, page_size, lambda t: (t.created_at.isoformat(), t.batch_no))
+
+
+@functools.cache
+def _record_statement(dialect: str):
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(merge_candidates)
+    return ins.on_conflict_do_nothing(
+        index_elements=["tenant_id", "order_id", "product_model", "surface_treatment", "colour", "packaging"]
+    ).returning(*_CONFIG_COLUMNS)
+
+
+@functools.cache
+def _next_number_statement(dialect: str):
+    sequences = metadata.tables["number_sequences"]
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(sequences)
+    return ins.on_conflict_do_update(
+        index_elements=["tenant_id", "name", "period"], set_={"value": sequences.c.value + 1}
+    ).returning(sequences.c.value)
+
+
+# Built once (SQLAlchemy's statement cache then serves them): they run on every approval.
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_INSERT_BATCH = insert(batch_tasks)
+_OPEN_GROUP = Scoped(
+    select(merge_candidates)
+    .where(
+        *[col == bindparam(col.name) for col in _CONFIG_COLUMNS],
+        _c.approved_at >= bindparam("since"),
+        _c.approved_at <= bindparam("until"),
+        text("batch_id IS NULL AND cancelled_at IS NULL"),  # the partial index's own predicate
+    )
+    .order_by(_c.approved_at, _c.order_no)
+    .limit(1000),
+    merge_candidates,
+)
+# SET batch_id takes the parameter of that name; the keys have names of their own.
+_LINK_BATCH = update(merge_candidates).where(
+    _c.tenant_id == bindparam("key_tenant"),
+    _c.order_id.in_(bindparam("key_orders", expanding=True)),
+    _c.product_model == bindparam("key_model"),
+    _c.surface_treatment == bindparam("key_surface"),
+    _c.colour == bindparam("key_colour"),
+    _c.packaging == bindparam("key_packaging"),
+    _c.batch_id.is_(None),
+)
 
 
 def _same_configuration(c: Configuration) -> list:

@@ -35,6 +35,9 @@ class WorkOrderRepository:
     def __init__(self, db: Connection, track):
         self._db = db
         self._track = track
+        # The work orders each order had when its row was locked (order_for_update): nothing else
+        # adds one while the lock is held, so save_order knows which to insert without a read.
+        self._stored: dict[str, set[str]] = {}
 
     # production's view of an order (the aggregate every write goes through)
 
@@ -43,8 +46,9 @@ class WorkOrderRepository:
         work orders' writes); made first if production has not seen the order yet, without a
         race between two first events of one order."""
         tenant = identity.current().tenant_id
+        made = None
         if order_no:
-            self._db.execute(
+            made = self._db.execute(
                 _ensure_order_statement(self._db.dialect.name, production_orders),
                 dict(
                     order_id=order_id,
@@ -53,13 +57,16 @@ class WorkOrderRepository:
                     order_version=0,
                     updated_at=datetime.now(UTC),
                 ),
-            )
-        query = scoped(select(production_orders), production_orders).where(
-            production_orders.c.order_id == order_id
-        )
-        row = self._db.execute(query.with_for_update()).one_or_none()
+            ).first()
+        # A row this transaction made is its own until commit (a second first event of the order
+        # waits on it), so it needs no locking read; and it has no work orders yet: they are
+        # written only through this locked row (save_order), and migration 0008 gave every order
+        # that had some its row.
+        row = made or self._db.execute(*_ORDER_FOR_UPDATE.bind(order_id=order_id)).one_or_none()
         if row is None:
             raise NotFound(f"order {order_id} has no work orders")
+        work = [] if made else self.for_order(order_id)
+        self._stored[order_id] = {wo.work_order_id for wo in work}
         po = ProductionOrder(
             row.order_id,
             row.order_no,
@@ -69,16 +76,16 @@ class WorkOrderRepository:
             row.change_id,
             row.cancelled,
             row.stage_sequence,
-            self.for_order(order_id),
+            work,
         )
         self._track_order(po)
         return po
 
     def save_order(self, po: ProductionOrder) -> None:
         self._db.execute(
-            update(production_orders)
-            .where(production_orders.c.order_id == po.order_id)
-            .values(
+            _SAVE_ORDER,
+            dict(
+                key_order_id=po.order_id,
                 order_version=po.order_version,
                 revision=po.revision,
                 frozen=po.frozen,
@@ -86,18 +93,18 @@ class WorkOrderRepository:
                 cancelled=po.cancelled,
                 stage_sequence=po.stage_sequence,
                 updated_at=datetime.now(UTC),
-            )
+            ),
         )
-        existing: set[str] = set(
-            self._db.execute(
-                select(work_orders.c.work_order_id).where(work_orders.c.order_id == po.order_id)
-            ).scalars()
-        )
+        existing = self._stored.get(po.order_id)
+        if existing is None:  # not read through order_for_update in this unit of work
+            existing = set(self._db.execute(_WORK_ORDER_IDS, {"order_id": po.order_id}).scalars())
+        new = [wo for wo in po.work_orders if wo.work_order_id not in existing]
         for wo in po.work_orders:
             if wo.work_order_id in existing:
                 self.save(wo)
-            else:
-                self.add(wo)
+        self._add_all(new)
+        existing.update(wo.work_order_id for wo in new)
+        self._stored[po.order_id] = existing
         self._track_order(po)
 
     def _track_order(self, po: ProductionOrder) -> None:
@@ -110,19 +117,54 @@ class WorkOrderRepository:
     # work orders
 
     def add(self, wo: WorkOrder) -> None:
+        self._add_all([wo])
+
+    def _add_all(self, wos: list[WorkOrder]) -> None:
+        """New work orders, each table written in one statement (an order makes several)."""
+        if not wos:
+            return
+        tenant = identity.current().tenant_id
         self._db.execute(
             _INSERT_WORK_ORDER,
+            [
+                dict(
+                    work_order_id=wo.work_order_id,
+                    tenant_id=tenant,
+                    work_order_no=wo.work_order_no,
+                    order_id=wo.order_id,
+                    order_no=wo.order_no,
+                    workshop=wo.workshop,
+                    stage=wo.stage.value,
+                    due_date=wo.due_date,
+                    created_at=wo.created_at,
+                    order_version=wo.order_version,
+                    step=wo.step,
+                    revision=wo.revision,
+                    order_revision=wo.order_revision,
+                    frozen=wo.frozen,
+                    cancelled=wo.cancelled,
+                    good_quantity=wo.good_quantity,
+                    scrap_quantity=wo.scrap_quantity,
+                )
+                for wo in wos
+            ],
+        )
+        self._insert_lines(wos)
+        self._insert_requirements(wos)
+        for wo in wos:
+            self._write_history(wo)
+            self._track(wo)
+
+    def save(self, wo: WorkOrder) -> None:
+        """Write a work order back; a revised one gets its new lines and requirements, and the
+        revisions it superseded are kept."""
+        self._db.execute(
+            _SAVE_WORK_ORDER,
             dict(
-                work_order_id=wo.work_order_id,
-                tenant_id=identity.current().tenant_id,
-                work_order_no=wo.work_order_no,
-                order_id=wo.order_id,
-                order_no=wo.order_no,
-                workshop=wo.workshop,
-                stage=wo.stage.value,
+                key_work_order_id=wo.work_order_id,
                 due_date=wo.due_date,
-                created_at=wo.created_at,
                 order_version=wo.order_version,
+                stage=wo.stage.value,
                 step=wo.step,
                 revision=wo.revision,
                 order_revision=wo.order_revision,
@@ -132,36 +174,10 @@ class WorkOrderRepository:
                 scrap_quantity=wo.scrap_quantity,
             ),
         )
-        self._insert_lines(wo)
-        self._insert_requirements(wo.work_order_id, wo.revision, wo.requirements)
-        self._write_history(wo)
-        self._track(wo)
-
-    def save(self, wo: WorkOrder) -> None:
-        """Write a work order back; a revised one gets its new lines and requirements, and the
-        revisions it superseded are kept."""
-        self._db.execute(
-            update(work_orders)
-            .where(work_orders.c.work_order_id == wo.work_order_id)
-            .values(
-                due_date=wo.due_date,
-                order_version=wo.order_version,
-                stage=wo.stage.value,
-                step=wo.step,
-                revision=wo.revision,
-                order_revision=wo.order_revision,
-                frozen=wo.frozen,
-                cancelled=wo.cancelled,
-                good_quantity=wo.good_quantity,
-                scrap_quantity=wo.scrap_quantity,
-            )
-        )
         if wo.superseded:
-            self._db.execute(
-                delete(work_order_lines).where(work_order_lines.c.work_order_id == wo.work_order_id)
-            )
-            self._insert_lines(wo)
-            self._insert_requirements(wo.work_order_id, wo.revision, wo.requirements)
+            self._db.execute(_DELETE_LINES, {"work_order_id": wo.work_order_id})
+            self._insert_lines([wo])
+            self._insert_requirements([wo])
         self._write_history(wo)
         self._track(wo)
 
@@ -169,7 +185,7 @@ class WorkOrderRepository:
         tenant = identity.current().tenant_id
         if wo.superseded:
             self._db.execute(
-                insert(work_order_revisions),
+                _INSERT_REVISIONS,
                 [
                     dict(
                         work_order_id=r.work_order_id,
@@ -188,7 +204,7 @@ class WorkOrderRepository:
             wo.superseded.clear()
         if wo.new_reports:
             self._db.execute(
-                insert(work_order_stage_reports),
+                _INSERT_STAGE_REPORTS,
                 [
                     dict(
                         tenant_id=tenant,
@@ -207,44 +223,40 @@ class WorkOrderRepository:
             )
             wo.new_reports.clear()
 
-    def _insert_lines(self, wo: WorkOrder) -> None:
-        if not wo.lines:
-            return
-        self._db.execute(
-            _INSERT_LINES,
-            [
-                dict(
-                    work_order_id=wo.work_order_id,
-                    line_no=i,
-                    product_model=x.product_model,
-                    quantity=x.quantity,
-                    colour=x.colour,
-                    surface_treatment=x.surface_treatment,
-                    packaging=x.packaging,
-                    order_line_no=x.line_no,
-                )
-                for i, x in enumerate(wo.lines)
-            ],
-        )
+    def _insert_lines(self, wos: list[WorkOrder]) -> None:
+        rows = [
+            dict(
+                work_order_id=wo.work_order_id,
+                line_no=i,
+                product_model=x.product_model,
+                quantity=x.quantity,
+                colour=x.colour,
+                surface_treatment=x.surface_treatment,
+                packaging=x.packaging,
+                order_line_no=x.line_no,
+            )
+            for wo in wos
+            for i, x in enumerate(wo.lines)
+        ]
+        if rows:
+            self._db.execute(_INSERT_LINES, rows)
 
-    def _insert_requirements(self, work_order_id: str, revision: int, needed: Requirements) -> None:
-        if not needed:
-            return
+    def _insert_requirements(self, wos: list[WorkOrder]) -> None:
         tenant = identity.current().tenant_id
-        self._db.execute(
-            insert(work_order_requirements),
-            [
-                dict(
-                    work_order_id=work_order_id,
-                    revision=revision,
-                    material=material,
-                    unit=unit,
-                    tenant_id=tenant,
-                    quantity=quantity,
-                )
-                for (material, unit), quantity in needed.items()
-            ],
-        )
+        rows = [
+            dict(
+                work_order_id=wo.work_order_id,
+                revision=wo.revision,
+                material=material,
+                unit=unit,
+                tenant_id=tenant,
+                quantity=quantity,
+            )
+            for wo in wos
+            for (material, unit), quantity in wo.requirements.items()
+        ]
+        if rows:
+            self._db.execute(_INSERT_REQUIREMENTS, rows)
 
     def get(self, work_order_id: str) -> WorkOrder:
         found = self._find(work_orders.c.work_order_id == work_order_id, limit=1)
@@ -413,11 +425,24 @@ class WorkOrderRepository:
 @functools.cache
 def _ensure_order_statement(dialect: str, table: Table):
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return ins.on_conflict_do_nothing(index_elements=["order_id"])
+    # The row when this statement made it, nothing when it was there already.
+    return ins.on_conflict_do_nothing(index_elements=["order_id"]).returning(*table.c)
 
 
 _INSERT_WORK_ORDER = insert(work_orders)
 _INSERT_LINES = insert(work_order_lines)
+_INSERT_REQUIREMENTS = insert(work_order_requirements)
+_INSERT_REVISIONS = insert(work_order_revisions)
+_INSERT_STAGE_REPORTS = insert(work_order_stage_reports)
+_ORDER_FOR_UPDATE = Scoped(
+    select(production_orders).where(production_orders.c.order_id == bindparam("order_id")).with_for_update(),
+    production_orders,
+)
+# SET takes the other parameters' names (order_version=…, frozen=…); the key has a name of its own.
+_SAVE_ORDER = update(production_orders).where(production_orders.c.order_id == bindparam("key_order_id"))
+_SAVE_WORK_ORDER = update(work_orders).where(work_orders.c.work_order_id == bindparam("key_work_order_id"))
+_DELETE_LINES = delete(work_order_lines).where(work_order_lines.c.work_order_id == bindparam("work_order_id"))
+_WORK_ORDER_IDS = select(work_orders.c.work_order_id).where(work_orders.c.order_id == bindparam("order_id"))
 _FOR_ORDER = Scoped(
     select(work_orders)
     .where(work_orders.c.order_id == bindparam("order_id"))
