@@ -8,6 +8,7 @@ what was expected, rather than failing the first request that reads it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -90,6 +91,13 @@ class Tenant(TenantConfig):
 
 def tenant_dir() -> Path:
     return Path(os.environ.get("OMS_TENANT_DIR") or DEFAULT_DIR)
+
+
+@functools.cache
+def tenant_file(tenant_id: str) -> Tenant:
+    """One tenant's file, read and checked once per process: for what is built without a service
+    context (tests, tools); a service reads its tenants from its context (ServiceContext.tenant)."""
+    return load_tenants((tenant_id,))[tenant_id]
 
 
 def load_tenants(ids: tuple[str, ...], directory: Path | None = None) -> dict[str, Tenant]:

@@ -9,7 +9,7 @@ from oms.production.v1 import production_pb2, production_pb2_grpc
 from services.chassis.consumer import Subscription
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
-from services.chassis.tenants import load_tenants
+from services.chassis.tenants import tenant_file
 from services.production import consumers
 from services.production.adapters.tables import metadata
 from services.production.api import ProductionApi
@@ -38,13 +38,8 @@ def wire(ctx: ServiceContext) -> Wiring:
 
 
 def tenant_files_bom(tenant_id: str) -> Bom:
-    """The tenant file's [bom], read once (tests and tools that build subscriptions alone)."""
-    if tenant_id not in _BOMS:
-        _BOMS[tenant_id] = load_tenants((tenant_id,))[tenant_id].bom
-    return _BOMS[tenant_id]
-
-
-_BOMS: dict[str, Bom] = {}
+    """The tenant file's [bom] (tests and tools that build subscriptions alone)."""
+    return tenant_file(tenant_id).bom
 
 
 def subscriptions(bom_of: BomOf = tenant_files_bom) -> list[Subscription]:

@@ -4,6 +4,7 @@ order contract in, production's terms out; a message no retry can fix is Malform
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -11,7 +12,7 @@ from datetime import date, datetime
 from oms.order.v1 import order_pb2
 from services.chassis.consumer import Handler, Subscription
 from services.chassis.events import MalformedEvent, ReceivedEvent
-from services.chassis.tenants import load_tenants
+from services.chassis.tenants import tenant_file
 from services.order_lines import checked_lines
 from services.production.consumers import approved_message
 from services.production.domain.batching import Configuration, LineDemand
@@ -158,12 +159,8 @@ def _chain(first: Handler, then: Handler) -> Handler:
     return handle
 
 
-_POLICIES: dict[str, MergePolicy] = {}
-
-
+@functools.cache
 def tenant_files_policy(tenant_id: str) -> MergePolicy:
-    """The tenant file's merge policy, read once (tests and tools that build subscriptions alone;
-    the service reads it from its context)."""
-    if tenant_id not in _POLICIES:
-        _POLICIES[tenant_id] = batching.policy_of(load_tenants((tenant_id,))[tenant_id])
-    return _POLICIES[tenant_id]
+    """The tenant file's merge policy, compiled once (tests and tools that build subscriptions
+    alone; the service reads it from its context)."""
+    return batching.policy_of(tenant_file(tenant_id))

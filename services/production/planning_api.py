@@ -12,7 +12,7 @@ from oms.production.v1 import production_pb2
 from services.chassis import identity
 from services.chassis.fields import date_to_proto, timestamp_of
 from services.chassis.tenant_config import TenantConfig
-from services.chassis.tenants import load_tenants
+from services.chassis.tenants import tenant_file
 from services.chassis.uow import UowFactory
 from services.production.domain.batching import BatchTask, Configuration, ReplayedBatch
 from services.production.domain.board import BoardItem
@@ -25,7 +25,7 @@ TenantOf = Callable[[str], TenantConfig]
 class PlanningApi:
     def __init__(self, uow: UowFactory[ProductionUnitOfWork], tenant_of: TenantOf | None = None):
         self._planning_uow = uow
-        self._tenant_of = tenant_of or _tenant_files
+        self._tenant_of = tenant_of or tenant_file  # built without the service context: tests, tools
 
     def _tenant(self) -> TenantConfig:
         return self._tenant_of(identity.current().tenant_id)
@@ -148,13 +148,3 @@ def _stage(value: str) -> Any:
     """A stored stage as the enum (UNSPECIFIED for one this contract does not know yet)."""
     known = production_pb2.Stage.keys()
     return production_pb2.Stage.Value(value) if value in known else production_pb2.STAGE_UNSPECIFIED
-
-
-_TENANTS: dict[str, TenantConfig] = {}
-
-
-def _tenant_files(tenant_id: str) -> TenantConfig:
-    """The tenant file, read once (an API built without the service context: tests, tools)."""
-    if tenant_id not in _TENANTS:
-        _TENANTS[tenant_id] = load_tenants((tenant_id,))[tenant_id]
-    return _TENANTS[tenant_id]

@@ -34,16 +34,15 @@ class BoardQueries:
                 .order_by(_w.workshop, _w.stage)
             )
         ]
-        overdue = [_w.due_date < window.today]
-        at_risk = [_w.due_date >= window.today, _w.due_date <= window.last_at_risk_day]
+        overdue, at_risk = _overdue(window), _at_risk(window)
         risky = window.last_at_risk_day >= window.today
         overdue_total, at_risk_total = self._totals(mine, window)
         return Board(
             window,
             cells,
-            self._items(mine + overdue, limit),
+            self._items([*mine, overdue], limit),
             overdue_total,
-            self._items(mine + at_risk, limit) if risky else [],
+            self._items([*mine, at_risk], limit) if risky else [],
             at_risk_total if risky else 0,
         )
 
@@ -62,17 +61,25 @@ class BoardQueries:
     def _totals(self, mine: list, window: BoardWindow) -> tuple[int, int]:
         """Both totals from one range of the due-date index (everything due up to the last at-risk
         day), one round trip."""
-        overdue = _w.due_date < window.today
-        at_risk = and_(_w.due_date >= window.today, _w.due_date <= window.last_at_risk_day)
         row = self._db.execute(
             select(
-                func.count().filter(overdue).label("overdue"),
-                func.count().filter(at_risk).label("at_risk"),
+                func.count().filter(_overdue(window)).label("overdue"),
+                func.count().filter(_at_risk(window)).label("at_risk"),
             )
             .select_from(work_orders)
             .where(*mine, _w.due_date <= max(window.last_at_risk_day, window.today), text(UNFINISHED_WORK))
         ).one()
         return int(row.overdue), int(row.at_risk)
+
+
+# Due before today is overdue; due from today to the last at-risk day is at risk (one definition
+# for the lists and their totals).
+def _overdue(window: BoardWindow):
+    return _w.due_date < window.today
+
+
+def _at_risk(window: BoardWindow):
+    return and_(_w.due_date >= window.today, _w.due_date <= window.last_at_risk_day)
 
 
 def _day(value) -> date:
