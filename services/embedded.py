@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 from services.catalog import NAMES, definitions
@@ -21,6 +22,9 @@ from services.chassis.runtime import ServiceRuntime
 from services.chassis.server import GrpcServer
 from services.chassis.settings import LOOPBACK, Settings
 from services.chassis.tenants import load_tenants
+from services.marketplace_simulator import dev as marketplace_dev
+from services.marketplace_simulator.server import SimulatorHandle as MarketplaceHandle
+from services.marketplace_simulator.server import start_in_thread as start_marketplace
 from services.wms_simulator import SimulatorHandle, start_in_thread
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,14 @@ class EmbeddedStack:
             Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
             self.wms = start_in_thread(0, str(Path(settings.data_dir) / "wms.db"))
             settings = self.settings = dataclasses.replace(settings, wms_url=self.wms.url)
+        # No marketplace gateway named (OMS_MARKETPLACE_URL): the tenants' shops are pulled from
+        # the marketplace simulator, with development credentials.
+        self.marketplace: MarketplaceHandle | None = None
+        if not settings.marketplace_url:
+            tenants = load_tenants(settings.tenants).values()
+            self.marketplace = start_marketplace(0, shops=marketplace_dev.tenant_shops(tenants))
+            marketplace_dev.export_credentials(tenants, os.environ)
+            settings = self.settings = dataclasses.replace(settings, marketplace_url=self.marketplace.url)
         # Each service's own port and pool, for calls from the other services (never exposed:
         # loopback, an ephemeral port). Pool size as a distributed service process has.
         self.internal = {
@@ -92,3 +104,5 @@ class EmbeddedStack:
         self.bus.stop()
         if self.wms is not None:
             self.wms.stop()
+        if self.marketplace is not None:
+            self.marketplace.stop()

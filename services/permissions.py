@@ -109,7 +109,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "CreateCustomer": allow("sales", "manager"),
         # order's CreateOrder asks as the one ordering: sales, service, or a portal account (its own record)
         "GetCustomer": allow(*STAFF_READERS, "service", portal=True),
-        "ListCustomers": allow(*STAFF_READERS),
+        # ingest matches marketplace shops and agents' sheets to customers, as its service
+        "ListCustomers": allow(*STAFF_READERS, "service"),
         "UpdateCustomer": allow("sales", "manager"),
         "DeactivateCustomer": allow("sales", "manager"),
         "ReactivateCustomer": allow("sales", "manager"),
@@ -141,7 +142,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         # Lifecycle steps: the roles of the order's own state machine (order/domain/lifecycle.py)
         "CreateOrder": allow(*LIFECYCLE_ROLES[Action.CREATE], portal=True),
         # the warehouse reads the orders it ships and issues material to (prices withheld from it)
-        "GetOrder": allow(*STAFF_READERS, "warehouse", portal=True),
+        # ingest reads an order's state to cancel it when its marketplace order is cancelled
+        "GetOrder": allow(*STAFF_READERS, "warehouse", "service", portal=True),
         "ListOrders": allow(*STAFF_READERS, "warehouse", portal=True),
         "ApproveOrder": allow(*LIFECYCLE_ROLES[Action.APPROVE]),
         "SubmitOrder": allow(*LIFECYCLE_ROLES[Action.SUBMIT]),
@@ -180,6 +182,16 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
     },
     "oms.ingest.v1.IngestService": {
         "SubmitPhoneOrder": allow("sales"),
+        "GetAttachment": allow("sales", "approver", "manager"),
+        # the order desk (sales) works the shops, the review queue and the agents' sheets
+        "ListShops": allow(*STAFF_READERS),
+        "PullShop": allow("sales", "manager"),
+        "ListReviewItems": allow("sales", "approver", "manager"),
+        "GetReviewItem": allow("sales", "approver", "manager"),
+        "ResolveReviewItem": allow("sales", "manager"),
+        "GetUploadTemplate": allow("sales", "manager"),
+        "UploadAgentSheet": allow("sales", "manager"),
+        "GetIngestReport": allow(*STAFF_READERS),
     },
     "oms.notify.v1.NotifyService": {
         "ListNotifications": allow("workshop_lead", "planner", "manager", "sales"),

@@ -30,6 +30,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.catalog import DISTRIBUTED_PORTS, NAMES
 from services.chassis.consumer import Subscription
 from services.chassis.rabbit import connect, queue_depth
+from services.chassis.tenants import load_tenants
+from services.marketplace_simulator import dev as marketplace_dev
 from services.notify.app import nameko_queue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +44,8 @@ NAMEKO_QUEUE = nameko_queue(
 WORKER = "notify-worker"  # the nameko process's key in `DistributedStack.processes`
 WMS = "wms-simulator"  # the WMS simulator's key, when no plant WMS is named (OMS_WMS_URL)
 WMS_PORT = 50057
+MARKETPLACE = "marketplace-simulator"  # when no marketplace gateway is named (OMS_MARKETPLACE_URL)
+MARKETPLACE_PORT = 50058
 
 
 class StackStopping(RuntimeError):
@@ -73,6 +77,10 @@ class DistributedStack:
         self.wms_port = WMS_PORT + port_offset
         # A plant's WMS named in the environment replaces the simulator.
         self.external_wms = (extra_env or {}).get("OMS_WMS_URL") or os.environ.get("OMS_WMS_URL", "")
+        self.marketplace_port = MARKETPLACE_PORT + port_offset
+        self.external_marketplace = (extra_env or {}).get("OMS_MARKETPLACE_URL") or os.environ.get(
+            "OMS_MARKETPLACE_URL", ""
+        )
         self.seed = seed
         self.extra_env = extra_env or {}
         # Services run as several processes on one port (SO_REUSEPORT), as pods behind one address:
@@ -94,6 +102,10 @@ class DistributedStack:
     @property
     def wms_url(self) -> str:
         return self.external_wms or f"http://127.0.0.1:{self.wms_port}"
+
+    @property
+    def marketplace_url(self) -> str:
+        return self.external_marketplace or f"http://127.0.0.1:{self.marketplace_port}"
 
     def create_databases(self, drop: bool = False) -> None:
         with psycopg.connect(f"{self.pg_dsn}/postgres", autocommit=True) as conn:
@@ -122,10 +134,13 @@ class DistributedStack:
                 "OMS_SEED_DEMO": "1" if self.seed else "0",
                 "OMS_RELAY_INTERVAL_S": "0.2",
                 "OMS_WMS_URL": self.wms_url,
+                "OMS_MARKETPLACE_URL": self.marketplace_url,
                 "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
             }
         )
         env.update({f"OMS_{peer.upper()}_ADDR": self.address(peer) for peer in NAMES})
+        if not self.external_marketplace:  # the simulator's development credentials for each shop
+            marketplace_dev.export_credentials(load_tenants(tuple(_tenant_ids(env))).values(), env)
         if service in self.replicas:
             env["OMS_REUSE_PORT"] = "1"
         env.update(self.extra_env)
@@ -192,6 +207,9 @@ class DistributedStack:
         if name == WMS:
             self.start_wms(timeout_s)
             return
+        if name == MARKETPLACE:
+            self.start_marketplace(timeout_s)
+            return
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         self._spawn_service(name)
@@ -230,8 +248,32 @@ class DistributedStack:
                 raise TimeoutError(f"{WMS} not answering after {timeout_s}s; see {self.log_dir}/{WMS}.log")
             time.sleep(0.1)
 
+    def start_marketplace(self, timeout_s: float = 30) -> None:
+        """Start the marketplace simulator with the tenants' shops; nothing when a gateway is named."""
+        if self.external_marketplace:
+            return
+        env = self.env_for("ingest")
+        argv = [sys.executable, "-m", "services.marketplace_simulator", "--port", str(self.marketplace_port)]
+        self._spawn(MARKETPLACE, [*argv, "--tenants", ",".join(_tenant_ids(env))], env)
+        self._wait_http(MARKETPLACE, f"{self.marketplace_url}/healthz", timeout_s)
+
+    def _wait_http(self, key: str, url: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._check_alive()
+            try:
+                with urllib.request.urlopen(url, timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{key} not answering after {timeout_s}s; see {self.log_dir}/{key}.log")
+            time.sleep(0.1)
+
     def up(self, timeout_s: float = 60) -> None:
         self.create_databases()
+        self.start_marketplace()
         self.start_wms()  # before inventory, which seeds the demo materials into it
         for name in NAMES:
             for key in self.replica_keys(name):
@@ -304,12 +346,16 @@ class DistributedStack:
         self._logs.clear()
 
 
+def _tenant_ids(env: dict[str, str]) -> list[str]:
+    return [t.strip() for t in env.get("OMS_TENANTS", "hardware,autoparts").split(",") if t.strip()]
+
+
 def free_port_offset(candidates: range, *, replicas: bool = False) -> int:
     """The first port offset whose gRPC and metrics ports (a second replica's metrics ports too,
     if asked) are all free now. Stacks started by tests and benchmarks take one, so a port another
     program happens to hold (even a client socket's ephemeral port) does not stop a service."""
     for offset in candidates:
-        grpc_ports = [port + offset for port in (*DISTRIBUTED_PORTS.values(), WMS_PORT)]
+        grpc_ports = [port + offset for port in (*DISTRIBUTED_PORTS.values(), WMS_PORT, MARKETPLACE_PORT)]
         metrics = [
             9100 + offset + i + r for i in range(len(NAMES) + 1) for r in ((0, 100) if replicas else (0,))
         ]

@@ -16,6 +16,10 @@ What each kind sees (a rule may use any of it; `params` are the rule's own tunab
 - `material_lock` (inventory: hard-lock this order's materials at approval?): `order` —
   `{order_no, customer_id, priority, amount_cny, quantity, lines: [{product_model, quantity,
   colour, surface_treatment}]}`; `params`.
+- `ingest_priority` (ingest: does this incoming order go to the online high-priority queue?):
+  `order` — `{channel, platform, shop, shop_flagship, customer_code, amount_cny, quantity,
+  lines}` (channel "CHANNEL_MARKETPLACE" / "CHANNEL_AGENT" / "CHANNEL_DIRECT"; platform "jd",
+  "pdd", "tmall" or ""); `params`. True = PRIORITY_HIGH.
 
 `priority` is the order contract's name for it ("PRIORITY_NORMAL", "PRIORITY_HIGH"); money is in
 yuan (`amount_cny`), as the plant states its thresholds.
@@ -53,6 +57,11 @@ DEFAULTS: dict[str, Rule] = {
         expression="order.amount_cny > params.amount_cny",
         description="订单金额>5万元锁定原材料 lock the materials of an order over 50,000 CNY",
         params={"amount_cny": 50000},
+    ),
+    "ingest_priority": Rule(
+        kind="ingest_priority",
+        expression='order.channel == "CHANNEL_MARKETPLACE" && order.shop_flagship',
+        description="天猫旗舰店订单走线上高优先级 flagship-store orders go to the online high-priority queue",
     ),
 }
 
@@ -94,6 +103,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
                     "surface_treatment": "电镀 plating",
                 }
             ],
+        }
+    },
+    "ingest_priority": {
+        "order": {
+            "channel": "CHANNEL_MARKETPLACE",
+            "platform": "tmall",
+            "shop": "tmall_flagship",
+            "shop_flagship": True,
+            "customer_code": "TMALL-RETAIL",
+            "amount_cny": 450.0,
+            "quantity": 1000,
+            "lines": 1,
         }
     },
 }

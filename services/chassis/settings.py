@@ -123,6 +123,10 @@ class Settings:
     wms_timeout_s: float = 2.0  # per WMS call, and never past the caller's own deadline
     wms_breaker_failures: int = 5  # failed calls in a row that open the circuit breaker
     wms_breaker_reset_s: float = 10.0  # how long it stays open before one trial call
+    # Where marketplace shops without their own `endpoint` are pulled from (ingest only): the
+    # marketplace simulator in development; a shop of a real platform names the platform's gateway.
+    marketplace_url: str = ""
+    marketplace_timeout_s: float = 10.0  # per platform call
 
     def peer(self, name: str) -> str:
         try:
@@ -227,6 +231,8 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         wms_timeout_s=number("OMS_WMS_TIMEOUT_S", "2", float, low=0.01),
         wms_breaker_failures=number("OMS_WMS_BREAKER_FAILURES", "5", low=1),
         wms_breaker_reset_s=number("OMS_WMS_BREAKER_RESET_S", "10", float, low=0.01),
+        marketplace_url=get("OMS_MARKETPLACE_URL", "").strip().rstrip("/"),
+        marketplace_timeout_s=number("OMS_MARKETPLACE_TIMEOUT_S", "10", float, low=0.01),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -168,12 +168,52 @@ class BomLine(Section):
 
 
 class CatalogueItem(Section):
-    """[catalogue.<SKU code>]: what a marketplace or agent SKU stands for."""
+    """[catalogue.<SKU code>]: what a marketplace or agent SKU stands for. One SKU unit is
+    `pack_size` pieces; `finish` is the surface treatment; `list_price_fen` is per piece (integer
+    fen, never a float) and prices a marketplace line when the paid amount does not divide."""
 
     product_model: ProductModel
     finish: OptionalText = ""
+    colour: OptionalText = ""
+    packaging: OptionalText = ""
     pack_size: Annotated[int, Strict(), Field(ge=1)] = 1
-    list_price_fen: Count | None = None  # integer fen, never a float
+    list_price_fen: Count | None = None
+
+
+Platform = Literal["jd", "pdd", "tmall"]
+
+
+class Shop(Section):
+    """[shops.<key>]: a marketplace shop whose orders ingest pulls. The app secret and the
+    seller's access token are not in the file: they come from the environment variable
+    `credentials_env` as "<app secret>:<access token>" (a Kubernetes Secret in a cluster)."""
+
+    platform: Platform
+    name: Text
+    app_key: Annotated[str, Strict(), Field(min_length=1, max_length=64)]
+    credentials_env: Annotated[str, Strict(), Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+    # The customer (its code) the shop's orders are billed to unless the buyer is known.
+    customer: Annotated[str, Strict(), Field(pattern=r"^[A-Z0-9][A-Z0-9_-]*$", max_length=32)]
+    # "" = OMS_MARKETPLACE_URL's gateway for this platform (the simulator in development).
+    endpoint: Annotated[str, Strict(), Field(pattern=r"^(https?://\S+)?$", max_length=300)] = ""
+    flagship: Flag = False  # 旗舰店: the priority rule sees it as order.shop_flagship
+    enabled: Flag = True
+    pull_every_s: Annotated[float, Strict(), Field(ge=5, le=86400)] = 60.0
+    # Each pull starts this far before the last one ended: late-indexed orders are not missed.
+    overlap_s: Annotated[float, Strict(), Field(ge=0, le=86400)] = 300.0
+    # An order without a due date gets the paid day plus this many days.
+    lead_days: Annotated[int, Strict(), Field(ge=0, le=365)] = 7
+
+
+class Ingest(Section):
+    """[ingest]: how marketplace orders are screened. A buyer message containing one of
+    `change_words` asks for something the SKU does not say (another colour or finish): the order
+    waits for a person instead of being made as listed."""
+
+    change_words: tuple[Text, ...] = (
+        "改色", "换色", "改成", "换成", "改为", "颜色", "色号", "表面处理", "电镀", "喷涂", "喷粉", "镀",
+        "colour", "color", "finish", "plating",
+    )  # fmt: skip
 
 
 class CustomField(Section):
@@ -193,7 +233,7 @@ class CustomField(Section):
         return self
 
 
-RuleKind = Literal["batch_merge", "material_lock"]
+RuleKind = Literal["batch_merge", "material_lock", "ingest_priority"]
 RuleParam = Annotated[int, Strict()] | Annotated[float, Strict()] | Annotated[str, Strict()] | Flag
 
 
@@ -255,6 +295,8 @@ class TenantConfig(Section):
     routing: dict[ProductModel, tuple[WorkshopCode, ...]] = {}  # model → workshops in sequence
     bom: dict[ProductModel, tuple[BomLine, ...]] = {}
     catalogue: dict[Text, CatalogueItem] = {}
+    shops: dict[Identifier, Shop] = {}
+    ingest: Ingest = Ingest()
     custom_fields: dict[Identifier, CustomField] = {}
     rules: dict[Identifier, Rule] = {}
     alerts: Alerts = Alerts()
@@ -300,6 +342,17 @@ class TenantConfig(Section):
                     problems.append(
                         f"bom.{toml_key(model)}[{i}].workshop: {line.workshop!r} is not on the route of"
                         f" {model!r} ({', '.join(self.routing[model])})"
+                    )
+        for sku, item in self.catalogue.items():
+            for key, value, allowed in (
+                ("product_model", item.product_model, self.options.product_models),
+                ("finish", item.finish, self.options.surface_treatments),
+                ("colour", item.colour, self.options.colours),
+                ("packaging", item.packaging, self.options.packaging),
+            ):
+                if value and allowed and value not in allowed:
+                    problems.append(
+                        f"catalogue.{toml_key(sku)}.{key}: {value!r} is not in the option library"
                     )
         kinds = [rule.kind for rule in self.rules.values() if rule.enabled]
         problems += [

@@ -11,7 +11,14 @@ import pytest
 
 from services.catalog import NAMES
 from services.stack import DistributedStack, free_port_offset
-from tests.e2e import change_scenario, customer_scenario, entry_scenario, production_scenario, scenario
+from tests.e2e import (
+    change_scenario,
+    customer_scenario,
+    entry_scenario,
+    ingest_scenario,
+    production_scenario,
+    scenario,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +81,16 @@ def test_phone_orders_are_idempotent(stack):
     _s, api = stack
     result = scenario.run_skeleton_flow(api)
     scenario.check_phone_order_is_idempotent(api, result["order"].customer_id)
+    ingest_scenario.check_phone_form_with_a_contract_scan(api, result["order"].customer_id)
+
+
+def test_an_agent_spreadsheet_makes_its_good_rows_orders_once_and_reports_the_bad(stack):
+    ingest_scenario.check_agent_spreadsheet(stack[1])
+
+
+def test_marketplace_pulls_make_each_order_once_and_fill_the_review_queue(stack):
+    s, api = stack
+    ingest_scenario.check_marketplace_pulls(api, s.marketplace_url)  # the stack's simulator process
 
 
 def scrape(port: int) -> str:

@@ -15,7 +15,17 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog import NAMES
-from tests.e2e import change_scenario, customer_scenario, entry_scenario, production_scenario, scenario
+from services.chassis.tenants import load_tenants
+from services.marketplace_simulator import dev as marketplace_dev
+from services.marketplace_simulator.server import start_in_thread as start_marketplace
+from tests.e2e import (
+    change_scenario,
+    customer_scenario,
+    entry_scenario,
+    ingest_scenario,
+    production_scenario,
+    scenario,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -28,10 +38,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
+def marketplace():
+    """The marketplace simulator with the tenants' shops, in this process so the scenario can put
+    orders into it; the stack pulls from it (OMS_MARKETPLACE_URL) with its dev credentials."""
+    tenants = load_tenants(("hardware", "autoparts")).values()
+    with start_marketplace(0, shops=marketplace_dev.tenant_shops(tenants)) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory, marketplace):
     data = tmp_path_factory.mktemp("embedded")
     port = free_port()
-    env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port))
+    env = dict(
+        os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port), OMS_MARKETPLACE_URL=marketplace.url
+    )
+    marketplace_dev.export_credentials(load_tenants(("hardware", "autoparts")).values(), env)
     env.pop("OMS_WMS_URL", None)  # the stack's own WMS simulator, never a WMS a developer's shell names
     log = open(data / "stack.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -99,6 +121,15 @@ def test_phone_orders_are_idempotent(embedded):
     api, _ = embedded
     result = scenario.run_skeleton_flow(api)
     scenario.check_phone_order_is_idempotent(api, result["order"].customer_id)
+    ingest_scenario.check_phone_form_with_a_contract_scan(api, result["order"].customer_id)
+
+
+def test_an_agent_spreadsheet_makes_its_good_rows_orders_once_and_reports_the_bad(embedded):
+    ingest_scenario.check_agent_spreadsheet(embedded[0])
+
+
+def test_marketplace_pulls_make_each_order_once_and_fill_the_review_queue(embedded, marketplace):
+    ingest_scenario.check_marketplace_pulls(embedded[0], marketplace.url)
 
 
 def test_same_configuration_orders_merge_and_a_changed_rule_is_dry_run(embedded):

@@ -303,6 +303,12 @@ def test_environment(objects, overlay):
                 assert (kind, unhashed(ref, objects), ref_key) == ("secret", "oms-wms", "url"), where
             else:
                 assert "OMS_WMS_URL" not in env, where
+            # only ingest pulls marketplace shops: its gateway through the Secret oms-marketplace
+            if service == "ingest":
+                kind, ref, ref_key = env["OMS_MARKETPLACE_URL"]
+                assert (kind, unhashed(ref, objects), ref_key) == ("secret", "oms-marketplace", "url"), where
+            else:
+                assert "OMS_MARKETPLACE_URL" not in env, where
 
 
 def test_secrets_are_generated_only_in_dev(objects, overlay):
@@ -316,7 +322,11 @@ def test_secrets_are_generated_only_in_dev(objects, overlay):
     if overlay in TENANT_RELEASES:
         assert not secrets, f"{overlay} must not ship Secrets: {sorted(secrets)}"
         # the names documented in k8s/README.md, without hash suffixes
-        assert referenced == {f"oms-{s}-db" for s in GRPC_SERVICES} | {"oms-amqp", "oms-wms"}
+        assert referenced == {f"oms-{s}-db" for s in GRPC_SERVICES} | {
+            "oms-amqp",
+            "oms-wms",
+            "oms-marketplace",
+        }
     else:
         assert referenced <= set(secrets), f"unresolved Secret references: {referenced - set(secrets)}"
         for secret in secrets.values():
@@ -352,7 +362,8 @@ def test_services_verify_tokens_with_the_public_keys_of_configmap_oms_jwks(objec
 
 def test_dev_databases_and_broker_only_in_dev(objects, overlay):
     statefulsets = set(of_kind(objects, "StatefulSet"))
-    assert statefulsets == ({"postgres", "rabbitmq", "wms-simulator"} if overlay == "dev" else set())
+    dev = {"postgres", "rabbitmq", "wms-simulator", "marketplace-simulator"}
+    assert statefulsets == (dev if overlay == "dev" else set())
 
 
 def test_pods_are_scraped_on_the_metrics_port(objects):

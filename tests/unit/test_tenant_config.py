@@ -116,10 +116,16 @@ def test_the_shipped_tenant_files_load_as_typed_configuration():
     assert "银色 silver" in hardware.options.colours
     assert hardware.customer_tiers.a_min_years == 5
     assert hardware.workshops["plating"].lead == "李秀英"
-    assert [c.code for c in hardware.demo.customers] == ["MIDEA-SD", "SUPOR-HZ", "HS-TRADE"]
+    assert [c.code for c in hardware.demo.customers] == ["MIDEA-SD", "SUPOR-HZ", "ONLINE-RETAIL", "HS-TRADE"]
     assert tenants["autoparts"].demo.stock[0].on_hand == 60000
     # Sections the coming features read are there, empty, with their defaults.
-    assert (hardware.catalogue, hardware.custom_fields) == ({}, {})
+    assert hardware.custom_fields == {}
+    assert hardware.catalogue["HB-2040-SV-100"].pack_size == 100
+    assert {k: (s.platform, s.customer) for k, s in hardware.shops.items()} == {
+        "tmall_flagship": ("tmall", "ONLINE-RETAIL"),
+        "jd_pop": ("jd", "ONLINE-RETAIL"),
+        "pdd_store": ("pdd", "ONLINE-RETAIL"),
+    }
     assert hardware.routing["HB-2040 铰链 hinge"] == ("stamping-1", "plating", "assembly")
     # The BOM the impact preview of a change reads: plating material depends on the colour.
     assert [(b.material, b.colour) for b in hardware.bom["HB-2040 铰链 hinge"]][1:] == [
@@ -129,6 +135,7 @@ def test_the_shipped_tenant_files_load_as_typed_configuration():
     assert {name: rule.kind for name, rule in hardware.rules.items()} == {
         "merge_same_configuration": "batch_merge",
         "lock_large_orders": "material_lock",
+        "online_priority": "ingest_priority",
     }
     assert hardware.alerts.due_warning_hours == (48.0,)
     assert hardware.price_rules.tolerance_percent == 0.0

@@ -78,7 +78,9 @@ def orders(settings) -> Iterator[tuple[RecordingOrders, str]]:
 
 def test_a_phone_order_reaches_the_order_service_with_the_sales_persons_own_token(settings, orders, issuer):
     recording, order_addr = orders
-    ingest_settings = dataclasses.replace(settings, service="ingest", peers={"order": order_addr})
+    ingest_settings = dataclasses.replace(
+        settings, service="ingest", peers={"order": order_addr, "customer": order_addr}
+    )
     runtime = ServiceRuntime(ingest, ingest_settings, InProcessBus())
     runtime.migrate()
     server = GrpcServer(ingest_settings, runtime.wiring.bindings)

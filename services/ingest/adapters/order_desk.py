@@ -1,25 +1,41 @@
-"""The order service, as ingest sees it: one call to create an order."""
+"""The order and customer services, as ingest sees them."""
 
 from __future__ import annotations
 
 import grpc
 
+from oms.customer.v1 import customer_pb2, customer_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
+from services.chassis.errors import FailedPrecondition
 from services.chassis.fields import date_to_proto
-from services.ingest.domain.model import PhoneOrder
+from services.ingest.service_layer.ports import CustomerRef, OrderDraft
+
+# Where an order can still be simply cancelled, and where a change request must cancel it
+# (production has started: the shop floor hears of it through the change).
+_CANCEL_DIRECTLY = {order_pb2.ORDER_STATE_DRAFT, order_pb2.ORDER_STATE_PENDING_APPROVAL}
+_CANCEL_BY_CHANGE = {
+    order_pb2.ORDER_STATE_APPROVED,
+    order_pb2.ORDER_STATE_IN_PRODUCTION,
+    order_pb2.ORDER_STATE_QC_PASSED,
+    order_pb2.ORDER_STATE_READY_TO_SHIP,
+}
 
 
 class GrpcOrderDesk:
     def __init__(self, channel: grpc.Channel):
         self._stub = order_pb2_grpc.OrderServiceStub(channel)
 
-    def create(self, form: PhoneOrder, channel: str) -> tuple[str, str]:
+    def create(self, draft: OrderDraft) -> tuple[str, str]:
         request = order_pb2.CreateOrderRequest(
-            customer_id=form.customer_id,
-            channel=order_pb2.Channel.Value(channel),
-            priority=order_pb2.Priority.Value(form.priority),
-            due_date=date_to_proto(form.due_date),
-            request_id=form.idempotency_key,  # the order service dedupes too, so a crash here is harmless
+            customer_id=draft.customer_id,
+            channel=order_pb2.Channel.Value(draft.channel),
+            priority=order_pb2.Priority.Value(draft.priority),
+            due_date=date_to_proto(draft.due_date),
+            request_id=draft.request_id,  # the order service dedupes: a repeated create is harmless
+            delivery_address=draft.delivery_address,
+            custom_fields=[
+                order_pb2.CustomFieldValue(key=k, value=v) for k, v in draft.custom_fields.items()
+            ],
             lines=[
                 order_pb2.OrderLine(
                     product_model=x.product_model,
@@ -27,10 +43,52 @@ class GrpcOrderDesk:
                     workshop=x.workshop,
                     colour=x.colour,
                     surface_treatment=x.surface_treatment,
+                    packaging=x.packaging,
                     unit_price_fen=x.unit_price_fen,
                 )
-                for x in form.lines
+                for x in draft.lines
             ],
         )
         order = self._stub.CreateOrder(request).order  # errors arrive as domain errors, fields kept
         return order.order_id, order.order_no
+
+    def cancel(self, order_id: str, reason: str) -> str:
+        order = self._stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id)).order
+        if order.state == order_pb2.ORDER_STATE_CANCELLED:
+            return "already_cancelled"
+        if order.state in _CANCEL_DIRECTLY:
+            self._stub.CancelOrder(
+                order_pb2.CancelOrderRequest(order_id=order_id, expected_version=order.version, reason=reason)
+            )
+            return "cancelled"
+        if order.state in _CANCEL_BY_CHANGE:
+            self._stub.RequestOrderChange(
+                order_pb2.RequestOrderChangeRequest(
+                    order_id=order_id, expected_version=order.version, reason=reason, cancel_order=True
+                )
+            )
+            return "change_requested"
+        state = order_pb2.OrderState.Name(order.state)
+        raise FailedPrecondition(f"order {order.order_no} is {state}: cancel it by hand if it must be")
+
+
+class GrpcCustomerBook:
+    def __init__(self, channel: grpc.Channel):
+        self._stub = customer_pb2_grpc.CustomerServiceStub(channel)
+
+    def by_code(self, code: str) -> CustomerRef | None:
+        found = self._stub.ListCustomers(customer_pb2.ListCustomersRequest(code=code, page_size=2)).customers
+        return _ref(found[0]) if found else None
+
+    def by_name(self, name: str) -> list[CustomerRef]:
+        query = name.strip()[:64]
+        if not query:
+            return []
+        found = self._stub.ListCustomers(
+            customer_pb2.ListCustomersRequest(query=query, page_size=50)
+        ).customers
+        return [_ref(c) for c in found if c.name.strip() == name.strip() or c.code == name.strip()]
+
+
+def _ref(c: customer_pb2.Customer) -> CustomerRef:
+    return CustomerRef(c.customer_id, c.code, c.name, customer_pb2.Tier.Name(c.tier)[-1:], c.active)

@@ -1,37 +1,94 @@
-"""Ingest use cases."""
+"""Phone forms: sales in the field, possibly offline, submitting again when the phone reconnects."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
 
 from services.chassis import identity
 from services.chassis.errors import Duplicate
 from services.chassis.uow import UowFactory as UowFactoryOf
-from services.ingest.domain.model import Intake, PhoneOrder
+from services.ingest.domain.model import Intake, PhoneOrder, check_attachments
+from services.ingest.domain.report import RunCounts
+from services.ingest.service_layer.desk import is_refusal
+from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
 UowFactory = UowFactoryOf[IngestUnitOfWork]  # uow() or uow(read_only=True)
 PHONE_CHANNEL = "CHANNEL_DIRECT"  # sales on the phone = 直销
 
 
-class OrderDesk(Protocol):
-    def create(self, form: PhoneOrder, channel: str) -> tuple[str, str]: ...
-
-
-def submit_phone_order(form: PhoneOrder, uow: UowFactory, orders: OrderDesk) -> tuple[Intake, bool]:
+def submit_phone_order(
+    form: PhoneOrder, uow: UowFactory, orders: OrderDesk, plant_day=lambda now: now.date()
+) -> tuple[Intake, bool]:
     """Returns the intake and whether it was a duplicate submission."""
     caller = identity.current()
     with uow(read_only=True) as tx:
         seen = tx.intakes.find(form.idempotency_key)
         if seen:
             return seen, True
-    order_id, order_no = orders.create(form, PHONE_CHANNEL)
-    intake = Intake(form.idempotency_key, PHONE_CHANNEL, order_id, order_no, caller.user, datetime.now(UTC))
+    check_attachments(form.attachments)
+    now = datetime.now(UTC)
+    if form.attachments:
+        with uow() as tx:  # stored first: an order never points at a scan that was lost
+            for a in form.attachments:
+                tx.intakes.store_attachment(a, now)
+            tx.commit()
+    draft = OrderDraft(
+        # The key was the order's request_id before attachments came: kept, so a form sent before
+        # an upgrade and again after it still finds its order.
+        request_id=form.idempotency_key,
+        customer_id=form.customer_id,
+        channel=PHONE_CHANNEL,
+        priority=form.priority,
+        due_date=form.due_date,
+        lines=[
+            DraftLine(
+                x.product_model,
+                x.quantity,
+                x.unit_price_fen,
+                x.colour,
+                x.surface_treatment,
+                x.packaging,
+                x.workshop,
+            )
+            for x in form.lines
+        ],
+        delivery_address=form.delivery_address,
+        custom_fields=form.custom_fields,
+    )
+    try:
+        order_id, order_no = orders.create(draft)
+    except Exception as exc:
+        if is_refusal(exc):  # the salesperson sees why; the day's report counts it
+            _count(uow, plant_day(now), now, RunCounts(received=1, rejected=1))
+        raise
+    intake = Intake(
+        form.idempotency_key,
+        PHONE_CHANNEL,
+        order_id,
+        order_no,
+        caller.user,
+        now,
+        [a.stored() for a in form.attachments],
+        form.signed_at,
+        form.location,
+    )
     try:
         with uow() as tx:
             tx.intakes.add(intake)
+            tx.runs.add(tx.runs.day_run("form", plant_day(now), now), RunCounts(received=1, created=1))
             tx.commit()
     except Duplicate:
         return intake, True  # the same form raced itself; the order service returned the same order
     return intake, False
+
+
+def _count(uow: UowFactory, day, now: datetime, counts: RunCounts) -> None:
+    with uow() as tx:
+        tx.runs.add(tx.runs.day_run("form", day, now), counts)
+        tx.commit()
+
+
+def attachment(sha256: str, uow: UowFactory) -> tuple[str, bytes]:
+    with uow(read_only=True) as tx:
+        return tx.intakes.attachment(sha256)

@@ -98,14 +98,16 @@ ROLES: dict[Action, frozenset[str]] = {
     Action.SUBMIT: frozenset({"sales"}),
     # a manager approves too: an order whose typed prices are off the contract needs one
     Action.APPROVE: frozenset({"approver", "manager"}),
-    Action.CANCEL: frozenset({"sales", "approver", "manager"}),
+    # service: ingest cancels an order whose marketplace order the platform cancelled or refunded
+    Action.CANCEL: frozenset({"sales", "approver", "manager", "service"}),
     Action.START_PRODUCTION: frozenset({"service"}),
     Action.PASS_QC: frozenset({"service"}),
     Action.MAKE_READY: frozenset({"service"}),
     Action.REPLAN: frozenset({"service"}),
     Action.SHIP: frozenset({"warehouse"}),
     Action.CLOSE: frozenset({"manager", "finance"}),
-    Action.REQUEST_CHANGE: frozenset({"sales", "planner", "manager"}),
+    # service: ingest asks for a cancelling change where production has started (see CANCEL)
+    Action.REQUEST_CHANGE: frozenset({"sales", "planner", "manager", "service"}),
     Action.APPROVE_CHANGE: frozenset({"approver", "manager"}),
     Action.REJECT_CHANGE: frozenset({"approver", "manager"}),
     Action.REROUTE: frozenset({"planner"}),

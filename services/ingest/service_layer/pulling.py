@@ -1,0 +1,147 @@
+"""Pulling a tenant's marketplace shops on their schedules, with a stored checkpoint per shop.
+
+A pull of a shop covers [checkpoint - overlap, now - settle), in windows no longer than the
+platform allows. The checkpoint moves to a window's end only once every record of that window is
+stored, so a restart mid-pull takes the unfinished window again (no gap) and the records it
+already stored come back as no-ops (no duplicate). The overlap takes again what the platform
+indexed late. A shop that fails (rate limit, error answer, unreachable) backs off on its own:
+failures double its wait up to an hour, a platform's retry-after is honoured, and the tenant's
+other shops are pulled as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from services.chassis.errors import DomainError, FailedPrecondition, NotFound, Unavailable
+from services.chassis.tenant_config import Shop
+from services.ingest.adapters.marketplaces import MarketplaceClient, PullError, RateLimited
+from services.ingest.domain.report import RunCounts
+from services.ingest.service_layer import market_intake
+from services.ingest.service_layer.desk import Clock, TenantDesk, utc_now
+from services.ingest.service_layer.market_intake import UowFactory
+from services.ingest.service_layer.ports import CustomerBook, OrderDesk
+
+log = logging.getLogger(__name__)
+FIRST_LOOKBACK = timedelta(days=1)  # a new shop's first pull reaches this far back
+SETTLE = timedelta(seconds=5)  # the platform's last seconds may still be indexed
+LEASE = timedelta(minutes=10)  # a replica that dies mid-pull frees the shop after this
+MAX_BACKOFF_S = 3600.0
+
+
+class Marketplaces(Protocol):
+    def client(self, shop_key: str, shop: Shop) -> MarketplaceClient: ...
+
+
+@dataclass(frozen=True)
+class PullResult:
+    shop: str
+    run_id: str
+    counts: RunCounts
+    error: str = ""
+
+
+@dataclass
+class Puller:
+    uow: UowFactory
+    orders: OrderDesk
+    customers: CustomerBook
+    marketplaces: Marketplaces
+    clock: Clock = utc_now
+
+    def pull_due(self, tenant) -> list[PullResult]:
+        """Every enabled shop of the tenant whose next pull is due (the scheduled job)."""
+        desk = TenantDesk(tenant, self.customers)
+        results = []
+        for key, shop in tenant.shops.items():
+            if not shop.enabled:
+                continue
+            try:
+                result = self.pull(tenant, key, desk=desk)
+            except FailedPrecondition:
+                continue  # not due, or another replica is pulling it
+            except Exception:  # one shop's surprise never stops the others
+                log.exception("ingest: pulling shop %s failed", key)
+                continue
+            results.append(result)
+        return results
+
+    def pull(self, tenant, key: str, *, desk: TenantDesk | None = None, force: bool = False) -> PullResult:
+        shop = tenant.shops.get(key)
+        if shop is None:
+            raise NotFound(f"shop {key!r} is not in the tenant file's [shops]")
+        desk = desk or TenantDesk(tenant, self.customers)
+        now = self.clock()
+        with self.uow() as tx:
+            claimed = tx.market.claim_shop(key, shop.platform, now, LEASE, force=force)
+            checkpoint = tx.market.checkpoint(key)
+            tx.commit()
+        if not claimed or checkpoint is None:
+            raise FailedPrecondition(
+                f"shop {key} is being pulled right now" if force else f"shop {key} is not due"
+            )
+        start = (checkpoint.pulled_until or now - FIRST_LOOKBACK) - timedelta(seconds=shop.overlap_s)
+        end = now - SETTLE
+        day = now.astimezone(tenant.line.tz).date()
+        with self.uow() as tx:
+            run_id = tx.runs.start("marketplace", key, day, now, window_start=start, window_end=end)
+            tx.commit()
+        counts, error, retry_after = RunCounts(), "", None
+        try:
+            client = self.marketplaces.client(key, shop)
+            self._pull_windows(client, key, shop, desk, start, end, run_id, counts)
+        except PullError as exc:
+            error, retry_after = _describe(exc), exc.retry_after_s
+            log.warning("ingest: shop %s: %s", key, error)
+        except (Unavailable, DomainError) as exc:  # the order or customer service said no for now
+            error = f"服务暂不可用 a service is unavailable: {exc}"[:300]
+            log.warning("ingest: shop %s: %s", key, error)
+        finally:
+            finished = self.clock()
+            wait = shop.pull_every_s
+            if error:
+                failures = checkpoint.failures + 1
+                wait = max(retry_after or 0.0, min(shop.pull_every_s * 2**failures, MAX_BACKOFF_S))
+            with self.uow() as tx:
+                tx.market.finish_pull(key, finished, finished + timedelta(seconds=wait), error)
+                tx.runs.add(run_id, RunCounts(), finished_at=finished, error=error[:300])
+                tx.commit()
+        return PullResult(key, run_id, counts, error)
+
+    def _pull_windows(
+        self,
+        client: MarketplaceClient,
+        key: str,
+        shop: Shop,
+        desk: TenantDesk,
+        start: datetime,
+        end: datetime,
+        run_id: str,
+        total: RunCounts,
+    ) -> None:
+        """Window by window; `total` holds what was done even when a window stops half way."""
+        while start < end:
+            window_end = min(start + client.max_window, end)
+            for record in client.changed_orders(start, window_end):
+                counts = market_intake.take(record, shop, desk, self.uow, self.orders, self.clock())
+                with self.uow() as tx:
+                    tx.runs.add(run_id, counts)
+                    tx.commit()
+                total.add(counts)
+            with self.uow() as tx:
+                tx.market.advance(key, window_end)
+                tx.commit()
+            start = window_end
+
+
+def _describe(exc: PullError) -> str:
+    kind = "限流 rate limited" if isinstance(exc, RateLimited) else type(exc).__name__
+    code = f" [{exc.code}]" if exc.code else ""
+    return f"{kind}{code}: {exc}"[:300]
+
+
+ClientFactory = Callable[[str, Shop], MarketplaceClient]

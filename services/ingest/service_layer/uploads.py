@@ -1,0 +1,219 @@
+"""Agents' spreadsheets: the template out, filled-in files in.
+
+A file is taken once per content (its SHA-256): the same file again answers what the first upload
+did and creates nothing. Good rows of one customer, delivery day, address and custom fields make
+one order (at most MAX_LINES lines each); bad rows come back in the error report. Each order's
+request_id comes from the file and the rows it was made of, so an upload interrupted half way and
+sent again completes without a second copy of any order.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from services.chassis.tenants import Tenant
+from services.ingest.adapters import spreadsheets
+from services.ingest.adapters.upload_store import Upload
+from services.ingest.domain import sheet_rows
+from services.ingest.domain.market_rules import Reason
+from services.ingest.domain.report import RunCounts
+from services.ingest.domain.sheet_rows import AgentRow, RowProblem
+from services.ingest.service_layer.desk import Clock, TenantDesk, create_or_refusal, request_id, utc_now
+from services.ingest.service_layer.market_intake import UowFactory
+from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
+
+MAX_LINES = 200  # an order's lines (the order contract's limit)
+PARALLEL_CREATES = 4  # orders created at once: the order service's pool has room, the file waits less
+SOURCE = "upload"
+
+
+@dataclass
+class UploadResult:
+    duplicate: bool
+    run_id: str
+    rows_ok: int = 0
+    rows_bad: int = 0
+    orders: list[dict] = field(default_factory=list)
+    error_report: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def template(tenant: Tenant) -> tuple[str, bytes]:
+    return f"{tenant.tenant_id}-订单模板-order-template.xlsx", spreadsheets.template_xlsx(tenant)
+
+
+def upload(
+    filename: str, data: bytes, desk: TenantDesk, uow: UowFactory, orders: OrderDesk, clock: Clock = utc_now
+) -> UploadResult:
+    digest = hashlib.sha256(data).hexdigest()
+    with uow(read_only=True) as tx:
+        earlier = tx.uploads.get(digest)
+    if earlier is not None and earlier.state == "done":
+        return _result(earlier, duplicate=True)
+    now = clock()
+    tenant = desk.tenant
+    today = now.astimezone(tenant.line.tz).date()
+    # The whole file is read and checked before anything is created: a refusal (the 10,001st row,
+    # a header missing) may come at its end, and nothing of a refused file is imported.
+    spreadsheets.check_file(data)
+    sheet = spreadsheets.read_rows(data)
+    checked = sheet_rows.read_sheet(sheet.rows, sheet.formula_cells, tenant, today)
+    bad_rows = {p.row_no for p in checked.problems}
+    good = [r for r in checked.rows if r.row_no not in bad_rows]
+    problems = list(checked.problems)
+    warnings = [*checked.notices, *(w for r in good for w in r.warnings)]
+    with uow() as tx:
+        run_id = earlier.run_id if earlier else tx.runs.start(SOURCE, filename, today, now)
+        if earlier is None and not tx.uploads.start(digest, filename, run_id, now):
+            racing = tx.uploads.get(digest)  # uploaded at this very moment by someone else
+            run_id = racing.run_id if racing else run_id
+        tx.commit()
+    matched, customer_problems = _match_customers(good, desk)
+    problems += customer_problems
+    groups = _groups(matched)
+    made, refused = _create_all(groups, digest, desk, orders)
+    problems += refused
+    problems.sort(key=lambda p: p.row_no)
+    rows_ok = sum(len(g) for g, _ in made)
+    result = UploadResult(
+        False,
+        run_id,
+        rows_ok=rows_ok,
+        rows_bad=len({p.row_no for p in problems}),
+        orders=[{"order_id": oid, "order_no": no, "rows": [r.row_no for r in g]} for g, (oid, no) in made],
+        error_report=spreadsheets.error_report_xlsx(problems, checked.labels) if problems else None,
+        warnings=[_warning(w) for w in warnings],
+    )
+    counts = RunCounts(
+        received=rows_ok + result.rows_bad,
+        created=len(made),
+        duplicates=sum(1 for p in problems if p.code == "row.duplicate"),
+        rejected=sum(1 for p in {p.row_no: p for p in problems}.values() if p.code != "row.duplicate"),
+    )
+    with uow() as tx:
+        tx.uploads.finish(
+            Upload(
+                digest,
+                filename,
+                "done",
+                run_id,
+                result.rows_ok,
+                result.rows_bad,
+                result.orders,
+                result.error_report,
+                result.warnings,
+            )
+        )
+        if earlier is None or earlier.state != "done":
+            tx.runs.add(run_id, counts, finished_at=clock())
+        tx.commit()
+    return result
+
+
+def _result(u: Upload, duplicate: bool) -> UploadResult:
+    return UploadResult(duplicate, u.run_id, u.rows_ok, u.rows_bad, u.orders, u.error_report, u.warnings)
+
+
+def _match_customers(
+    rows: list[AgentRow], desk: TenantDesk
+) -> tuple[list[tuple[AgentRow, str]], list[RowProblem]]:
+    """Each row's customer by its name (or code) as the customer service knows it."""
+    out, problems = [], []
+    for row in rows:
+        found = [c for c in desk.customers_named(row.customer_name) if c.active]
+        if len(found) == 1:
+            out.append((row, found[0].customer_id))
+            continue
+        code, zh, en = (
+            ("customer.unknown", "客户不存在或已停用", "no active customer has this name")
+            if not found
+            else (
+                "customer.ambiguous",
+                "有多个同名客户，请填写客户编码",
+                "several customers have this name; use the code",
+            )
+        )
+        problems.append(sheet_rows.problem(row, "客户名称", code, zh, en))
+    return out, problems
+
+
+def _groups(rows: list[tuple[AgentRow, str]]) -> list[tuple[list[AgentRow], str]]:
+    by_key: dict[tuple, list[AgentRow]] = {}
+    customer_of: dict[tuple, str] = {}
+    for row, customer_id in rows:
+        key = (customer_id, row.due_date, row.delivery_address, tuple(sorted(row.custom_fields.items())))
+        by_key.setdefault(key, []).append(row)
+        customer_of[key] = customer_id
+    out = []
+    for key, members in by_key.items():
+        for i in range(0, len(members), MAX_LINES):
+            out.append((members[i : i + MAX_LINES], customer_of[key]))
+    return out
+
+
+def _create_all(
+    groups: list[tuple[list[AgentRow], str]], digest: str, desk: TenantDesk, orders: OrderDesk
+) -> tuple[list[tuple[list[AgentRow], tuple[str, str]]], list[RowProblem]]:
+    drafts = [(rows, _draft(rows, customer_id, digest, desk)) for rows, customer_id in groups]
+
+    def create(draft: OrderDraft):
+        return create_or_refusal(orders, draft)
+
+    made, problems = [], []
+    # Each task runs in a copy of this request's context: the caller's identity and token travel on.
+    with ThreadPoolExecutor(PARALLEL_CREATES) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, create, d) for _, d in drafts]
+        for (rows, _), future in zip(drafts, futures, strict=True):
+            order_id, order_no, reasons = future.result()
+            if reasons:
+                problems += [_refused(row, reasons) for row in rows]
+            else:
+                made.append((rows, (order_id, order_no)))
+    return made, problems
+
+
+def _draft(rows: list[AgentRow], customer_id: str, digest: str, desk: TenantDesk) -> OrderDraft:
+    first = rows[0]
+    amount = sum(r.quantity * (r.unit_price_fen or 0) for r in rows)
+    priority = desk.priority(
+        {
+            "channel": "CHANNEL_AGENT",
+            "platform": "",
+            "shop": "",
+            "shop_flagship": False,
+            "customer_code": "",
+            "amount_cny": amount / 100,
+            "quantity": sum(r.quantity for r in rows),
+            "lines": len(rows),
+        }
+    )
+    return OrderDraft(
+        request_id=request_id(SOURCE, digest, *(str(r.row_no) for r in rows)),
+        customer_id=customer_id,
+        channel="CHANNEL_AGENT",
+        priority=priority,
+        due_date=first.due_date,
+        lines=[
+            DraftLine(
+                r.product_model, r.quantity, r.unit_price_fen or 0, r.colour, r.surface_treatment, r.packaging
+            )
+            for r in rows
+        ],
+        delivery_address=first.delivery_address,
+        custom_fields=first.custom_fields,
+    )
+
+
+def _warning(w: RowProblem) -> str:
+    where = f"row {w.row_no} {w.column}".strip() if w.row_no else w.column
+    return f"{where}: {w.message_zh} {w.message_en}"
+
+
+def _refused(row: AgentRow, reasons: list[Reason]) -> RowProblem:
+    text = "; ".join(r.message for r in reasons)[:300]
+    return sheet_rows.problem(
+        row, "", "order.refused", f"订单服务拒绝：{text}", "the order service refused this row"
+    )

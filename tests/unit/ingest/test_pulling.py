@@ -1,0 +1,303 @@
+"""Pulling shops through the real ingest database (SQLite, as in the embedded mode) with a
+scripted platform: checkpoints with overlap, a restart mid-pull with no gap and no duplicate,
+back-off that keeps other shops going, cancellations, and the review queue."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.chassis.db import make_engine
+from services.chassis.errors import FailedPrecondition, InvalidArgument
+from services.chassis.identity import Identity, acting_as
+from services.chassis.migrations import upgrade
+from services.chassis.runtime import unit_of_work_factory
+from services.chassis.tenants import load_tenants
+from services.ingest.adapters.marketplaces import RateLimited
+from services.ingest.adapters.tables import market_orders, raw_payloads
+from services.ingest.app import definition
+from services.ingest.domain.market_rules import OrderLineDraft
+from services.ingest.domain.marketplace import MarketLine, MarketOrder, PlatformStatus, Receiver, Unreadable
+from services.ingest.service_layer import review
+from services.ingest.service_layer.desk import TenantDesk
+from services.ingest.service_layer.ports import CustomerRef, OrderDraft
+from services.ingest.service_layer.pulling import Puller
+
+HW = load_tenants(("hardware",))["hardware"]
+T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+RETAIL = CustomerRef("00000000-0000-0000-0000-0000000000aa", "ONLINE-RETAIL", "线上零售")
+CLEAR = Receiver("阿卜杜·热合曼", "13900000000", "新疆", "乌鲁木齐市", "天山区", "", "解放北路１２号 😀")
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeOrders:
+    created: dict[str, OrderDraft] = field(default_factory=dict)
+    cancelled: list[tuple[str, str]] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)  # order id -> "pending" | "approved" | "shipped"
+    refuse: str = ""
+    _n: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def create(self, draft: OrderDraft) -> tuple[str, str]:
+        if self.refuse:
+            from services.chassis.errors import FieldViolation
+
+            raise InvalidArgument("refused", [FieldViolation("lines[0].colour", self.refuse)])
+        if draft.request_id not in self.created:  # the order service's own idempotency
+            self.created[draft.request_id] = draft
+            self.state[draft.request_id] = "pending"
+        n = list(self.created).index(draft.request_id) + 1
+        return draft.request_id, f"HW-20261125-{n:05d}"
+
+    def cancel(self, order_id: str, reason: str) -> str:
+        state = self.state[order_id]
+        if state == "shipped":
+            raise FailedPrecondition("order is ORDER_STATE_SHIPPED")
+        self.cancelled.append((order_id, "cancelled" if state == "pending" else "change_requested"))
+        return self.cancelled[-1][1]
+
+
+class FakeCustomers:
+    def by_code(self, code: str) -> CustomerRef | None:
+        return RETAIL if code == RETAIL.code else None
+
+    def by_name(self, name: str) -> list[CustomerRef]:
+        return [RETAIL] if name in (RETAIL.name, RETAIL.code) else []
+
+
+@dataclass
+class Platform:
+    """A platform's changed-order list: records by modification time; `fail_after` makes the next
+    listing stop with an error after that many records (a crash or a rate limit mid-pull)."""
+
+    records: list[MarketOrder | Unreadable] = field(default_factory=list)
+    fail_after: int | None = None
+    error: Exception = field(default_factory=lambda: RateLimited("flow control", retry_after_s=30, code="7"))
+    asked: list[tuple[datetime, datetime]] = field(default_factory=list)
+    platform = "tmall"
+    max_window = timedelta(hours=6)
+
+    def changed_orders(self, start: datetime, end: datetime):
+        self.asked.append((start, end))
+        given = 0
+        last_window = end >= T0 - timedelta(seconds=5)
+        for r in sorted(self.records, key=lambda x: getattr(x, "modified_at", T0)):
+            # an unreadable record has no time of its own: the last window brings it
+            moment = getattr(r, "modified_at", None)
+            if (moment is None and last_window) or (moment is not None and start <= moment < end):
+                if self.fail_after is not None and given >= self.fail_after:
+                    self.fail_after = None
+                    raise self.error
+                given += 1
+                yield r
+
+
+class Marketplaces:
+    def __init__(self, platforms: dict[str, Platform]):
+        self.platforms = platforms
+
+    def client(self, shop_key, shop):
+        return self.platforms[shop_key]
+
+
+def trade(
+    tid: str, minutes: int, status=PlatformStatus.AWAITING_SHIPMENT, sku="HB-2040-SV-100", **kw
+) -> MarketOrder:
+    modified = T0 - timedelta(minutes=minutes)
+    return MarketOrder(
+        platform="tmall",
+        shop="tmall_flagship",
+        platform_order_id=tid,
+        status=status,
+        platform_status=status.value.upper(),
+        modified_at=modified,
+        paid_at=modified,
+        buyer_id="buyer-" + tid[-3:],
+        receiver=kw.pop("receiver", CLEAR),
+        lines=kw.pop("lines", (MarketLine(tid + "-1", sku, "合页", 2, 9000, 9000),)),
+        raw={"tid": int(tid), "status": status.value, "modified": str(modified), **kw.pop("raw", {})},
+        **kw,
+    )
+
+
+@pytest.fixture
+def ingest(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
+    upgrade(definition.migrations_dir, engine)
+    uow = unit_of_work_factory(definition, engine)
+    clock = Clock(T0)
+    orders = FakeOrders()
+    shops = {key: Platform() for key in HW.shops}
+    puller = Puller(uow, orders, FakeCustomers(), Marketplaces(shops), clock)
+    with acting_as(Identity("hardware", "job:marketplace_pull", frozenset({"service"}))):
+        yield puller, shops, orders, clock, engine
+    engine.dispose()
+
+
+def stored(engine) -> dict[str, str]:
+    with engine.connect() as c:
+        return dict(c.execute(select(market_orders.c.platform_order_id, market_orders.c.outcome)).all())
+
+
+def test_a_pull_creates_each_paid_order_once_with_its_price_pieces_and_priority(ingest):
+    puller, shops, orders, clock, engine = ingest
+    shops["tmall_flagship"].records = [trade("4123456789012345678", 3), trade("4123456789012345679", 2)]
+    result = puller.pull(HW, "tmall_flagship", force=True)
+    assert (result.counts.received, result.counts.created, result.error) == (2, 2, "")
+    draft = next(iter(orders.created.values()))
+    assert (draft.channel, draft.priority, draft.customer_id) == (
+        "CHANNEL_MARKETPLACE",
+        "PRIORITY_HIGH",
+        RETAIL.customer_id,
+    )
+    assert [(x.product_model, x.quantity, x.unit_price_fen, x.colour) for x in draft.lines] == [
+        ("HB-2040 铰链 hinge", 200, 45, "银色 silver")
+    ]
+    assert draft.delivery_address == "新疆乌鲁木齐市天山区解放北路１２号 😀"  # byte for byte
+    # The next pull starts at the checkpoint less the overlap: both come again, as no-ops.
+    clock.now += timedelta(minutes=2)
+    again = puller.pull(HW, "tmall_flagship", force=True)
+    assert (again.counts.received, again.counts.duplicates, again.counts.created) == (2, 2, 0)
+    assert len(orders.created) == 2
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(raw_payloads)).scalar_one() == 2
+
+
+def test_a_restart_mid_pull_leaves_no_gap_and_no_duplicate(ingest):
+    puller, shops, orders, clock, engine = ingest
+    platform = shops["tmall_flagship"]
+    platform.records = [trade(f"41234567890123456{n:02d}", 200 - n) for n in range(10)]
+    platform.fail_after = 4  # the pull dies after four records (a crash, a rate limit)
+    first = puller.pull(HW, "tmall_flagship", force=True)
+    assert first.error and first.counts.created == 4
+    clock.now += timedelta(minutes=1)
+    second = puller.pull(HW, "tmall_flagship", force=True)
+    assert second.error == "" and second.counts.created == 6 and second.counts.duplicates == 4
+    assert len(orders.created) == 10 and set(stored(engine).values()) == {"created"}
+
+
+def test_a_failing_shop_backs_off_and_never_stops_the_others(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    shops["jd_pop"].fail_after = 0
+    shops["jd_pop"].records = [replace(trade("1001", 10), platform="jd", shop="jd_pop")]
+    shops["pdd_store"].records = [replace(trade("2001", 10), platform="pdd", shop="pdd_store")]
+    results = {r.shop: r for r in puller.pull_due(HW)}
+    assert results["jd_pop"].error.startswith("限流 rate limited [7]")
+    assert results["pdd_store"].counts.created == 1 and results["tmall_flagship"].error == ""
+    with puller.uow(read_only=True) as tx:
+        jd = tx.market.checkpoint("jd_pop")
+    # Retry-after (30 s) and doubling (60 s × 2) -> 120 s; the others wait their period (60 s).
+    assert (jd.failures, jd.next_pull_at - T0) == (1, timedelta(seconds=120))
+    assert jd.pulled_until < T0 - timedelta(minutes=10)  # the window holding its order is not done
+    assert [r.shop for r in puller.pull_due(HW)] == []  # nobody is due yet
+    clock.now += timedelta(seconds=61)
+    assert sorted(r.shop for r in puller.pull_due(HW)) == ["pdd_store", "tmall_flagship"]
+
+
+def test_unpaid_waits_then_is_created_once_paid(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    platform = shops["tmall_flagship"]
+    platform.records = [trade("5001", 30, PlatformStatus.UNPAID)]
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.skipped == 1
+    platform.records = [trade("5001", -1, raw={"paid": True})]
+    clock.now += timedelta(minutes=5)
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.created == 1
+    assert stored(engine) == {"5001": "created"}
+
+
+def test_a_cancelled_order_is_cancelled_in_the_oms_or_by_a_change_once_production_started(ingest):
+    puller, shops, orders, clock, engine = ingest
+    platform = shops["tmall_flagship"]
+    platform.records = [trade("6001", 30), trade("6002", 30)]
+    puller.pull(HW, "tmall_flagship", force=True)
+    ids = list(orders.created)
+    orders.state[ids[1]] = "approved"
+    platform.records = [trade(t, -1, PlatformStatus.REFUNDED, raw={"refund": 1}) for t in ("6001", "6002")]
+    clock.now += timedelta(minutes=5)
+    counts = puller.pull(HW, "tmall_flagship", force=True).counts
+    assert counts.cancelled == 2
+    assert orders.cancelled == [(ids[0], "cancelled"), (ids[1], "change_requested")]
+    assert stored(engine) == {"6001": "cancelled", "6002": "cancelled"}
+
+
+def test_review_holds_every_reason_and_a_person_accepts_with_a_mapping(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    masked = Receiver("王**", "138****0000", "浙江省", "宁波市", "", "", "***", oaid="oa1")
+    platform = shops["tmall_flagship"]
+    platform.records = [
+        trade("7001", 30, sku="NOPE-1", buyer_message="请改成金色", receiver=masked),
+        Unreadable("tmall", "tmall_flagship", "", "tid: 4.1e18 is not an id", {"tid": 4.1e18}),
+    ]
+    counts = puller.pull(HW, "tmall_flagship", force=True).counts
+    assert (counts.received, counts.review, counts.created) == (2, 2, 0)
+    with puller.uow(read_only=True) as tx:
+        items, _ = tx.review.page("open", "", 10, "")
+    by_id = {x.external_id: x for x in items}
+    assert [r.code for r in by_id["7001"].reasons] == [
+        "sku.unknown",
+        "buyer.change_request",
+        "receiver.masked",
+    ]
+    assert by_id["7001"].raw["tid"] == 7001
+    desk = TenantDesk(HW, FakeCustomers())
+    item = by_id["7001"]
+    with acting_as(Identity("hardware", "陈丽", frozenset({"sales"}))):
+        with pytest.raises(InvalidArgument, match="masked"):
+            review.resolve(review.Resolution(item.item_id, True), desk, puller.uow, orders)
+        line = OrderLineDraft(
+            "HB-2040 铰链 hinge", 200, 60, "金色 gold", "电镀 plating", "纸箱 carton", "7001-1"
+        )
+        done = review.resolve(
+            review.Resolution(
+                item.item_id,
+                True,
+                "买家确认金色",
+                delivery_address="浙江省宁波市江北区1号",
+                lines={"7001-1": line},
+            ),
+            desk,
+            puller.uow,
+            orders,
+        )
+        assert (done.state, done.resolved_by, done.order_no) == ("accepted", "陈丽", "HW-20261125-00001")
+        with pytest.raises(FailedPrecondition, match="already accepted"):
+            review.resolve(review.Resolution(item.item_id, False, "x"), desk, puller.uow, orders)
+        unreadable = next(x for x in items if x.external_id.startswith("unreadable:"))
+        rejected = review.resolve(
+            review.Resolution(unreadable.item_id, False, "录入错误 entered by hand"), desk, puller.uow, orders
+        )
+        assert rejected.state == "rejected"
+    draft = next(iter(orders.created.values()))
+    assert (draft.delivery_address, draft.lines[0].colour) == ("浙江省宁波市江北区1号", "金色 gold")
+    assert stored(engine)["7001"] == "created"
+
+
+def test_an_order_the_order_service_refuses_goes_to_review_with_its_reason(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    orders.refuse = "'紫色' is not in the colour library"
+    shops["tmall_flagship"].records = [trade("8001", 30)]
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.review == 1
+    with puller.uow(read_only=True) as tx:
+        items, _ = tx.review.page("open", "", 10, "")
+    assert [(r.code, "紫色" in r.message) for r in items[0].reasons] == [("order.lines[0].colour", True)]
+
+
+def test_a_shop_being_pulled_is_not_pulled_twice(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    with puller.uow() as tx:
+        assert tx.market.claim_shop("tmall_flagship", "tmall", T0, timedelta(minutes=10), force=True)
+        tx.commit()
+    with pytest.raises(FailedPrecondition, match="being pulled"):
+        puller.pull(HW, "tmall_flagship", force=True)
