@@ -15,7 +15,7 @@ from bench.config import FULL, QUICK
 from bench.report import RESULTS_DIR, Report, machine, table
 from bench.stacks import Environment
 
-CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board")
+CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board", "ingest")
 MODULES = {
     "read": "bench.cases.read_rpc",
     "write": "bench.cases.write_rpc",
@@ -25,6 +25,7 @@ MODULES = {
     "replicas": "bench.cases.replicas",
     "reservations": "bench.cases.reservations",
     "board": "bench.cases.board",
+    "ingest": "bench.cases.ingest",
 }
 
 

@@ -64,7 +64,8 @@ def wait_serving(address: str, proc: subprocess.Popen | None = None, timeout_s: 
 def bench_tenant_dir() -> Path:
     """The shipped tenant files with a warehouse that never runs dry: the flow and ramp cases
     approve thousands of orders, and a shortage refusal would measure the demo stock, not OMS.
-    Only the WMS simulator's starting stock ([[demo.materials]] on_hand) differs."""
+    Only the WMS simulator's starting stock ([[demo.materials]] on_hand) differs, and marketplace
+    shops wait a day between scheduled pulls (the ingest case pulls when it measures)."""
     out = Path(tempfile.gettempdir()) / f"oms-bench-tenants-{os.getpid()}"
     out.mkdir(exist_ok=True)
     for source in (ROOT / "tenants").glob("*.toml"):
@@ -74,6 +75,8 @@ def bench_tenant_dir() -> Path:
                 in_materials = line.strip() == "[[demo.materials]]"
             elif in_materials and line.startswith("on_hand"):
                 line = "on_hand = 1000000000"
+            elif line.startswith("pull_every_s"):  # shops: pulled when a case says, not on a schedule
+                line = "pull_every_s = 86400.0"
             lines.append(line)
         (out / source.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
