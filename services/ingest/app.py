@@ -36,7 +36,10 @@ definition = ServiceDefinition(
     name="ingest",
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
-    contracts={},
+    contracts={
+        "review_item_opened": ingest_pb2.ReviewItemOpened,
+        "review_item_resolved": ingest_pb2.ReviewItemResolved,
+    },
     unit_of_work=IngestUnitOfWork,
     wire=wire,
 )

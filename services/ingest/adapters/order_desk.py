@@ -89,6 +89,19 @@ class GrpcCustomerBook:
         ).customers
         return [_ref(c) for c in found if c.name.strip() == name.strip() or c.code == name.strip()]
 
+    def by_phone(self, phone: str) -> list[CustomerRef]:
+        digits = _digits(phone)
+        if len(digits) < 7:  # too short to tell one buyer from another
+            return []
+        found = self._stub.ListCustomers(
+            customer_pb2.ListCustomersRequest(query=digits, page_size=50)
+        ).customers
+        return [_ref(c) for c in found if any(_digits(x.phone) == digits for x in c.contacts)]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())[-20:]
+
 
 def _ref(c: customer_pb2.Customer) -> CustomerRef:
     return CustomerRef(c.customer_id, c.code, c.name, customer_pb2.Tier.Name(c.tier)[-1:], c.active)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -13,12 +13,13 @@ from sqlalchemy import Connection, func, select, update
 
 from services.chassis import identity
 from services.chassis.errors import NotFound
+from services.chassis.events import DomainEvent
 from services.chassis.paging import decode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import scoped
 from services.ingest.adapters.market_store import dumps, insert_for
 from services.ingest.adapters.tables import ingest_runs, review_items
 from services.ingest.domain.market_rules import Reason
-from services.ingest.domain.report import COUNTERS, RunCounts
+from services.ingest.domain.report import COUNTERS, ReviewItemOpened, ReviewItemResolved, RunCounts
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,12 @@ class ReviewItem:
 
 
 class ReviewStore:
-    def __init__(self, db: Connection, track=None):
+    """`record` takes the events of the unit of work: an item opened or resolved is announced
+    (review_item_opened / review_item_resolved) in the transaction that does it."""
+
+    def __init__(self, db: Connection, record: Callable[[DomainEvent], None] = lambda event: None):
         self._db = db
+        self._record = record
 
     def open(
         self,
@@ -72,6 +77,9 @@ class ReviewStore:
             self._db.execute(update(t).where(t.c.item_id == found.item_id).values(**values))
             return found.item_id, False
         item_id = str(uuid.uuid4())
+        self._record(
+            ReviewItemOpened(item_id, source, platform, shop, external_id[:200], [r.code for r in reasons])
+        )
         self._db.execute(
             t.insert().values(
                 item_id=item_id,
@@ -117,7 +125,7 @@ class ReviewStore:
         self, item_id: str, state: str, now: datetime, note: str = "", order_id: str = "", order_no: str = ""
     ) -> None:
         t = review_items
-        self._db.execute(
+        closed = self._db.execute(
             update(t)
             .where(t.c.tenant_id == identity.current().tenant_id, t.c.item_id == item_id, t.c.state == "open")
             .values(
@@ -129,7 +137,10 @@ class ReviewStore:
                 order_no=order_no,
                 updated_at=now,
             )
-        )
+        ).rowcount
+        if closed:
+            by = identity.current().user[:64]
+            self._record(ReviewItemResolved(item_id, state, by, order_id, order_no, note[:200]))
 
     def page(self, state: str, source: str, page_size: int, page_token: str) -> tuple[list[ReviewItem], str]:
         t = review_items

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from services.chassis.events import DomainEvent
+
 COUNTERS = ("received", "created", "updated", "duplicates", "skipped", "rejected", "review", "cancelled")
 
 
@@ -31,3 +33,25 @@ class RunCounts:
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in COUNTERS}
+
+
+@dataclass(frozen=True)
+class ReviewItemOpened(DomainEvent):
+    event_type = "review_item_opened"
+    item_id: str
+    source: str
+    platform: str
+    shop: str
+    external_id: str
+    reason_codes: list[str]
+
+
+@dataclass(frozen=True)
+class ReviewItemResolved(DomainEvent):
+    event_type = "review_item_resolved"
+    item_id: str
+    state: str
+    resolved_by: str
+    order_id: str = ""
+    order_no: str = ""
+    note: str = ""

@@ -70,6 +70,12 @@ class TenantDesk:
             self._by_code[code] = self.customers.by_code(code)
         return self._by_code[code]
 
+    def customers_with_phone(self, phone: str) -> list[CustomerRef]:
+        key = "phone:" + phone
+        if key not in self._by_name:
+            self._by_name[key] = self.customers.by_phone(phone)
+        return self._by_name[key]
+
     def customers_named(self, name: str) -> list[CustomerRef]:
         if name not in self._by_name:
             self._by_name[name] = self.customers.by_name(name)

@@ -133,6 +133,12 @@ def draft_of(
     if not customer_id:
         with uow(read_only=True) as tx:
             customer_id = tx.market.linked_customer(order.platform, order.shop, order.buyer_id)
+    receiver = order.receiver
+    if not customer_id and receiver.phone and not receiver.masked:
+        # A buyer who is also a registered customer (a plant buying through the shop), by phone.
+        known = [c for c in desk.customers_with_phone(receiver.phone) if c.active]
+        if len(known) == 1:
+            customer_id, customer_code = known[0].customer_id, known[0].code
     if not customer_id:
         ref = desk.customer_by_code(shop.customer)
         if ref is None:

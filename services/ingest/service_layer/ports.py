@@ -62,3 +62,7 @@ class CustomerBook(Protocol):
     def by_name(self, name: str) -> list[CustomerRef]:
         """Customers whose name or code is exactly this text (several = ambiguous)."""
         ...
+
+    def by_phone(self, phone: str) -> list[CustomerRef]:
+        """Customers with a contact of exactly this phone number (digits compared)."""
+        ...

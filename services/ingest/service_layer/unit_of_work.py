@@ -17,6 +17,6 @@ class IngestUnitOfWork(UnitOfWork):
     def _open_repositories(self) -> None:
         self.intakes = IntakeRepository(self.connection, self.track)
         self.market = MarketStore(self.connection)
-        self.review = ReviewStore(self.connection)
+        self.review = ReviewStore(self.connection, self.record)
         self.runs = RunStore(self.connection)
         self.uploads = UploadStore(self.connection)

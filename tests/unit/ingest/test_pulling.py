@@ -5,6 +5,7 @@ back-off that keeps other shops going, cancellations, and the review queue."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from services.ingest.service_layer.pulling import Puller
 HW = load_tenants(("hardware",))["hardware"]
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 RETAIL = CustomerRef("00000000-0000-0000-0000-0000000000aa", "ONLINE-RETAIL", "线上零售")
+MIDEA = CustomerRef("00000000-0000-0000-0000-0000000000bb", "MIDEA-SD", "美的集团顺德基地")
 CLEAR = Receiver("阿卜杜·热合曼", "13900000000", "新疆", "乌鲁木齐市", "天山区", "", "解放北路１２号 😀")
 
 
@@ -75,6 +77,9 @@ class FakeCustomers:
 
     def by_name(self, name: str) -> list[CustomerRef]:
         return [RETAIL] if name in (RETAIL.name, RETAIL.code) else []
+
+    def by_phone(self, phone: str) -> list[CustomerRef]:
+        return [MIDEA] if phone == "13700001111" else []
 
 
 @dataclass
@@ -144,6 +149,12 @@ def ingest(tmp_path):
     with acting_as(Identity("hardware", "job:marketplace_pull", frozenset({"service"}))):
         yield puller, shops, orders, clock, engine
     engine.dispose()
+
+
+def outbox(engine) -> list[tuple[str, dict]]:
+    t = definition.metadata.tables["outbox"]
+    with engine.connect() as c:
+        return [(r.event_type, json.loads(r.body)["data"]) for r in c.execute(select(t).order_by(t.c.id))]
 
 
 def stored(engine) -> dict[str, str]:
@@ -282,6 +293,26 @@ def test_review_holds_every_reason_and_a_person_accepts_with_a_mapping(ingest):
     draft = next(iter(orders.created.values()))
     assert (draft.delivery_address, draft.lines[0].colour) == ("浙江省宁波市江北区1号", "金色 gold")
     assert stored(engine)["7001"] == "created"
+    # The order desk hears of each item opened and resolved (events for notify), exactly.
+    assert outbox(engine) == [
+        ("review_item_opened", {
+            "item_id": item.item_id, "source": "marketplace", "platform": "tmall", "shop": "tmall_flagship",
+            "external_id": "7001", "reason_codes": ["sku.unknown", "buyer.change_request", "receiver.masked"],
+        }),
+        ("review_item_opened", {
+            "item_id": unreadable.item_id, "source": "marketplace", "platform": "tmall",
+            "shop": "tmall_flagship", "external_id": unreadable.external_id,
+            "reason_codes": ["record.unreadable"],
+        }),
+        ("review_item_resolved", {
+            "item_id": item.item_id, "state": "accepted", "resolved_by": "陈丽", "order_id": draft.request_id,
+            "order_no": "HW-20261125-00001", "note": "买家确认金色",
+        }),
+        ("review_item_resolved", {
+            "item_id": unreadable.item_id, "state": "rejected", "resolved_by": "陈丽",
+            "note": "录入错误 entered by hand",
+        }),
+    ]  # fmt: skip
 
 
 def test_an_order_the_order_service_refuses_goes_to_review_with_its_reason(ingest):
@@ -301,3 +332,18 @@ def test_a_shop_being_pulled_is_not_pulled_twice(ingest):
         tx.commit()
     with pytest.raises(FailedPrecondition, match="being pulled"):
         puller.pull(HW, "tmall_flagship", force=True)
+
+
+def test_a_buyer_who_is_a_registered_customer_is_billed_by_phone_and_a_linked_buyer_follows_the_link(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    midea = replace(CLEAR, phone="137-0000-1111")
+    shops["tmall_flagship"].records = [trade("9001", 3, receiver=replace(midea, phone="13700001111"))]
+    puller.pull(HW, "tmall_flagship", force=True)
+    assert [d.customer_id for d in orders.created.values()] == [MIDEA.customer_id]
+    with puller.uow() as tx:
+        tx.market.link_buyer("tmall", "tmall_flagship", "buyer-002", RETAIL.customer_id, T0)
+        tx.commit()
+    shops["tmall_flagship"].records = [trade("9002", 2, receiver=replace(midea, phone="13700001111"))]
+    clock.now += timedelta(minutes=1)
+    puller.pull(HW, "tmall_flagship", force=True)
+    assert [d.customer_id for d in orders.created.values()] == [MIDEA.customer_id, RETAIL.customer_id]
