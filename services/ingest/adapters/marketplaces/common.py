@@ -1,6 +1,7 @@
-"""What the three platform adapters share: request signing, one HTTP call that turns transport
-failures into PullErrors, a JSON decoder that keeps decimal numbers exact, backward paging and
-small readers for record fields.
+"""What the three platform adapters share: the client's skeleton (construction, the pull loop and
+the error-envelope check), request signing, one HTTP call that turns transport failures into
+PullErrors, a JSON decoder that keeps decimal numbers exact, backward paging and small readers
+for record fields.
 
 The platforms' own shapes (method names, envelopes, error codes) stay in jd.py, pdd.py and
 tmall.py; docs/marketplaces.md says where each came from.
@@ -14,13 +15,14 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, ClassVar
 
 import httpx
 
-from services.ingest.adapters.marketplaces import PullError, RateLimited, Unreachable
-from services.ingest.domain.marketplace import BadRecord, Unreadable, fen, order_id_text
+from services.ingest.adapters.marketplaces import PullError, RateLimited, ShopAccess, Unreachable
+from services.ingest.domain.marketplace import BadRecord, MarketOrder, Unreadable, fen, order_id_text
 
 
 class ExactFloat(float):
@@ -208,9 +210,89 @@ def unreadable(platform: str, shop: str, raw: Any, reason: object, id_key: str) 
     return Unreadable(platform, shop, order_id, str(reason) or type(reason).__name__, record)
 
 
+def utc_now() -> datetime:
+    """The clock by default: named, as both the base's and Tmall's own constructor default to it."""
+    return datetime.now(UTC)
+
+
+class PlatformClient:
+    """The part of an adapter that does not depend on the platform: where it points, the pull loop
+    (window -> pages from the last back -> each record read, or kept as Unreadable) and the
+    error_response check all three gateways answer with. A platform's subclass brings its own API
+    knowledge: how one page is asked for (`_page`), how a request is signed and sent (`_send`),
+    what its error envelope means (`_refused`) and how a record becomes a MarketOrder (`order`)."""
+
+    platform: ClassVar[str]
+    max_window: ClassVar[timedelta]  # the longest span one increment query may cover
+    default_endpoint: ClassVar[str]  # the platform's own gateway, for a shop without an endpoint
+    id_key: ClassVar[str]  # the record's order id, for an Unreadable that still says which order
+
+    def __init__(
+        self,
+        access: ShopAccess,
+        http: httpx.Client,
+        *,
+        page_size: int = 50,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self.access = access
+        self.http = http
+        self.page_size = page_size
+        self.clock = clock
+        self.url = access.endpoint or self.default_endpoint
+
+    def changed_orders(self, start: datetime, end: datetime) -> Iterator[MarketOrder | Unreadable]:
+        for since, until in windows(start, end, self.max_window):
+            for page in backward_pages(partial(self._page, since, until), self.page_size, self.url):
+                for raw in page:
+                    yield self._read(raw)
+
+    def call(self, method: str, response_key: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        """One signed call; its success object under `response_key`. The three gateways all answer
+        a refusal with HTTP 200 and an `error_response` object, each with its own fields."""
+        body = self._send(method, business)
+        error = body.get("error_response")
+        if isinstance(error, dict):
+            raise self._refused(method, error)
+        return envelope(body, response_key, self.url)
+
+    def _post(self, data: Mapping[str, str], params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return post(self.http, self.url, timeout_s=self.access.timeout_s, data=data, params=params)
+
+    def _read(self, raw: Any) -> MarketOrder | Unreadable:
+        """One listed record: the order, or the record kept whole for review. Tmall's list holds
+        only tids, so it reads each trade in full here instead."""
+        try:
+            return self.order(raw)
+        except READ_ERRORS as exc:
+            return self._unreadable(raw, exc)
+
+    def _unreadable(self, raw: Any, reason: object) -> Unreadable:
+        return unreadable(self.platform, self.access.shop, raw, reason, self.id_key)
+
+    # --- what each platform supplies ---
+
+    def _page(self, since: datetime, until: datetime, page: int) -> Page:
+        """One page of the increment list for [since, until): (the total count, its records)."""
+        raise NotImplementedError
+
+    def _send(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        """The request signed the platform's way and posted (see `_post`), its body decoded."""
+        raise NotImplementedError
+
+    def _refused(self, method: str, error: Mapping[str, Any]) -> PullError:
+        """The platform's error_response as the PullError it means."""
+        raise NotImplementedError
+
+    def order(self, raw: Any) -> MarketOrder:
+        """One record as a MarketOrder, or READ_ERRORS when it cannot be read."""
+        raise NotImplementedError
+
+
 __all__ = [
     "READ_ERRORS",
     "ExactFloat",
+    "PlatformClient",
     "PullError",
     "backward_pages",
     "ban_seconds",
@@ -226,5 +308,6 @@ __all__ = [
     "records",
     "text",
     "unreadable",
+    "utc_now",
     "windows",
 ]

@@ -8,34 +8,26 @@ Shapes and codes: docs/marketplaces.md (JD).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
-
-import httpx
 
 from services.ingest.adapters.marketplaces import (
     PlatformRefused,
     PullError,
     RateLimited,
-    ShopAccess,
     Unreachable,
 )
 from services.ingest.adapters.marketplaces.common import (
-    READ_ERRORS,
     Page,
-    backward_pages,
+    PlatformClient,
     count,
-    envelope,
     md5_sign,
     money,
     obj,
-    post,
     quantity,
     records,
     text,
-    unreadable,
-    windows,
 )
 from services.ingest.domain.marketplace import (
     BadRecord,
@@ -43,7 +35,6 @@ from services.ingest.domain.marketplace import (
     MarketOrder,
     PlatformStatus,
     Receiver,
-    Unreadable,
     beijing_text,
     beijing_time,
     optional_beijing_time,
@@ -73,60 +64,36 @@ FIELDS = (
 RATE_WORDS = ("限流", "频率", "频繁")  # flow control in a business answer's text
 
 
-class JdClient:
+class JdClient(PlatformClient):
     platform = "jd"
     # The search allows a month by modification time; a day keeps pages few (see the doc).
     max_window = timedelta(days=1)
-
-    def __init__(
-        self,
-        access: ShopAccess,
-        http: httpx.Client,
-        *,
-        page_size: int = 50,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
-        self.access = access
-        self.http = http
-        self.page_size = page_size
-        self.clock = clock
-        self.url = access.endpoint or DEFAULT_ENDPOINT
-
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[MarketOrder | Unreadable]:
-        for since, until in windows(start, end, self.max_window):
-            for page in backward_pages(self._fetcher(since, until), self.page_size, self.url):
-                for raw in page:
-                    try:
-                        yield self.order(raw)
-                    except READ_ERRORS as exc:
-                        yield unreadable(self.platform, self.access.shop, raw, exc, "orderId")
+    default_endpoint = DEFAULT_ENDPOINT
+    id_key = "orderId"
 
     # --- the call ---
 
-    def _fetcher(self, since: datetime, until: datetime) -> Callable[[int], Page]:
-        def fetch(page: int) -> Page:
-            result = self.call(
-                SEARCH,
-                SEARCH_RESPONSE,
-                {
-                    "start_date": beijing_text(since),
-                    "end_date": beijing_text(until),
-                    "order_state": ",".join(STATES),
-                    "optional_fields": FIELDS,
-                    "page": str(page),
-                    "page_size": str(self.page_size),
-                    "sortType": "1",  # by modification time, newest first
-                    "dateType": "0",  # 0: modification time, 1: creation time
-                },
-            )
-            found = result.get("searchorderinfo_result")
-            if not isinstance(found, dict):
-                raise Unreachable(f"{self.url}: no searchorderinfo_result in the answer")
-            self._check_api_result(found.get("apiResult"))
-            total = count(found.get("orderTotal", 0), "orderTotal", self.url)
-            return total, records(found.get("orderInfoList"), "orderInfoList", self.url)
-
-        return fetch
+    def _page(self, since: datetime, until: datetime, page: int) -> Page:
+        result = self.call(
+            SEARCH,
+            SEARCH_RESPONSE,
+            {
+                "start_date": beijing_text(since),
+                "end_date": beijing_text(until),
+                "order_state": ",".join(STATES),
+                "optional_fields": FIELDS,
+                "page": str(page),
+                "page_size": str(self.page_size),
+                "sortType": "1",  # by modification time, newest first
+                "dateType": "0",  # 0: modification time, 1: creation time
+            },
+        )
+        found = result.get("searchorderinfo_result")
+        if not isinstance(found, dict):
+            raise Unreachable(f"{self.url}: no searchorderinfo_result in the answer")
+        self._check_api_result(found.get("apiResult"))
+        total = count(found.get("orderTotal", 0), "orderTotal", self.url)
+        return total, records(found.get("orderInfoList"), "orderInfoList", self.url)
 
     def signed(self, method: str, business: Mapping[str, Any]) -> dict[str, str]:
         params = {
@@ -140,14 +107,17 @@ class JdClient:
         params["sign"] = md5_sign(self.access.app_secret, params)
         return params
 
+    def _send(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        return self._post(self.signed(method, business))
+
+    def _refused(self, method: str, error: Mapping[str, Any]) -> PullError:
+        return self.refusal(error.get("code"), error.get("zh_desc") or error.get("en_desc"))
+
     def call(self, method: str, response_key: str, business: Mapping[str, Any]) -> dict[str, Any]:
-        body = post(self.http, self.url, timeout_s=self.access.timeout_s, data=self.signed(method, business))
-        error = body.get("error_response")
-        if isinstance(error, dict):
-            raise self.refusal(error.get("code"), error.get("zh_desc") or error.get("en_desc"))
-        result = envelope(body, response_key, self.url)
+        # JD also refuses inside the success envelope (its code other than "0"), in the same fields.
+        result = super().call(method, response_key, business)
         if str(result.get("code", "0")) != "0":
-            raise self.refusal(result.get("code"), result.get("zh_desc") or result.get("en_desc"))
+            raise self._refused(method, result)
         return result
 
     def _check_api_result(self, api_result: Any) -> None:

@@ -8,34 +8,26 @@ docs/marketplaces.md (PDD).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
-
-import httpx
 
 from services.ingest.adapters.marketplaces import (
     PlatformRefused,
     PullError,
     RateLimited,
-    ShopAccess,
     Unreachable,
 )
 from services.ingest.adapters.marketplaces.common import (
-    READ_ERRORS,
     Page,
-    backward_pages,
+    PlatformClient,
     count,
-    envelope,
     md5_sign,
     money,
     obj,
-    post,
     quantity,
     records,
     text,
-    unreadable,
-    windows,
 )
 from services.ingest.domain.marketplace import (
     BadRecord,
@@ -43,7 +35,6 @@ from services.ingest.domain.marketplace import (
     MarketOrder,
     PlatformStatus,
     Receiver,
-    Unreadable,
     beijing_time,
     optional_beijing_time,
     order_id_text,
@@ -57,53 +48,29 @@ UNAVAILABLE = {"52102", "52103"}  # 接口暂时不可用 / 服务暂时不可�
 RATE_WORDS = ("限流", "频繁", "频率")
 
 
-class PddClient:
+class PddClient(PlatformClient):
     platform = "pdd"
     max_window = timedelta(minutes=30)  # end_updated_at - start_updated_at <= 30 min
+    default_endpoint = DEFAULT_ENDPOINT
+    id_key = "order_sn"
 
-    def __init__(
-        self,
-        access: ShopAccess,
-        http: httpx.Client,
-        *,
-        page_size: int = 50,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
-        self.access = access
-        self.http = http
-        self.page_size = page_size
-        self.clock = clock
-        self.url = access.endpoint or DEFAULT_ENDPOINT
-
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[MarketOrder | Unreadable]:
-        for since, until in windows(start, end, self.max_window):
-            for page in backward_pages(self._fetcher(since, until), self.page_size, self.url):
-                for raw in page:
-                    try:
-                        yield self.order(raw)
-                    except READ_ERRORS as exc:
-                        yield unreadable(self.platform, self.access.shop, raw, exc, "order_sn")
-
-    def _fetcher(self, since: datetime, until: datetime) -> Callable[[int], Page]:
-        def fetch(page: int) -> Page:
-            result = self.call(
-                INCREMENT,
-                INCREMENT_RESPONSE,
-                {
-                    "is_lucky_flag": "0",  # all orders, lottery ones included
-                    "order_status": "5",  # all shipping states
-                    "refund_status": "5",  # all after-sale states
-                    "start_updated_at": str(int(since.timestamp())),
-                    "end_updated_at": str(int(until.timestamp())),
-                    "page": str(page),
-                    "page_size": str(self.page_size),
-                    "use_has_next": "false",  # the total is needed to start from the last page
-                },
-            )
-            total = count(result.get("total_count", 0), "total_count", self.url)
-            return total, records(result.get("order_sn_list"), "order_sn_list", self.url)
-
-        return fetch
+    def _page(self, since: datetime, until: datetime, page: int) -> Page:
+        result = self.call(
+            INCREMENT,
+            INCREMENT_RESPONSE,
+            {
+                "is_lucky_flag": "0",  # all orders, lottery ones included
+                "order_status": "5",  # all shipping states
+                "refund_status": "5",  # all after-sale states
+                "start_updated_at": str(int(since.timestamp())),
+                "end_updated_at": str(int(until.timestamp())),
+                "page": str(page),
+                "page_size": str(self.page_size),
+                "use_has_next": "false",  # the total is needed to start from the last page
+            },
+        )
+        total = count(result.get("total_count", 0), "total_count", self.url)
+        return total, records(result.get("order_sn_list"), "order_sn_list", self.url)
 
     def signed(self, method: str, business: Mapping[str, str]) -> dict[str, str]:
         params = {
@@ -118,12 +85,11 @@ class PddClient:
         params["sign"] = md5_sign(self.access.app_secret, params)
         return params
 
-    def call(self, method: str, response_key: str, business: Mapping[str, str]) -> dict[str, Any]:
-        body = post(self.http, self.url, timeout_s=self.access.timeout_s, data=self.signed(method, business))
-        error = body.get("error_response")
-        if isinstance(error, dict):
-            raise self.refusal(method, error)
-        return envelope(body, response_key, self.url)
+    def _send(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        return self._post(self.signed(method, business))
+
+    def _refused(self, method: str, error: Mapping[str, Any]) -> PullError:
+        return self.refusal(method, error)
 
     @staticmethod
     def refusal(method: str, error: Mapping[str, Any]) -> PullError:

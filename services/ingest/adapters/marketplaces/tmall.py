@@ -9,8 +9,8 @@ and codes: docs/marketplaces.md (Taobao/Tmall).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,20 +25,17 @@ from services.ingest.adapters.marketplaces import (
 from services.ingest.adapters.marketplaces.common import (
     READ_ERRORS,
     Page,
-    backward_pages,
+    PlatformClient,
     ban_seconds,
     count,
-    envelope,
     hmac_md5_sign,
     md5_sign,
     money,
     obj,
-    post,
     quantity,
     records,
     text,
-    unreadable,
-    windows,
+    utc_now,
 )
 from services.ingest.domain.marketplace import (
     BadRecord,
@@ -79,9 +76,11 @@ STATES: Mapping[str, PlatformStatus] = {
 }
 
 
-class TmallClient:
+class TmallClient(PlatformClient):
     platform = "tmall"
     max_window = timedelta(days=1)  # end_modified - start_modified <= 1 day
+    default_endpoint = DEFAULT_ENDPOINT
+    id_key = "tid"
 
     def __init__(
         self,
@@ -90,62 +89,50 @@ class TmallClient:
         *,
         page_size: int = 50,
         sign_method: str = "md5",
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ):
         if sign_method not in ("md5", "hmac"):
             raise ValueError("sign_method must be md5 or hmac")
-        self.access = access
-        self.http = http
-        self.page_size = page_size
+        super().__init__(access, http, page_size=page_size, clock=clock)
         self.sign_method = sign_method
-        self.clock = clock
-        self.url = access.endpoint or DEFAULT_ENDPOINT
 
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[MarketOrder | Unreadable]:
-        for since, until in windows(start, end, self.max_window):
-            for page in backward_pages(self._fetcher(since, until), self.page_size, self.url):
-                for listed in page:
-                    yield self._full(listed)
+    def _page(self, since: datetime, until: datetime, page: int) -> Page:
+        result = self.call(
+            INCREMENT,
+            "trades_sold_increment_get_response",
+            {
+                "fields": LIST_FIELDS,
+                "start_modified": beijing_text(since),
+                "end_modified": beijing_text(until),
+                "page_no": str(page),
+                "page_size": str(self.page_size),
+                "use_has_next": "false",  # the total is needed to start from the last page
+            },
+        )
+        total = count(result.get("total_results", 0), "total_results", self.url)
+        trades = result.get("trades") or {}  # TOP leaves the list out when it is empty
+        if not isinstance(trades, dict):
+            raise Unreachable(f"{self.url}: trades is not an object")
+        return total, records(trades.get("trade"), "trades.trade", self.url)
 
-    def _fetcher(self, since: datetime, until: datetime) -> Callable[[int], Page]:
-        def fetch(page: int) -> Page:
-            result = self.call(
-                INCREMENT,
-                "trades_sold_increment_get_response",
-                {
-                    "fields": LIST_FIELDS,
-                    "start_modified": beijing_text(since),
-                    "end_modified": beijing_text(until),
-                    "page_no": str(page),
-                    "page_size": str(self.page_size),
-                    "use_has_next": "false",  # the total is needed to start from the last page
-                },
-            )
-            total = count(result.get("total_results", 0), "total_results", self.url)
-            trades = result.get("trades") or {}  # TOP leaves the list out when it is empty
-            if not isinstance(trades, dict):
-                raise Unreachable(f"{self.url}: trades is not an object")
-            return total, records(trades.get("trade"), "trades.trade", self.url)
-
-        return fetch
-
-    def _full(self, listed: Any) -> MarketOrder | Unreadable:
+    def _read(self, listed: Any) -> MarketOrder | Unreadable:
+        """The list holds only part of a trade: each listed tid is read in full first."""
         try:
             tid = order_id_text(obj(listed, "trade").get("tid"), "tid")
         except READ_ERRORS as exc:
-            return unreadable(self.platform, self.access.shop, listed, exc, "tid")
+            return self._unreadable(listed, exc)
         try:
             result = self.call(FULLINFO, "trade_fullinfo_get_response", {"fields": FULL_FIELDS, "tid": tid})
         except PlatformRefused as exc:
             if trade_trouble(exc.code):  # this trade's own (gone, say), not the seller's access
-                return unreadable(self.platform, self.access.shop, listed, exc, "tid")
+                return self._unreadable(listed, exc)
             raise
         raw = result.get("trade")
         try:
             return self.order(raw)
         except READ_ERRORS as exc:
-            kept = raw if isinstance(raw, Mapping) else listed
-            return unreadable(self.platform, self.access.shop, kept, exc, "tid")
+            # fullinfo's trade when it is an object; else the listed record, which has the tid at least
+            return self._unreadable(raw if isinstance(raw, Mapping) else listed, exc)
 
     def signed(self, method: str, business: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
         system = {
@@ -161,13 +148,12 @@ class TmallClient:
         system["sign"] = sign(self.access.app_secret, {**system, **business})
         return system, dict(business)
 
-    def call(self, method: str, response_key: str, business: Mapping[str, str]) -> dict[str, Any]:
+    def _send(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         system, form = self.signed(method, business)
-        body = post(self.http, self.url, timeout_s=self.access.timeout_s, params=system, data=form)
-        error = body.get("error_response")
-        if isinstance(error, dict):
-            raise self.refusal(method, error)
-        return envelope(body, response_key, self.url)
+        return self._post(form, params=system)  # system parameters in the query, as TOP's SDKs
+
+    def _refused(self, method: str, error: Mapping[str, Any]) -> PullError:
+        return self.refusal(method, error)
 
     @staticmethod
     def refusal(method: str, error: Mapping[str, Any]) -> PullError:
