@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -59,9 +60,14 @@ class FakeOrders:
             raise InvalidArgument("refused", [FieldViolation("lines[0].colour", self.refuse)])
         if draft.request_id not in self.created:  # the order service's own idempotency
             self.created[draft.request_id] = draft
-            self.state[draft.request_id] = "pending"
+            self.state[self.id_of(draft.request_id)] = "pending"
         n = list(self.created).index(draft.request_id) + 1
-        return draft.request_id, f"HW-20261125-{n:05d}"
+        return self.id_of(draft.request_id), f"HW-20261125-{n:05d}"
+
+    @staticmethod
+    def id_of(request_id: str) -> str:
+        """The order's id (a UUID, as the order service gives), the same for the same request."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, request_id))
 
     def cancel(self, order_id: str, reason: str) -> str:
         state = self.state[order_id]
@@ -234,6 +240,7 @@ def test_a_cancelled_order_is_cancelled_in_the_oms_or_by_a_change_once_productio
     platform.records = [trade("6001", 30), trade("6002", 30)]
     puller.pull(HW, "tmall_flagship", force=True)
     ids = list(orders.created)
+    ids = [orders.id_of(x) for x in ids]
     orders.state[ids[1]] = "approved"
     platform.records = [trade(t, -1, PlatformStatus.REFUNDED, raw={"refund": 1}) for t in ("6001", "6002")]
     clock.now += timedelta(minutes=5)
@@ -305,8 +312,9 @@ def test_review_holds_every_reason_and_a_person_accepts_with_a_mapping(ingest):
             "reason_codes": ["record.unreadable"],
         }),
         ("review_item_resolved", {
-            "item_id": item.item_id, "state": "accepted", "resolved_by": "陈丽", "order_id": draft.request_id,
-            "order_no": "HW-20261125-00001", "note": "买家确认金色",
+            "item_id": item.item_id, "state": "accepted", "resolved_by": "陈丽",
+            "order_id": orders.id_of(draft.request_id), "order_no": "HW-20261125-00001",
+            "note": "买家确认金色",
         }),
         ("review_item_resolved", {
             "item_id": unreadable.item_id, "state": "rejected", "resolved_by": "陈丽",
