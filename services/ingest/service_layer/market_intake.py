@@ -37,11 +37,14 @@ def take(
     uow: UowFactory,
     orders: OrderDesk,
     now: datetime,
+    run_id: str = "",
 ) -> RunCounts:
+    """What became of the record, counted into the run `run_id` in the same transaction that
+    stores it (the report never counts a record that was not stored, nor misses one that was)."""
     counts = RunCounts(received=1)
     if isinstance(record, Unreadable):
-        _unreadable(record, uow, now)
         counts.review = 1
+        _unreadable(record, uow, now, run_id, counts)
         return counts
     with uow(read_only=True) as tx:
         known = tx.market.known(*record.identity, lock=False)
@@ -69,12 +72,12 @@ def take(
         # Stored meanwhile by someone else (a PullShop beside the job)? Then this verdict is stale;
         # a create is still stored (the request_id made it the same order).
         if tx.market.known(*record.identity) != known and verdict != Verdict.CREATE:
-            counts.duplicates = 1
-            tx.commit()
-            return counts
+            verdict = Verdict.DUPLICATE
+        _count(counts, verdict)
         _store(tx, decision, verdict, reasons, order_id, order_no, note, known, now)
+        if run_id:
+            tx.runs.add(run_id, counts)
         tx.commit()
-    _count(counts, verdict)
     if verdict in (Verdict.SKIP, Verdict.WAIT):
         log.info("ingest %s/%s %s: %s", record.platform, record.shop, record.platform_order_id, note)
     return counts
@@ -188,12 +191,14 @@ def draft_of(
     return draft, []
 
 
-def _unreadable(record: Unreadable, uow: UowFactory, now: datetime) -> None:
+def _unreadable(record: Unreadable, uow: UowFactory, now: datetime, run_id: str, counts: RunCounts) -> None:
     reason = Reason("record.unreadable", f"记录无法读取 the record cannot be read: {record.reason[:150]}")
     external = record.platform_order_id or f"unreadable:{market_rules.content_hash(record.raw)[:16]}"
     with uow() as tx:
         tx.market.archive(record.platform, f"{record.shop}:{external}", record.raw, now)
         tx.review.open(SOURCE, external, [reason], dict(record.raw), now, record.platform, record.shop)
+        if run_id:
+            tx.runs.add(run_id, counts)
         tx.commit()
 
 

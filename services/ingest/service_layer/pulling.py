@@ -127,11 +127,7 @@ class Puller:
         while start < end:
             window_end = min(start + client.max_window, end)
             for record in client.changed_orders(start, window_end):
-                counts = market_intake.take(record, shop, desk, self.uow, self.orders, self.clock())
-                with self.uow() as tx:
-                    tx.runs.add(run_id, counts)
-                    tx.commit()
-                total.add(counts)
+                total.add(market_intake.take(record, shop, desk, self.uow, self.orders, self.clock(), run_id))
             with self.uow() as tx:
                 tx.market.advance(key, window_end)
                 tx.commit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 MAX_LINES = 200  # an order's lines (the order contract's limit)
 PARALLEL_CREATES = 4  # orders created at once: the order service's pool has room, the file waits less
 SOURCE = "upload"
+LINE_FIELD = re.compile(r"^order\.lines\[(\d+)\]")  # a refusal naming one line of the order
 
 
 @dataclass
@@ -157,22 +159,50 @@ def _groups(rows: list[tuple[AgentRow, str]]) -> list[tuple[list[AgentRow], str]
 def _create_all(
     groups: list[tuple[list[AgentRow], str]], digest: str, desk: TenantDesk, orders: OrderDesk
 ) -> tuple[list[tuple[list[AgentRow], tuple[str, str]]], list[RowProblem]]:
-    drafts = [(rows, _draft(rows, customer_id, digest, desk)) for rows, customer_id in groups]
-
-    def create(draft: OrderDraft):
-        return create_or_refusal(orders, draft)
-
     made, problems = [], []
     # Each task runs in a copy of this request's context: the caller's identity and token travel on.
     with ThreadPoolExecutor(PARALLEL_CREATES) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, create, d) for _, d in drafts]
-        for (rows, _), future in zip(drafts, futures, strict=True):
-            order_id, order_no, reasons = future.result()
-            if reasons:
-                problems += [_refused(row, reasons) for row in rows]
-            else:
-                made.append((rows, (order_id, order_no)))
+        tasks = [
+            pool.submit(
+                contextvars.copy_context().run, _create_group, rows, customer_id, digest, desk, orders
+            )
+            for rows, customer_id in groups
+        ]
+        for task in tasks:
+            group_made, group_problems = task.result()
+            made += group_made
+            problems += group_problems
     return made, problems
+
+
+def _create_group(
+    rows: list[AgentRow], customer_id: str, digest: str, desk: TenantDesk, orders: OrderDesk
+) -> tuple[list[tuple[list[AgentRow], tuple[str, str]]], list[RowProblem]]:
+    """One order of the group's rows. A line the order service refuses (its violation names the
+    line, `lines[i]…`) takes only its own row out: the order is made of the others. A refusal of
+    the whole order (a deactivated customer) refuses every row of it."""
+    problems: list[RowProblem] = []
+    while rows:
+        order_id, order_no, reasons = create_or_refusal(orders, _draft(rows, customer_id, digest, desk))
+        if not reasons:
+            return [(rows, (order_id, order_no))], problems
+        by_line = _line_reasons(reasons, len(rows))
+        if not by_line:
+            return [], problems + [_refused(row, reasons) for row in rows]
+        problems += [_refused(rows[i], r) for i, r in sorted(by_line.items())]
+        rows = [row for i, row in enumerate(rows) if i not in by_line]
+    return [], problems
+
+
+def _line_reasons(reasons: list[Reason], lines: int) -> dict[int, list[Reason]]:
+    """The refusal's reasons by the line they name; {} when one of them is about the whole order."""
+    out: dict[int, list[Reason]] = {}
+    for reason in reasons:
+        found = LINE_FIELD.match(reason.code)
+        if not found or int(found.group(1)) >= lines:
+            return {}
+        out.setdefault(int(found.group(1)), []).append(reason)
+    return out
 
 
 def _draft(rows: list[AgentRow], customer_id: str, digest: str, desk: TenantDesk) -> OrderDraft:

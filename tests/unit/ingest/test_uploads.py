@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
 from services.chassis.db import make_engine
-from services.chassis.errors import InvalidArgument
+from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
@@ -186,6 +186,29 @@ def test_a_refused_file_imports_nothing(ingest):
     with pytest.raises(InvalidArgument):
         upload(ingest, "客户名称,数量\n美的,10\n".encode(), name="orders.xlsx")  # CSV renamed
     assert ingest[1].created == {}
+
+
+class PickyOrders(FakeOrders):
+    """Refuses a line of 7 pieces (naming the line, as the order service does)."""
+
+    def create(self, draft):
+        bad = [i for i, x in enumerate(draft.lines) if x.quantity == 7]
+        if bad:
+            raise InvalidArgument(
+                "refused", [FieldViolation(f"lines[{i}].quantity", "7 is unlucky") for i in bad]
+            )
+        return super().create(draft)
+
+
+def test_a_line_the_order_service_refuses_takes_out_only_its_row(ingest):
+    uow, _orders, desk, _engine = ingest
+    orders = PickyOrders()
+    data = sheet(good(qty=1000), good(qty=7), good(qty=2000))
+    result = uploads.upload("x.xlsx", data, desk, uow, orders, clock=lambda: NOW)
+    assert (result.rows_ok, result.rows_bad, [o["rows"] for o in result.orders]) == (2, 1, [[3, 5]])
+    report = CalamineWorkbook.from_filelike(io.BytesIO(result.error_report)).get_sheet_by_index(0).to_python()
+    assert [(int(r[-5]), r[-3]) for r in report[1:]] == [(4, "order.refused")]
+    assert [[x.quantity for x in d.lines] for d in orders.created.values()] == [[1000, 2000]]
 
 
 def test_the_order_service_refusing_a_group_reports_its_rows(ingest):
