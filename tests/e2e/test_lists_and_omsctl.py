@@ -33,6 +33,7 @@ from oms.production.v1 import production_pb2
 from tests.e2e import scenario
 from tests.e2e.test_embedded import ROOT
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
+from tests.e2e.test_embedded import marketplace as marketplace  # the simulator it pulls from
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_S = 20
@@ -700,3 +701,82 @@ def test_omsctl_shows_stock_an_orders_reservation_and_issues_it(api, md):
     # sales may not issue material
     refused = omsctl("issue", order_no, *SALES, addr=addr, check=False)
     assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr, refused.stderr
+
+
+def test_omsctl_works_the_shops_the_review_queue_and_an_agents_sheet(api, marketplace, tmp_path):
+    from services.marketplace_simulator import samples
+    from services.marketplace_simulator.dev import sim_shop_key
+    from services.marketplace_simulator.gateways import beijing
+    from tests.e2e.ingest_scenario import agent_sheet
+
+    addr = api.addresses["ingest"]
+    oid = f"3009{uuid.uuid4().int % 10**8:08d}"
+    at = beijing(datetime.now(UTC) - timedelta(seconds=20))
+    marketplace.put_order(
+        "jd", sim_shop_key("hardware", "jd_pop"), samples.jd_order(oid, at, ((samples.PLATE, 2),))
+    )
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:  # the scheduled pull may hold the shop for a moment
+        pulled = omsctl("pull", "jd_pop", *SALES, addr=addr, check=False)
+        if (
+            pulled.returncode == 0
+            or "FAILED_PRECONDITION" not in pulled.stderr
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.3)
+    shops = omsctl("shops", *SALES, addr=addr).stdout
+    assert rows_of(shops, "jd_pop")[0][:3] == ["jd_pop", "jd", "京东POP店 JD POP store"], shops
+
+    queue = omsctl("review", "--source", "marketplace", *SALES, addr=addr).stdout
+    [row] = [cells(x) for x in queue.splitlines() if oid in x]
+    item_id, reasons = row[0], row[4]
+    assert reasons == "sku.unknown", queue
+    shown = omsctl("review-show", item_id, *SALES, addr=addr).stdout
+    assert "PL-0805-SS-200" in shown and "sku.unknown" in shown  # the raw record as received
+    sub = re.search(r'"skuId": "?(\d+)', shown).group(1)  # JD's line id, from the raw record
+    line = f"{sub}:BK-310 支架 bracket:100:120:黑色 black:发黑 blackening"
+    accepted = omsctl(
+        "review-accept", item_id, "--line", line, "--note", "客户同意改为支架", *SALES, addr=addr
+    )
+    assert accepted.stdout.startswith("已接受 accepted: HW-"), accepted.stdout
+
+    template = tmp_path / "模板.xlsx"
+    omsctl("upload-template", "--out", str(template), *SALES, addr=addr)
+    assert template.read_bytes()[:2] == b"PK"
+    sheet = tmp_path / "华顺11月.xlsx"
+    day = date.today() + timedelta(days=12)
+    sheet.write_bytes(
+        agent_sheet(
+            [
+                "MIDEA-SD",
+                "SP-08 弹片 spring clip",
+                5000,
+                "0.08",
+                "无 none",
+                "本色 natural",
+                "散装 bulk",
+                "顺德",
+                day,
+                "",
+            ],
+            [
+                "MIDEA-SD",
+                "SP-08 弹片 spring clip",
+                "五千",
+                "0.08",
+                "无 none",
+                "本色 natural",
+                "散装 bulk",
+                "顺德",
+                day,
+                "",
+            ],
+        )
+    )
+    done = omsctl("upload", str(sheet), *SALES, addr=addr, check=False)
+    assert done.returncode == 1, done.stderr  # a bad row: the exit status says so
+    assert "成功 good rows: 1   错误 bad rows: 1" in done.stdout and "rows 3" in done.stdout, done.stdout
+    assert (tmp_path / "华顺11月.xlsx.errors.xlsx").exists()
+    report = omsctl("ingest-report", *SALES, addr=addr).stdout
+    assert re.search(r"^合计 Total", report, re.M) and "waiting for review" in report, report

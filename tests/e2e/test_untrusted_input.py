@@ -26,6 +26,7 @@ from omsctl.tokens import DEV_ISSUER_KEY_FILE, Issuer, dev_issuer, new_private_j
 from services.chassis.identity import ISSUER
 from tests.e2e import scenario
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
+from tests.e2e.test_embedded import marketplace as marketplace  # the simulator it pulls from
 
 pytestmark = pytest.mark.e2e
 

@@ -24,6 +24,7 @@ from oms.production.v1 import production_pb2
 from tests.e2e import production_scenario as ps
 from tests.e2e import scenario
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
+from tests.e2e.test_embedded import marketplace as marketplace  # the simulator it pulls from
 from tests.e2e.test_untrusted_input import (
     FORGED,
     HOSTILE_TEXT,
