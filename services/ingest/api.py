@@ -66,7 +66,8 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             idempotency_key=request.idempotency_key,
             customer_id=request.customer_id,
             due_date=date_from_proto("due_date", request.due_date),
-            priority=order_pb2.Priority.Name(request.priority or order_pb2.PRIORITY_NORMAL),
+            # unset: the tenant's ingest_priority rule decides
+            priority=order_pb2.Priority.Name(request.priority) if request.priority else "",
             lines=[
                 PhoneOrderLine(
                     x.product_model,
@@ -85,9 +86,13 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             signed_at=optional_instant_from_proto(request, "signed_at"),
             location=location,
         )
-        tz = self._tenant().line.tz
+        tenant = self._tenant()
         intake, duplicate = handlers.submit_phone_order(
-            form, self._uow, self._orders, plant_day=lambda now: now.astimezone(tz).date()
+            form,
+            self._uow,
+            self._orders,
+            plant_day=lambda now: now.astimezone(tenant.line.tz).date(),
+            priority_rule=TenantDesk(tenant, self._customers).priority,
         )
         return ingest_pb2.SubmitPhoneOrderResponse(
             order_id=intake.order_id,

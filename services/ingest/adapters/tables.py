@@ -188,4 +188,5 @@ uploads = Table(
     Column("orders", Text(), nullable=False, server_default="[]"),  # JSON [{order_id, order_no, rows}]
     Column("error_report", LargeBinary(), nullable=True),
     Column("refusal", String(300), nullable=False, server_default=""),
+    Column("data", LargeBinary(), nullable=True),  # the file as uploaded (the raw archive)
 )

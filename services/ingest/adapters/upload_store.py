@@ -50,7 +50,7 @@ class UploadStore:
             done.get("warnings", []) if isinstance(done, dict) else [],
         )
 
-    def start(self, sha256: str, filename: str, run_id: str, now: datetime) -> bool:
+    def start(self, sha256: str, filename: str, run_id: str, now: datetime, data: bytes = b"") -> bool:
         """Claim the file; False when it is already there (uploaded before, or being uploaded)."""
         caller = identity.current()
         return (
@@ -64,6 +64,7 @@ class UploadStore:
                     uploaded_at=now,
                     state="processing",
                     run_id=run_id,
+                    data=data or None,
                 )
                 .on_conflict_do_nothing()
             ).rowcount

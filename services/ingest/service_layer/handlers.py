@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.chassis import identity
@@ -18,7 +20,11 @@ PHONE_CHANNEL = "CHANNEL_DIRECT"  # sales on the phone = 直销
 
 
 def submit_phone_order(
-    form: PhoneOrder, uow: UowFactory, orders: OrderDesk, plant_day=lambda now: now.date()
+    form: PhoneOrder,
+    uow: UowFactory,
+    orders: OrderDesk,
+    plant_day=lambda now: now.date(),
+    priority_rule: Callable[[dict], str] = lambda facts: "PRIORITY_NORMAL",
 ) -> tuple[Intake, bool]:
     """Returns the intake and whether it was a duplicate submission."""
     caller = identity.current()
@@ -39,7 +45,7 @@ def submit_phone_order(
         request_id=form.idempotency_key,
         customer_id=form.customer_id,
         channel=PHONE_CHANNEL,
-        priority=form.priority,
+        priority=form.priority or priority_rule(_facts(form)),  # unset on the form: the tenant's rule
         due_date=form.due_date,
         lines=[
             DraftLine(
@@ -76,11 +82,33 @@ def submit_phone_order(
     try:
         with uow() as tx:
             tx.intakes.add(intake)
+            tx.market.archive("form", form.idempotency_key, as_received(form), now)
             tx.runs.add(tx.runs.day_run("form", plant_day(now), now), RunCounts(received=1, created=1))
             tx.commit()
     except Duplicate:
         return intake, True  # the same form raced itself; the order service returned the same order
     return intake, False
+
+
+def _facts(form: PhoneOrder) -> dict:
+    """What the tenant's ingest_priority rule sees of a phone order."""
+    return {
+        "channel": PHONE_CHANNEL,
+        "platform": "",
+        "shop": "",
+        "shop_flagship": False,
+        "customer_code": "",
+        "amount_cny": sum(x.quantity * x.unit_price_fen for x in form.lines) / 100,
+        "quantity": sum(x.quantity for x in form.lines),
+        "lines": len(form.lines),
+    }
+
+
+def as_received(form: PhoneOrder) -> dict:
+    """The form for the raw archive: every field as sent, each scan by its hash (stored once)."""
+    data = dataclasses.asdict(form)
+    data["attachments"] = [vars(a.stored()) for a in form.attachments]
+    return data
 
 
 def _count(uow: UowFactory, day, now: datetime, counts: RunCounts) -> None:

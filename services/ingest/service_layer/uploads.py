@@ -69,7 +69,7 @@ def upload(
     warnings = [*checked.notices, *(w for r in good for w in r.warnings)]
     with uow() as tx:
         run_id = earlier.run_id if earlier else tx.runs.start(SOURCE, filename, today, now)
-        if earlier is None and not tx.uploads.start(digest, filename, run_id, now):
+        if earlier is None and not tx.uploads.start(digest, filename, run_id, now, data):
             racing = tx.uploads.get(digest)  # uploaded at this very moment by someone else
             run_id = racing.run_id if racing else run_id
         tx.commit()

@@ -20,6 +20,7 @@ from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
 from services.chassis.tenants import load_tenants
 from services.ingest.adapters.tables import ingest_runs
+from services.ingest.adapters.tables import uploads as uploads_table
 from services.ingest.app import definition
 from services.ingest.service_layer import uploads
 from services.ingest.service_layer.desk import TenantDesk
@@ -165,6 +166,7 @@ def test_the_same_file_twice_creates_nothing_twice(ingest):
     assert len(ingest[1].created) == 2
     with ingest[3].connect() as c:
         assert c.execute(select(func.count()).select_from(ingest_runs)).scalar_one() == 1
+        assert c.execute(select(uploads_table.c.data)).scalar_one() == data  # archived as received
 
 
 def test_an_upload_interrupted_half_way_completes_without_a_second_copy(ingest):
