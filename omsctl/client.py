@@ -104,7 +104,10 @@ class Client:
     def channel(self, service: str) -> grpc.Channel:
         addr = self.address(service)
         if addr not in self._channels:
-            self._channels[addr] = grpc.insecure_channel(addr)
+            # an error report or a contract scan may pass gRPC's default 4 MiB
+            self._channels[addr] = grpc.insecure_channel(
+                addr, options=[("grpc.max_receive_message_length", 12 * 1024 * 1024)]
+            )
         return self._channels[addr]
 
     def call(self, service: str, method: str, request):

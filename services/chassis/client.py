@@ -26,6 +26,7 @@ from services.chassis.errors import (
     Unavailable,
     VersionConflict,
 )
+from services.chassis.server import MAX_MESSAGE_BYTES
 
 
 class ServiceTokens:
@@ -165,7 +166,11 @@ def channel_to(address: str, service_token_file: str = "") -> grpc.Channel:
     `service_token_file`), traced; idempotent reads retried by gRPC's own retry policy."""
     from services.permissions import rule_methods
 
-    options = [("grpc.enable_retries", 1), ("grpc.service_config", retry_config(rule_methods()))]
+    options = [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", retry_config(rule_methods())),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),  # answers as large as requests may be
+    ]
     traced = grpcext.intercept_channel(grpc.insecure_channel(address, options=options), client_interceptor())
     return grpc.intercept_channel(
         traced, _Translate(), _Deadline(), _Credentials(ServiceTokens(service_token_file))

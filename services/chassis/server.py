@@ -81,6 +81,9 @@ def bind_problem(host: str, port: int, *, reuse_port: bool = False) -> str | Non
     return None
 
 
+MAX_MESSAGE_BYTES = 12 * 1024 * 1024
+
+
 class GrpcServer:
     """A gRPC server with the chassis interceptors, health and reflection.
 
@@ -115,6 +118,11 @@ class GrpcServer:
                 # so clients re-resolve the address and new pods of a scaled-out service get calls.
                 ("grpc.max_connection_age_ms", 300_000),
                 ("grpc.max_connection_age_grace_ms", 30_000),
+                # The largest request a contract admits (an agent's 10 MB spreadsheet, a 5 MB
+                # contract scan) with room for its envelope: larger ones are RESOURCE_EXHAUSTED
+                # before any handler runs; within it, the contract's own limits answer
+                # INVALID_ARGUMENT naming the field. (gRPC's default is 4 MiB.)
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ],
         )
         self.health = health.HealthServicer()

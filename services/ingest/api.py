@@ -9,6 +9,7 @@ from datetime import date, datetime
 from oms.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from oms.order.v1 import order_pb2
 from services.chassis import identity
+from services.chassis.errors import FieldViolation, InvalidArgument
 from services.chassis.fields import (
     date_from_proto,
     date_to_proto,
@@ -147,10 +148,18 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
 
     def GetReviewItem(self, request, context) -> ingest_pb2.GetReviewItemResponse:
         with self._uow(read_only=True) as tx:
-            return ingest_pb2.GetReviewItemResponse(item=_item(tx.review.get(request.item_id)))
+            return ingest_pb2.GetReviewItemResponse(item=_item(tx.review.get(request.item_id.lower())))
 
     def ResolveReviewItem(self, request, context) -> ingest_pb2.ResolveReviewItemResponse:
         accept = request.decision == ingest_pb2.ResolveReviewItemRequest.DECISION_ACCEPT
+        seen = [x.sub_order_id for x in request.lines]
+        twice = [
+            FieldViolation(f"lines[{i}].sub_order_id", "names a sub-order an earlier line already maps")
+            for i, sub in enumerate(seen)
+            if sub in seen[:i]
+        ]
+        if twice:
+            raise InvalidArgument("a sub-order is mapped twice", twice)
         lines = {
             x.sub_order_id: OrderLineDraft(
                 x.line.product_model,
@@ -164,7 +173,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             for x in request.lines
         }
         cmd = review.Resolution(
-            request.item_id,
+            request.item_id.lower(),  # a UUID is the same in capitals
             accept,
             request.note,
             request.customer_id,
