@@ -44,11 +44,17 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
     wms = f"{settings.wms_url} (OMS_WMS_URL)"
     if stack.wms is not None:
         wms = f"simulator on {stack.wms.url}, stock in {settings.data_dir}/wms.db (OMS_WMS_URL: a real one)"
+    shops = f"{settings.marketplace_url} (OMS_MARKETPLACE_URL)"
+    if stack.marketplace is not None:
+        shops = (
+            f"simulator on {stack.marketplace.url}, the tenants' shops with demo orders (OMS_MARKETPLACE_URL)"
+        )
     return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
   gRPC:      {addr}  (all six services; health + reflection on; {listening})
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
   WMS:       {wms}
+  shops:     {shops}
   tenants:   {tenants}
   metrics:   {metrics}
 Try, in another terminal (or export OMS_ADDR={addr} once and leave out --addr):
@@ -56,6 +62,8 @@ Try, in another terminal (or export OMS_ADDR={addr} once and leave out --addr):
       {omsctl} --tenant {tenant} options       # colours, surface treatments, workshops, time zone
       {omsctl} --tenant {tenant} customers
       {omsctl} --tenant {tenant} orders{keys}
+      {omsctl} --tenant {tenant} shops          # marketplace shops, pulled every minute
+      {omsctl} --tenant {tenant} review         # 待审核: marketplace orders a person must decide
 Stop with Ctrl-C.
 """
 

@@ -54,6 +54,8 @@ class EmbeddedStack:
             tenants = load_tenants(settings.tenants).values()
             self.marketplace = start_marketplace(0, shops=marketplace_dev.tenant_shops(tenants))
             marketplace_dev.export_credentials(tenants, os.environ)
+            if seed:  # a few orders of each kind in the shops, for the first pull to find
+                marketplace_dev.seed_demo_orders(self.marketplace, tenants)
             settings = self.settings = dataclasses.replace(settings, marketplace_url=self.marketplace.url)
         # Each service's own port and pool, for calls from the other services (never exposed:
         # loopback, an ephemeral port). Pool size as a distributed service process has.

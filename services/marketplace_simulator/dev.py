@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, MutableMapping
+from datetime import UTC, datetime
 
 from services.chassis.tenants import Tenant
+from services.marketplace_simulator.samples import demo_orders
 from services.marketplace_simulator.store import Shop
 
 
@@ -36,3 +38,14 @@ def export_credentials(tenants: Iterable[Tenant], environ: MutableMapping[str, s
         for key, shop in tenant.shops.items():
             secret, token = dev_credentials(tenant.tenant_id, key)
             environ.setdefault(shop.credentials_env, f"{secret}:{token}")
+
+
+def seed_demo_orders(handle, tenants: Iterable[Tenant]) -> None:
+    """The demo orders (samples.demo_orders: paid, refunded, cancelled, masked, a change request)
+    into the first shop of each platform of each tenant, modified in the minutes before now."""
+    for tenant in tenants:
+        keys: dict[str, str] = {}
+        for key, shop in tenant.shops.items():
+            keys.setdefault(shop.platform, sim_shop_key(tenant.tenant_id, key))
+        for platform, shop_key, record in demo_orders(keys, datetime.now(UTC)):
+            handle.put_order(platform, shop_key, record)

@@ -257,20 +257,23 @@ def demo_shops() -> list[Shop]:
 
 def demo_orders(shop_keys: Mapping[str, str], now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
     """A few orders per platform modified in the minutes before `now` (shop_keys: platform ->
-    the shop's key in the simulator), each kind the ingest rules must handle."""
+    the shop's key in the simulator), each kind the ingest rules must handle: for the hardware
+    line's catalogue, one clean paid order per platform (made), a buyer asking for gold, a masked
+    receiver, an unknown SKU with a refunded sub-order (review), a cancelled and a refunded one
+    (skipped)."""
     at = [beijing(now - timedelta(minutes=m)) for m in (20, 12, 5)]
     seeded: list[tuple[str, str, dict[str, Any]]] = []
     if "jd" in shop_keys:
         shop = shop_keys["jd"]
         seeded += [
             ("jd", shop, jd_order("300012345601", at[0], ((HINGE, 4), (BRACKET, 20)), remark=MESSAGE)),
-            ("jd", shop, jd_order("300012345602", at[1], ((PLATE, 1),), person=ABDU, freight="0.00")),
+            ("jd", shop, jd_order("300012345602", at[1], ((BRACKET, 2),), person=ABDU, freight="0.00")),
             ("jd", shop, jd_order("300012345603", at[2], ((CLIP, 100),), state="TRADE_CANCELED")),
         ]
     if "pdd" in shop_keys:
         shop = shop_keys["pdd"]
         seeded += [
-            ("pdd", shop, pdd_order("231125-087654321098765", at[0], memo=MESSAGE)),
+            ("pdd", shop, pdd_order("231125-087654321098765", at[0])),
             ("pdd", shop, pdd_order("231125-087654321098766", at[1], ((HINGE, 6),), masked=True)),
             ("pdd", shop, pdd_order("231125-087654321098767", at[2], ((CLIP, 50),), refund_status=4)),
         ]
@@ -278,7 +281,7 @@ def demo_orders(shop_keys: Mapping[str, str], now: datetime) -> list[tuple[str, 
         shop = shop_keys["tmall"]
         tid = 4123456789012345678
         seeded += [
-            ("tmall", shop, tmall_trade(tid, at[0], [tmall_sub_order(tid + 1, HINGE, 2)])),
+            ("tmall", shop, tmall_trade(tid, at[0], [tmall_sub_order(tid + 1, HINGE, 2)], message="")),
             (
                 "tmall",
                 shop,
