@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from services.chassis import identity
 from services.chassis.errors import Duplicate
 from services.chassis.uow import UowFactory as UowFactoryOf
+from services.ingest.adapters import metrics
 from services.ingest.domain.model import Intake, PhoneOrder, check_attachments
 from services.ingest.domain.report import RunCounts
 from services.ingest.service_layer.desk import is_refusal
@@ -87,6 +88,7 @@ def submit_phone_order(
             tx.commit()
     except Duplicate:
         return intake, True  # the same form raced itself; the order service returned the same order
+    metrics.count(caller.tenant_id, "form", RunCounts(received=1, created=1))
     return intake, False
 
 
@@ -112,6 +114,7 @@ def as_received(form: PhoneOrder) -> dict:
 
 
 def _count(uow: UowFactory, day, now: datetime, counts: RunCounts) -> None:
+    metrics.count(identity.current().tenant_id, "form", counts)
     with uow() as tx:
         tx.runs.add(tx.runs.day_run("form", day, now), counts)
         tx.commit()

@@ -19,7 +19,8 @@ from typing import Protocol
 
 from services.chassis.errors import DomainError, FailedPrecondition, NotFound, Unavailable
 from services.chassis.tenant_config import Shop
-from services.ingest.adapters.marketplaces import MarketplaceClient, PullError, RateLimited
+from services.ingest.adapters import metrics
+from services.ingest.adapters.marketplaces import MarketplaceClient, PlatformRefused, PullError, RateLimited
 from services.ingest.domain.report import RunCounts
 from services.ingest.service_layer import market_intake
 from services.ingest.service_layer.desk import Clock, TenantDesk, utc_now
@@ -90,17 +91,23 @@ class Puller:
         with self.uow() as tx:
             run_id = tx.runs.start("marketplace", key, day, now, window_start=start, window_end=end)
             tx.commit()
-        counts, error, retry_after = RunCounts(), "", None
+        counts, error, retry_after, result = RunCounts(), "", None, "failed"
         try:
             client = self.marketplaces.client(key, shop)
             self._pull_windows(client, key, shop, desk, start, end, run_id, counts)
+            result = "ok"
         except PullError as exc:
             error, retry_after = _describe(exc), exc.retry_after_s
+            result = {RateLimited: "rate_limited", PlatformRefused: "refused"}.get(type(exc), "unreachable")
             log.warning("ingest: shop %s: %s", key, error)
         except (Unavailable, DomainError) as exc:  # the order or customer service said no for now
             error = f"服务暂不可用 a service is unavailable: {exc}"[:300]
             log.warning("ingest: shop %s: %s", key, error)
         finally:
+            metrics.PULLS.labels(tenant.tenant_id, key, shop.platform, result).observe(
+                (self.clock() - now).total_seconds()
+            )
+            metrics.count(tenant.tenant_id, "marketplace", counts)
             finished = self.clock()
             wait = shop.pull_every_s
             if error:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from services.chassis.tenants import Tenant
-from services.ingest.adapters import spreadsheets
+from services.ingest.adapters import metrics, spreadsheets
 from services.ingest.adapters.upload_store import Upload
 from services.ingest.domain import sheet_rows
 from services.ingest.domain.market_rules import Reason
@@ -112,6 +112,7 @@ def upload(
         if earlier is None or earlier.state != "done":
             tx.runs.add(run_id, counts, finished_at=clock())
         tx.commit()
+    metrics.count(tenant.tenant_id, SOURCE, counts)
     return result
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.chassis.db import make_engine
@@ -157,6 +158,10 @@ def ingest(tmp_path):
     engine.dispose()
 
 
+def metric(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def outbox(engine) -> list[tuple[str, dict]]:
     t = definition.metadata.tables["outbox"]
     with engine.connect() as c:
@@ -171,7 +176,12 @@ def stored(engine) -> dict[str, str]:
 def test_a_pull_creates_each_paid_order_once_with_its_price_pieces_and_priority(ingest):
     puller, shops, orders, clock, engine = ingest
     shops["tmall_flagship"].records = [trade("4123456789012345678", 3), trade("4123456789012345679", 2)]
+    created = {"tenant": "hardware", "source": "marketplace", "outcome": "created"}
+    pulls = {"tenant": "hardware", "shop": "tmall_flagship", "platform": "tmall", "result": "ok"}
+    before = (metric("oms_ingest_records_total", created), metric("oms_ingest_pull_seconds_count", pulls))
     result = puller.pull(HW, "tmall_flagship", force=True)
+    after = (metric("oms_ingest_records_total", created), metric("oms_ingest_pull_seconds_count", pulls))
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)  # what an operator's dashboard sees
     assert (result.counts.received, result.counts.created, result.error) == (2, 2, "")
     draft = next(iter(orders.created.values()))
     assert (draft.channel, draft.priority, draft.customer_id) == (
