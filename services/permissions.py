@@ -144,7 +144,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         # the warehouse reads the orders it ships and issues material to (prices withheld from it)
         # ingest reads an order's state to cancel it when its marketplace order is cancelled
         "GetOrder": allow(*STAFF_READERS, "warehouse", "service", portal=True),
-        "ListOrders": allow(*STAFF_READERS, "warehouse", portal=True),
+        # ingest asks which order its create made when the answer was lost (request_id)
+        "ListOrders": allow(*STAFF_READERS, "warehouse", "service", portal=True),
         "ApproveOrder": allow(*LIFECYCLE_ROLES[Action.APPROVE]),
         "SubmitOrder": allow(*LIFECYCLE_ROLES[Action.SUBMIT]),
         "CancelOrder": allow(*LIFECYCLE_ROLES[Action.CANCEL]),

@@ -113,6 +113,7 @@ class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
             channel=Channel(order_pb2.Channel.Name(request.channel)) if request.channel else None,
             priority=Priority(order_pb2.Priority.Name(request.priority)) if request.priority else None,
             text=request.text,
+            request_id=request.request_id,
         )
         orders, token = handlers.list_orders(query, self._uow, self._customers)
         withhold = self._withhold_prices()

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
 
 from services.chassis import identity
 from services.chassis.scoping import scoped
@@ -18,13 +19,24 @@ from services.ingest.domain import marketplace
 from services.ingest.domain.market_rules import Known, Outcome, content_hash
 from services.ingest.domain.marketplace import MarketLine, MarketOrder
 
+# What a database says of a value it cannot store (NUL in text, a lone surrogate, too long a value):
+# the record, not the pull, is at fault.
+STORE_REFUSED: tuple[type[Exception], ...] = (UnicodeError, ValueError, DataError)
+
 
 def insert_for(db: Connection, table):
     return (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """JSON as stored: characters as they are; a text no database can store as it is (a lone
+    surrogate: half an emoji) is escaped instead, so it is still kept, byte for byte recoverable."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    return text
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class StoredMarketOrder:
     order_id: str
     order_no: str
     note: str
+    left_out: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -53,28 +66,23 @@ class MarketStore:
 
     # The archive: every record as received, before anything reads it.
 
-    def archive(self, source: str, ref: str, raw: Mapping[str, Any], now: datetime) -> None:
-        self._db.execute(
-            insert_for(self._db, raw_payloads)
-            .values(
-                tenant_id=identity.current().tenant_id,
-                source=source,
-                source_ref=ref[:200],
-                content_hash=content_hash(raw),
-                received_at=now,
-                payload=dumps(raw),
-            )
-            .on_conflict_do_nothing()
+    def archive(self, source: str, ref: str, raw: Mapping[str, Any], now: datetime) -> bool:
+        """Keep the record as received; False when this very record was archived before."""
+        return (
+            self._db.execute(
+                insert_for(self._db, raw_payloads)
+                .values(
+                    tenant_id=identity.current().tenant_id,
+                    source=source,
+                    source_ref=ref[:200],
+                    content_hash=content_hash(raw),
+                    received_at=now,
+                    payload=dumps(raw),
+                )
+                .on_conflict_do_nothing()
+            ).rowcount
+            == 1
         )
-
-    def archived(self, source: str, ref: str) -> list[dict[str, Any]]:
-        t = raw_payloads
-        rows = self._db.execute(
-            scoped(select(t.c.payload).where(t.c.source == source, t.c.source_ref == ref), t).order_by(
-                t.c.received_at
-            )
-        )
-        return [json.loads(r.payload) for r in rows]
 
     # Platform orders.
 
@@ -83,7 +91,9 @@ class MarketStore:
         if stored is None:
             return None
         o = stored.order
-        return Known(o.modified_at, content_hash(o.raw), stored.outcome, stored.order_id, o.receiver)
+        return Known(
+            o.modified_at, content_hash(o.raw), stored.outcome, stored.order_id, o.receiver, stored.left_out
+        )
 
     def get(self, platform: str, shop: str, order_id: str, lock: bool = False) -> StoredMarketOrder | None:
         t = market_orders
@@ -95,8 +105,14 @@ class MarketStore:
         r = self._db.execute(query).first()
         if r is None:
             return None
+        left_out = frozenset(x["sub_order_id"] for x in json.loads(r.left_out))
         return StoredMarketOrder(
-            marketplace.from_json(json.loads(r.record)), Outcome(r.outcome), r.order_id, r.order_no, r.note
+            marketplace.from_json(json.loads(r.record)),
+            Outcome(r.outcome),
+            r.order_id,
+            r.order_no,
+            r.note,
+            left_out,
         )
 
     def save(
@@ -113,7 +129,7 @@ class MarketStore:
         values = dict(
             modified_at=order.modified_at,
             content_hash=content_hash(order.raw),
-            platform_status=order.platform_status[:64],
+            platform_status="".join(c if c.isprintable() else "?" for c in order.platform_status)[:64],
             outcome=outcome.value,
             record=dumps(marketplace.to_json(order)),
             left_out=dumps([vars(x) for x in left_out]),
@@ -151,11 +167,6 @@ class MarketStore:
             .values(outcome=outcome.value, **values)
         )
 
-    def count_by_outcome(self) -> dict[str, int]:
-        t = market_orders
-        rows = self._db.execute(scoped(select(t.c.outcome, func.count()).group_by(t.c.outcome), t))
-        return {r[0]: r[1] for r in rows}
-
     # Buyers a person tied to a customer.
 
     def linked_customer(self, platform: str, shop: str, buyer_id: str) -> str:
@@ -187,9 +198,11 @@ class MarketStore:
 
     def claim_shop(
         self, shop: str, platform: str, now: datetime, lease: timedelta, force: bool = False
-    ) -> bool:
+    ) -> datetime | None:
         """Take the shop for one pull if it is due (or `force`) and nobody else is pulling it:
-        one guarded UPDATE, so two replicas never pull one shop at once."""
+        one guarded UPDATE, so two replicas never pull one shop at once. Returns the lease's end,
+        which is also its token (renew_lease, finish_pull act only while it is still ours), or
+        None."""
         tenant = identity.current().tenant_id
         t = shop_checkpoints
         self._db.execute(
@@ -199,10 +212,11 @@ class MarketStore:
         )
         free = or_(t.c.lease_until.is_(None), t.c.lease_until < now)
         due = free if force else and_(free, t.c.next_pull_at <= now)
+        until = now + lease
         taken = self._db.execute(
-            update(t).where(t.c.tenant_id == tenant, t.c.shop == shop, due).values(lease_until=now + lease)
+            update(t).where(t.c.tenant_id == tenant, t.c.shop == shop, due).values(lease_until=until)
         ).rowcount
-        return taken == 1
+        return until if taken == 1 else None
 
     def checkpoint(self, shop: str) -> Checkpoint | None:
         t = shop_checkpoints
@@ -213,21 +227,32 @@ class MarketStore:
         t = shop_checkpoints
         return [_checkpoint(r) for r in self._db.execute(scoped(select(t).order_by(t.c.shop), t))]
 
-    def advance(self, shop: str, pulled_until: datetime) -> None:
-        self._update_checkpoint(shop, pulled_until=pulled_until)
+    def advance(self, shop: str, pulled_until: datetime, lease: datetime, renewed: datetime) -> bool:
+        """Move the checkpoint and renew the lease, if the lease is still ours (a pull that ran
+        past its lease may have been taken over: then it stops, and moves nothing)."""
+        return self._update_checkpoint(shop, lease, pulled_until=pulled_until, lease_until=renewed)
 
-    def finish_pull(self, shop: str, now: datetime, next_pull_at: datetime, error: str = "") -> None:
+    def finish_pull(
+        self, shop: str, lease: datetime, now: datetime, next_pull_at: datetime, error: str = ""
+    ) -> None:
         t = shop_checkpoints
         if error:
             values = dict(failures=t.c.failures + 1, last_error=error[:300])
         else:
             values = dict(failures=0, last_error="", last_success_at=now)
-        self._update_checkpoint(shop, next_pull_at=next_pull_at, lease_until=None, **values)
+        self._update_checkpoint(shop, lease, next_pull_at=next_pull_at, lease_until=None, **values)
 
-    def _update_checkpoint(self, shop: str, **values: Any) -> None:
+    def _update_checkpoint(self, shop: str, lease: datetime, **values: Any) -> bool:
         t = shop_checkpoints
-        self._db.execute(
-            update(t).where(t.c.tenant_id == identity.current().tenant_id, t.c.shop == shop).values(**values)
+        return (
+            self._db.execute(
+                update(t)
+                .where(
+                    t.c.tenant_id == identity.current().tenant_id, t.c.shop == shop, t.c.lease_until == lease
+                )
+                .values(**values)
+            ).rowcount
+            == 1
         )
 
 

@@ -52,6 +52,10 @@ class GrpcOrderDesk:
         order = self._stub.CreateOrder(request).order  # errors arrive as domain errors, fields kept
         return order.order_id, order.order_no
 
+    def find(self, request_id: str) -> tuple[str, str] | None:
+        found = self._stub.ListOrders(order_pb2.ListOrdersRequest(request_id=request_id, page_size=1)).orders
+        return (found[0].order_id, found[0].order_no) if found else None
+
     def cancel(self, order_id: str, reason: str) -> str:
         order = self._stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id)).order
         if order.state == order_pb2.ORDER_STATE_CANCELLED:

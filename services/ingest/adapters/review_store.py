@@ -123,7 +123,8 @@ class ReviewStore:
 
     def close(
         self, item_id: str, state: str, now: datetime, note: str = "", order_id: str = "", order_no: str = ""
-    ) -> None:
+    ) -> bool:
+        """Decide an open item; False when it was no longer open (decided meanwhile)."""
         t = review_items
         closed = self._db.execute(
             update(t)
@@ -141,6 +142,7 @@ class ReviewStore:
         if closed:
             by = identity.current().user[:64]
             self._record(ReviewItemResolved(item_id, state, by, order_id, order_no, note[:200]))
+        return closed == 1
 
     def page(self, state: str, source: str, page_size: int, page_token: str) -> tuple[list[ReviewItem], str]:
         t = review_items

@@ -40,6 +40,11 @@ class Verdict(StrEnum):
 class Outcome(StrEnum):
     """Where a platform order stands in ingest (stored)."""
 
+    # Stored before the order service is asked to create the order: a crash (or a lost answer)
+    # after the create leaves this mark, so a later cancellation on the platform still cancels
+    # the order that may exist (the create is asked again with the same request_id, which
+    # returns it), and a later pull completes the create instead of taking it as a repeat.
+    CREATING = "creating"
     CREATED = "created"
     REVIEW = "review"
     WAITING = "waiting"
@@ -66,6 +71,7 @@ class Known:
     outcome: Outcome
     order_id: str = ""
     receiver: Receiver = field(default_factory=Receiver)
+    left_out: frozenset[str] = frozenset()  # sub-orders already left out (refunded)
 
 
 @dataclass(frozen=True)
@@ -96,14 +102,15 @@ class Screening:
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
-    """Of the record as received: the same record twice hashes the same whatever the key order."""
+    """Of the record as received: the same record twice hashes the same whatever the key order
+    (a lone surrogate, half an emoji, hashes too: it must not stop the record)."""
     text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def decide(order: MarketOrder, known: Known | None, screening: Screening) -> Decision:
     digest = content_hash(order.raw)
-    if known is not None:
+    if known is not None and known.outcome != Outcome.CREATING:  # a create to finish is no repeat
         if order.modified_at < known.modified_at:
             return Decision(Verdict.DUPLICATE, order, note="an older record than the one stored")
         if order.modified_at == known.modified_at and digest == known.content_hash:
@@ -116,13 +123,23 @@ def decide(order: MarketOrder, known: Known | None, screening: Screening) -> Dec
         status = PlatformStatus.REFUNDED  # every sub-order refunded: nothing left to make
     handled = known is not None and known.outcome in (Outcome.CREATED, Outcome.CANCELLED)
     if status in (PlatformStatus.CANCELLED, PlatformStatus.REFUNDED):
-        if known is not None and known.outcome == Outcome.CREATED:
+        if known is not None and known.outcome in (Outcome.CREATED, Outcome.CREATING):
             return Decision(Verdict.CANCEL, order, left_out=left_out, note=f"platform says {status}")
         if known is not None and known.outcome == Outcome.REVIEW:
             return Decision(Verdict.SKIP, order, left_out=left_out, note=f"{status} while waiting for review")
         return Decision(
             Verdict.SKIP if not handled else Verdict.UPDATE, order, note=f"{status} on the platform"
         )
+    if handled and known is not None and known.outcome == Outcome.CREATED:
+        newly = [x for x in left_out if x.sub_order_id not in known.left_out]
+        if newly:  # a sub-order refunded after the order was made: the order must change
+            ids = ", ".join(x.sub_order_id for x in newly)[:80]
+            reason = Reason(
+                "refund.partial",
+                f"订单已下达后子订单 {ids} 退款，请发起订单变更 sub-order refunded after the order was made:"
+                " request a change of the order",
+            )
+            return Decision(Verdict.REVIEW, order, (reason,), left_out)
     if handled or (known is not None and known.outcome == Outcome.REJECTED):
         return Decision(Verdict.UPDATE, order, left_out=left_out, note="newer data for a handled order")
     if status in (PlatformStatus.UNPAID, PlatformStatus.HELD):

@@ -18,7 +18,7 @@ from services.chassis.errors import FailedPrecondition
 from services.chassis.tenant_config import Shop
 from services.chassis.uow import UowFactory as UowFactoryOf
 from services.ingest.domain import market_rules
-from services.ingest.domain.market_rules import Decision, Outcome, Overrides, Reason, Verdict
+from services.ingest.domain.market_rules import Decision, Known, Outcome, Overrides, Reason, Verdict
 from services.ingest.domain.marketplace import BEIJING, MarketOrder, Unreadable
 from services.ingest.domain.report import RunCounts
 from services.ingest.service_layer.desk import TenantDesk, create_or_refusal, request_id
@@ -52,15 +52,23 @@ def take(
     verdict = decision.verdict
     order_id, order_no, note = "", "", decision.note
     reasons = list(decision.reasons)
+    expected = known  # what the store must still hold when this record's verdict is written
     if verdict == Verdict.CREATE:
         draft, problems = draft_of(decision.order, shop, desk, uow, Overrides())
         if draft is not None:
+            expected = _mark_creating(decision.order, uow, now)
             order_id, order_no, problems = create_or_refusal(orders, draft)
         if problems:
             verdict, reasons = Verdict.REVIEW, problems
     elif verdict == Verdict.CANCEL and known is not None:
+        order_id = known.order_id
+        if not order_id:  # a create that may have happened (the mark): ask what it made
+            made = orders.find(order_request_id(decision.order))
+            order_id, order_no = made if made else ("", "")
         try:
-            done = orders.cancel(known.order_id, _cancel_reason(decision.order))
+            done = (
+                orders.cancel(order_id, _cancel_reason(decision.order)) if order_id else "nothing to cancel"
+            )
             note = f"{done}: {decision.note}"
         except FailedPrecondition as exc:
             verdict, reasons = (
@@ -71,7 +79,7 @@ def take(
         tx.market.archive(record.platform, _ref(record), record.raw, now)
         # Stored meanwhile by someone else (a PullShop beside the job)? Then this verdict is stale;
         # a create is still stored (the request_id made it the same order).
-        if tx.market.known(*record.identity) != known and verdict != Verdict.CREATE:
+        if tx.market.known(*record.identity) != expected and verdict != Verdict.CREATE:
             verdict = Verdict.DUPLICATE
         _count(counts, verdict)
         _store(tx, decision, verdict, reasons, order_id, order_no, note, known, now)
@@ -107,11 +115,19 @@ def _store(tx, decision: Decision, verdict: Verdict, reasons, order_id, order_no
     tx.market.save(
         order, outcome, now, order_id=order_id, order_no=order_no, left_out=decision.left_out, note=note
     )
-    if open_item and verdict in (Verdict.CREATE, Verdict.SKIP):
+    if open_item and verdict in (Verdict.CREATE, Verdict.SKIP, Verdict.CANCEL):
         # A newer record needed no review (made as it is), or the platform cancelled it meanwhile.
         tx.review.close(
             open_item, "withdrawn", now, note=note or "superseded", order_id=order_id, order_no=order_no
         )
+
+
+def _mark_creating(order: MarketOrder, uow: UowFactory, now: datetime) -> Known | None:
+    """Before the order service is asked: whatever happens to the answer, the record is known."""
+    with uow() as tx:
+        tx.market.save(order, Outcome.CREATING, now, note="creating")
+        tx.commit()
+        return tx.market.known(*order.identity, lock=False)
 
 
 def _count(counts: RunCounts, verdict: Verdict) -> None:
@@ -125,6 +141,8 @@ def _count(counts: RunCounts, verdict: Verdict) -> None:
         Verdict.DUPLICATE: "duplicates",
     }[verdict]
     setattr(counts, field, 1)
+    if verdict == Verdict.DUPLICATE:
+        counts.received = 0  # a repeat (the pulls overlap) brings nothing new: not counted again
 
 
 def draft_of(
@@ -175,7 +193,7 @@ def draft_of(
     )
     paid = (order.paid_at or order.created_at or order.modified_at).astimezone(BEIJING).date()
     draft = OrderDraft(
-        request_id=request_id(SOURCE, order.platform, order.shop, order.platform_order_id),
+        request_id=order_request_id(order),
         customer_id=customer_id,
         channel="CHANNEL_MARKETPLACE",
         priority=priority,
@@ -191,12 +209,19 @@ def draft_of(
     return draft, []
 
 
+def order_request_id(order: MarketOrder) -> str:
+    """The create's key: the platform order's identity, whoever creates it (a pull, a person)."""
+    return request_id(SOURCE, order.platform, order.shop, order.platform_order_id)
+
+
 def _unreadable(record: Unreadable, uow: UowFactory, now: datetime, run_id: str, counts: RunCounts) -> None:
     reason = Reason("record.unreadable", f"记录无法读取 the record cannot be read: {record.reason[:150]}")
     external = record.platform_order_id or f"unreadable:{market_rules.content_hash(record.raw)[:16]}"
     with uow() as tx:
-        tx.market.archive(record.platform, f"{record.shop}:{external}", record.raw, now)
-        tx.review.open(SOURCE, external, [reason], dict(record.raw), now, record.platform, record.shop)
+        if not tx.market.archive(record.platform, f"{record.shop}:{external}", record.raw, now):
+            counts.received, counts.review, counts.duplicates = 0, 0, 1  # seen before: decided already
+        else:
+            tx.review.open(SOURCE, external, [reason], dict(record.raw), now, record.platform, record.shop)
         if run_id:
             tx.runs.add(run_id, counts)
         tx.commit()

@@ -40,6 +40,10 @@ class OrderDesk(Protocol):
         """(order id, order number); raises the order service's domain errors."""
         ...
 
+    def find(self, request_id: str) -> tuple[str, str] | None:
+        """(order id, order number) of the order a create with this request_id made, if any."""
+        ...
+
     def cancel(self, order_id: str, reason: str) -> str:
         """Cancel, or where production has started ask for a cancelling change. Returns what was
         done: "cancelled", "change_requested" or "already_cancelled"; raises FailedPrecondition

@@ -12,15 +12,16 @@ other shops are pulled as usual.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.chassis.errors import DomainError, FailedPrecondition, NotFound, Unavailable
 from services.chassis.tenant_config import Shop
 from services.ingest.adapters import metrics
+from services.ingest.adapters.market_store import STORE_REFUSED
 from services.ingest.adapters.marketplaces import MarketplaceClient, PlatformRefused, PullError, RateLimited
+from services.ingest.domain.marketplace import MarketOrder, Unreadable
 from services.ingest.domain.report import RunCounts
 from services.ingest.service_layer import market_intake
 from services.ingest.service_layer.desk import Clock, TenantDesk, utc_now
@@ -75,13 +76,15 @@ class Puller:
         shop = tenant.shops.get(key)
         if shop is None:
             raise NotFound(f"shop {key!r} is not in the tenant file's [shops]")
+        if not shop.enabled:
+            raise FailedPrecondition(f"shop {key} is disabled in the tenant file (enabled = false)")
         desk = desk or TenantDesk(tenant, self.customers)
         now = self.clock()
         with self.uow() as tx:
-            claimed = tx.market.claim_shop(key, shop.platform, now, LEASE, force=force)
+            lease = tx.market.claim_shop(key, shop.platform, now, LEASE, force=force)
             checkpoint = tx.market.checkpoint(key)
             tx.commit()
-        if not claimed or checkpoint is None:
+        if lease is None or checkpoint is None:
             raise FailedPrecondition(
                 f"shop {key} is being pulled right now" if force else f"shop {key} is not due"
             )
@@ -91,60 +94,88 @@ class Puller:
         with self.uow() as tx:
             run_id = tx.runs.start("marketplace", key, day, now, window_start=start, window_end=end)
             tx.commit()
-        counts, error, retry_after, result = RunCounts(), "", None, "failed"
+        pull = _Pull(key, shop, desk, run_id, lease)
+        error, retry_after, result = "", None, "failed"
         try:
             client = self.marketplaces.client(key, shop)
-            self._pull_windows(client, key, shop, desk, start, end, run_id, counts)
+            self._pull_windows(client, pull, start, end)
             result = "ok"
         except PullError as exc:
             error, retry_after = _describe(exc), exc.retry_after_s
             result = {RateLimited: "rate_limited", PlatformRefused: "refused"}.get(type(exc), "unreachable")
             log.warning("ingest: shop %s: %s", key, error)
+        except LeaseLost as exc:
+            error = str(exc)
+            log.warning("ingest: %s", exc)
         except (Unavailable, DomainError) as exc:  # the order or customer service said no for now
             error = f"服务暂不可用 a service is unavailable: {exc}"[:300]
             log.warning("ingest: shop %s: %s", key, error)
+        except Exception as exc:  # a surprise still counts as a failed pull: backed off, shown
+            error = f"内部错误 unexpected error: {type(exc).__name__}: {exc}"[:300]
+            log.exception("ingest: shop %s: pull failed", key)
         finally:
-            metrics.PULLS.labels(tenant.tenant_id, key, shop.platform, result).observe(
-                (self.clock() - now).total_seconds()
-            )
-            metrics.count(tenant.tenant_id, "marketplace", counts)
             finished = self.clock()
+            metrics.PULLS.labels(tenant.tenant_id, key, shop.platform, result).observe(
+                (finished - now).total_seconds()
+            )
+            metrics.count(tenant.tenant_id, "marketplace", pull.counts)
             wait = shop.pull_every_s
             if error:
                 failures = checkpoint.failures + 1
                 wait = max(retry_after or 0.0, min(shop.pull_every_s * 2**failures, MAX_BACKOFF_S))
             with self.uow() as tx:
-                tx.market.finish_pull(key, finished, finished + timedelta(seconds=wait), error)
+                tx.market.finish_pull(key, pull.lease, finished, finished + timedelta(seconds=wait), error)
                 tx.runs.add(run_id, RunCounts(), finished_at=finished, error=error[:300])
                 tx.commit()
-        return PullResult(key, run_id, counts, error)
+        return PullResult(key, run_id, pull.counts, error)
 
-    def _pull_windows(
-        self,
-        client: MarketplaceClient,
-        key: str,
-        shop: Shop,
-        desk: TenantDesk,
-        start: datetime,
-        end: datetime,
-        run_id: str,
-        total: RunCounts,
-    ) -> None:
-        """Window by window; `total` holds what was done even when a window stops half way."""
+    def _pull_windows(self, client: MarketplaceClient, pull: _Pull, start: datetime, end: datetime) -> None:
+        """Window by window; the pull's counts hold what was done even when a window stops half
+        way. Each finished window moves the checkpoint and renews the lease: a pull that lost its
+        lease (it ran past it and another replica took the shop) stops there."""
         while start < end:
             window_end = min(start + client.max_window, end)
             for record in client.changed_orders(start, window_end):
-                total.add(market_intake.take(record, shop, desk, self.uow, self.orders, self.clock(), run_id))
+                pull.counts.add(self._take(record, pull))
+            renewed = self.clock() + LEASE
             with self.uow() as tx:
-                tx.market.advance(key, window_end)
+                if not tx.market.advance(pull.key, window_end, pull.lease, renewed):
+                    raise LeaseLost(f"shop {pull.key}: another replica took the pull over; this one stops")
                 tx.commit()
+            pull.lease = renewed
             start = window_end
+
+    def _take(self, record: MarketOrder | Unreadable, pull: _Pull) -> RunCounts:
+        now = self.clock()
+        try:
+            return market_intake.take(record, pull.shop, pull.desk, self.uow, self.orders, now, pull.run_id)
+        except STORE_REFUSED as exc:
+            if isinstance(record, Unreadable):
+                raise
+            # A record that cannot be stored as read (text a database refuses): to review, whole,
+            # instead of stopping the shop on it for good.
+            why = f"cannot be stored: {type(exc).__name__}: {str(exc)[:120]}"
+            unreadable = Unreadable(record.platform, record.shop, record.platform_order_id, why, record.raw)
+            return market_intake.take(
+                unreadable, pull.shop, pull.desk, self.uow, self.orders, now, pull.run_id
+            )
+
+
+class LeaseLost(Exception):
+    """The pull ran past its lease and another replica took the shop over."""
+
+
+@dataclass
+class _Pull:
+    key: str
+    shop: Shop
+    desk: TenantDesk
+    run_id: str
+    lease: datetime
+    counts: RunCounts = field(default_factory=RunCounts)
 
 
 def _describe(exc: PullError) -> str:
     kind = "限流 rate limited" if isinstance(exc, RateLimited) else type(exc).__name__
     code = f" [{exc.code}]" if exc.code else ""
     return f"{kind}{code}: {exc}"[:300]
-
-
-ClientFactory = Callable[[str, Shop], MarketplaceClient]

@@ -38,7 +38,8 @@ def resolve(
                 "a rejection needs a reason", [FieldViolation("note", "say why it is rejected")]
             )
         with uow() as tx:
-            tx.review.close(item.item_id, "rejected", clock(), note=cmd.note)
+            if not tx.review.close(item.item_id, "rejected", clock(), note=cmd.note):
+                raise _decided_meanwhile(tx.review.get(item.item_id))
             if item.source == market_intake.SOURCE:
                 tx.market.set_outcome(item.platform, item.shop, item.external_id, Outcome.REJECTED)
             tx.commit()
@@ -68,14 +69,29 @@ def resolve(
     draft, problems = market_intake.draft_of(order, shop, desk, uow, overrides)
     order_id = order_no = ""
     if draft is not None:
+        # The creating mark first (the item still open, under its lock): if the answer is lost or
+        # the platform cancels meanwhile, a pull finishes or cancels what this may have made.
+        with uow() as tx:
+            if tx.review.get(item.item_id, lock=True).state != "open":
+                raise _decided_meanwhile(tx.review.get(item.item_id))
+            tx.market.set_outcome(item.platform, item.shop, item.external_id, Outcome.CREATING)
+            tx.commit()
         order_id, order_no, problems = create_or_refusal(orders, draft)
     if problems:
+        with uow() as tx:  # nothing was made: it waits for review as before
+            tx.market.set_outcome(item.platform, item.shop, item.external_id, Outcome.REVIEW)
+            tx.commit()
         raise FailedPrecondition(
             "the order cannot be made yet: " + "; ".join(f"{p.code}: {p.message}" for p in problems)[:600]
         )
     now = clock()
     with uow() as tx:
-        tx.review.close(item.item_id, "accepted", now, note=cmd.note, order_id=order_id, order_no=order_no)
+        if not tx.review.close(
+            item.item_id, "accepted", now, note=cmd.note, order_id=order_id, order_no=order_no
+        ):
+            # A pull decided it meanwhile (withdrawn: the platform cancelled it, or a newer record
+            # needed no review); it saw the creating mark and finished or cancelled the order.
+            raise _decided_meanwhile(tx.review.get(item.item_id))
         tx.market.set_outcome(
             item.platform, item.shop, item.external_id, Outcome.CREATED, order_id=order_id, order_no=order_no
         )
@@ -83,3 +99,11 @@ def resolve(
             tx.market.link_buyer(order.platform, order.shop, order.buyer_id, cmd.customer_id, now)
         tx.commit()
         return tx.review.get(item.item_id)
+
+
+def _decided_meanwhile(item: ReviewItem) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"review item {item.item_id} was decided meanwhile: {item.state}"
+        + (f" ({item.note})" if item.note else "")
+        + (f", order {item.order_no}" if item.order_no else "")
+    )

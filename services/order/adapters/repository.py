@@ -337,6 +337,7 @@ class OrderRepository:
         priority: Priority | None = None,
         text: str = "",
         customer_ids: Sequence[str] = (),
+        request_id: str = "",
     ) -> tuple[list[Order], str]:
         """One keyset page ordered by (due_date, order_id): cost independent of the page number."""
         query = self._scoped(select(orders))
@@ -354,6 +355,8 @@ class OrderRepository:
             query = query.where(orders.c.channel == channel.value)
         if priority is not None:
             query = query.where(orders.c.priority == priority.value)
+        if request_id:
+            query = query.where(orders.c.request_id == request_id)
         if text:
             # An order number's beginning (any case), or one of the customers found by name.
             if WHOLE_ORDER_NO.fullmatch(text.upper()):  # one number: the unique index finds it

@@ -97,6 +97,7 @@ class ListOrders:
     channel: Channel | None = None
     priority: Priority | None = None
     text: str = ""
+    request_id: str = ""
 
 
 def create_order(
@@ -357,6 +358,7 @@ def list_orders(
             priority=query.priority,
             text=text,
             customer_ids=named,
+            request_id=query.request_id,
         )
 
 

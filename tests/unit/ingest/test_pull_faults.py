@@ -184,7 +184,8 @@ def test_an_order_moving_while_pages_are_read_is_neither_made_twice_nor_lost(wor
     world.sim.add_fault(platform, "shift", after=1, method=LIST[platform])
 
     first = world.pull(platform)
-    assert (first.error, counts(first)) == ("", {"received": 120, "created": 119, "duplicates": 1})
+    # a repeat is counted as a duplicate, not as one more record received
+    assert (first.error, counts(first)) == ("", {"received": 119, "created": 119, "duplicates": 1})
     moved = order_id(platform, 119)
     assert moved not in stored(world.engine)
 
@@ -192,7 +193,7 @@ def test_an_order_moving_while_pages_are_read_is_neither_made_twice_nor_lost(wor
     second = world.pull(platform)
     assert (second.error, counts(second)) == ("", {"received": 1, "created": 1})
     world.clock.now += timedelta(minutes=1)
-    assert counts(world.pull(platform)) == {"received": 1, "duplicates": 1}
+    assert counts(world.pull(platform)) == {"duplicates": 1}
     world.created_once(platform, numbers)
 
 
@@ -235,7 +236,7 @@ def test_a_pull_broken_half_way_is_taken_again_from_the_unfinished_window(world,
     relisted = 20 if platform == "pdd" else 30  # what the unfinished window had already stored
     assert (again.error, counts(again)) == (
         "",
-        {"received": relisted + 130 - made, "created": 130 - made, "duplicates": relisted},
+        {"received": 130 - made, "created": 130 - made, "duplicates": relisted},
     )
     point = world.checkpoint(platform)
     assert (point.pulled_until, point.failures, point.last_error) == (
@@ -268,7 +269,7 @@ def test_an_order_updated_then_cancelled_on_the_platform_is_made_once_and_cancel
     assert world.orders.cancelled == [(world.orders.id_of(made), "cancelled")]
 
     world.clock.now = T0 + timedelta(minutes=11)  # the overlap lists the cancellation again
-    assert counts(world.pull(platform)) == {"received": 1, "duplicates": 1}
+    assert counts(world.pull(platform)) == {"duplicates": 1}
     assert world.orders.cancelled == [(world.orders.id_of(made), "cancelled")]
     assert world.orders.asked == [made]
     assert stored(world.engine) == {order_id(platform, 7): "cancelled"}
@@ -289,5 +290,5 @@ def test_a_late_indexed_order_inside_the_overlap_is_taken_by_the_next_pull(world
 
     assert (result.error, counts(result)) == ("", {"received": 1, "created": 1})
     world.clock.now += timedelta(minutes=1)
-    assert counts(world.pull(platform)) == {"received": 1, "duplicates": 1}
+    assert counts(world.pull(platform)) == {"duplicates": 1}
     world.created_once(platform, [1])

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.chassis.db import make_engine
-from services.chassis.errors import FailedPrecondition, InvalidArgument
+from services.chassis.errors import FailedPrecondition, InvalidArgument, Unavailable
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
@@ -69,6 +69,11 @@ class FakeOrders:
     def id_of(request_id: str) -> str:
         """The order's id (a UUID, as the order service gives), the same for the same request."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, request_id))
+
+    def find(self, request_id: str) -> tuple[str, str] | None:
+        if request_id not in self.created:
+            return None
+        return self.id_of(request_id), f"HW-20261125-{list(self.created).index(request_id) + 1:05d}"
 
     def cancel(self, order_id: str, reason: str) -> str:
         state = self.state[order_id]
@@ -196,7 +201,8 @@ def test_a_pull_creates_each_paid_order_once_with_its_price_pieces_and_priority(
     # The next pull starts at the checkpoint less the overlap: both come again, as no-ops.
     clock.now += timedelta(minutes=2)
     again = puller.pull(HW, "tmall_flagship", force=True)
-    assert (again.counts.received, again.counts.duplicates, again.counts.created) == (2, 2, 0)
+    # repeats are duplicates, not records received again
+    assert (again.counts.received, again.counts.duplicates, again.counts.created) == (0, 2, 0)
     assert len(orders.created) == 2
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(raw_payloads)).scalar_one() == 2
@@ -365,3 +371,146 @@ def test_a_buyer_who_is_a_registered_customer_is_billed_by_phone_and_a_linked_bu
     clock.now += timedelta(minutes=1)
     puller.pull(HW, "tmall_flagship", force=True)
     assert [d.customer_id for d in orders.created.values()] == [MIDEA.customer_id, RETAIL.customer_id]
+
+
+class LostAnswer(FakeOrders):
+    """The order service makes the order, but its answer never arrives (a deadline, a crash)."""
+
+    lose: bool = True
+
+    def create(self, draft: OrderDraft) -> tuple[str, str]:
+        made = super().create(draft)
+        if self.lose:
+            self.lose = False
+            raise Unavailable("deadline exceeded")
+        return made
+
+
+def test_an_order_made_whose_answer_was_lost_is_still_cancelled_when_the_buyer_cancels(ingest):
+    puller, shops, _orders, clock, engine = ingest
+    orders = LostAnswer()
+    puller.orders = orders
+    shops["tmall_flagship"].records = [trade("9101", 3)]
+    assert puller.pull(HW, "tmall_flagship", force=True).error  # the create's answer was lost
+    assert stored(engine) == {"9101": "creating"} and len(orders.created) == 1
+    shops["tmall_flagship"].records = [trade("9101", 1, PlatformStatus.CANCELLED, raw={"closed": 1})]
+    clock.now += timedelta(minutes=5)
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.cancelled == 1
+    assert len(orders.created) == 1 and [c[1] for c in orders.cancelled] == ["cancelled"]
+    assert stored(engine) == {"9101": "cancelled"}
+
+
+def test_a_lost_answer_is_finished_by_the_next_pull_without_a_second_order(ingest):
+    puller, shops, _orders, clock, engine = ingest
+    orders = LostAnswer()
+    puller.orders = orders
+    shops["tmall_flagship"].records = [trade("9102", 3)]
+    puller.pull(HW, "tmall_flagship", force=True)
+    clock.now += timedelta(minutes=1)
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.created == 1  # the identical record
+    assert len(orders.created) == 1 and stored(engine) == {"9102": "created"}
+
+
+def test_a_review_accepted_while_a_pull_withdraws_it_leaves_the_platforms_word(ingest):
+    puller, shops, _orders, clock, engine = ingest
+    shops["tmall_flagship"].records = [trade("9201", 3, sku="NOPE-9")]
+    puller.pull(HW, "tmall_flagship", force=True)
+    with puller.uow(read_only=True) as tx:
+        [item], _ = tx.review.page("open", "", 10, "")
+
+    class CancelledMeanwhile(FakeOrders):
+        def create(self, draft):  # while the person's create is on its way, the buyer cancels
+            made = super().create(draft)
+            shops["tmall_flagship"].records = [
+                trade("9201", 1, PlatformStatus.CANCELLED, sku="NOPE-9", raw={"c": 1})
+            ]
+            clock.now += timedelta(minutes=2)
+            puller.orders = self
+            puller.pull(HW, "tmall_flagship", force=True)
+            return made
+
+    racing = CancelledMeanwhile()
+    line = OrderLineDraft("HB-2040 铰链 hinge", 200, 45, sub_order_id="9201-1")
+    with (
+        acting_as(Identity("hardware", "陈丽", frozenset({"sales"}))),
+        pytest.raises(FailedPrecondition, match="decided meanwhile: withdrawn"),
+    ):
+        review.resolve(
+            review.Resolution(item.item_id, True, lines={"9201-1": line}),
+            TenantDesk(HW, FakeCustomers()),
+            puller.uow,
+            racing,
+        )
+    assert len(racing.created) == 1 and [c[1] for c in racing.cancelled] == ["cancelled"]
+    assert stored(engine) == {"9201": "cancelled"}
+
+
+def test_a_record_no_database_stores_goes_to_review_and_the_shop_goes_on(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    half_emoji = trade("9301", 3, buyer_message="请尽快\ud83d", raw={"buyer_message": "请尽快\ud83d"})
+    shops["tmall_flagship"].records = [half_emoji, trade("9302", 2)]
+    result = puller.pull(HW, "tmall_flagship", force=True)
+    assert result.error == "" and result.counts.created == 2  # half an emoji is text, kept escaped
+    assert set(stored(engine)) == {"9301", "9302"}
+
+
+def test_a_surprise_fails_the_pull_visibly_with_back_off(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+
+    class Broken(Platform):
+        def changed_orders(self, start, end):
+            raise KeyError("a field the adapter did not expect")
+            yield  # pragma: no cover
+
+    shops["tmall_flagship"] = Broken()
+    result = puller.pull(HW, "tmall_flagship", force=True)
+    assert result.error.startswith("内部错误 unexpected error: KeyError")
+    with puller.uow(read_only=True) as tx:
+        point = tx.market.checkpoint("tmall_flagship")
+    assert (point.failures, point.last_error == result.error, point.next_pull_at > T0) == (1, True, True)
+
+
+def test_a_sub_order_refunded_after_the_order_was_made_goes_to_review(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    two = (
+        MarketLine("1", "HB-2040-SV-100", "合页", 2, 9000, 9000),
+        MarketLine("2", "BK-310-BK-50", "支架", 1, 6000, 6000),
+    )
+    shops["tmall_flagship"].records = [trade("9401", 3, lines=two)]
+    puller.pull(HW, "tmall_flagship", force=True)
+    refunded = (two[0], replace(two[1], refunded=True, refund_status="SUCCESS"))
+    shops["tmall_flagship"].records = [trade("9401", 1, lines=refunded, raw={"refund": "2"})]
+    clock.now += timedelta(minutes=2)
+    assert puller.pull(HW, "tmall_flagship", force=True).counts.review == 1
+    with puller.uow(read_only=True) as tx:
+        [item], _ = tx.review.page("open", "", 10, "")
+    assert [r.code for r in item.reasons] == ["refund.partial"] and stored(engine) == {"9401": "created"}
+
+
+def test_a_pull_that_lost_its_lease_stops_and_moves_nothing(ingest):
+    puller, shops, orders, clock, engine = ingest  # noqa: RUF059
+    platform = shops["tmall_flagship"]
+    platform.records = [trade("9501", 3)]
+    original = platform.changed_orders
+
+    def taken_over(start, end):
+        yield from original(start, end)
+        with puller.uow() as tx:  # another replica takes the shop over (our lease ran out)
+            tx.market._update_checkpoint(
+                "tmall_flagship", _lease(engine), lease_until=T0 + timedelta(hours=1)
+            )
+            tx.commit()
+
+    platform.changed_orders = taken_over
+    result = puller.pull(HW, "tmall_flagship", force=True)
+    assert "another replica" in result.error
+    with puller.uow(read_only=True) as tx:
+        point = tx.market.checkpoint("tmall_flagship")
+    assert point.pulled_until is None  # nothing moved by the pull that lost its lease
+
+
+def _lease(engine):
+    from services.ingest.adapters.tables import shop_checkpoints
+
+    with engine.connect() as c:
+        return c.execute(select(shop_checkpoints.c.lease_until)).scalar_one()
