@@ -80,8 +80,10 @@ class MarketStore:
                     payload=dumps(raw),
                 )
                 .on_conflict_do_nothing()
-            ).rowcount
-            == 1
+                # RETURNING says whether a row went in (psycopg reports no rowcount for this insert)
+                .returning(raw_payloads.c.content_hash)
+            ).first()
+            is not None
         )
 
     # Platform orders.

@@ -26,6 +26,7 @@ class Upload:
     orders: list[dict[str, Any]] = field(default_factory=list)
     error_report: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    uploaded_at: datetime | None = None
 
 
 class UploadStore:
@@ -34,7 +35,8 @@ class UploadStore:
 
     def get(self, sha256: str) -> Upload | None:
         t = uploads
-        r = self._db.execute(scoped(select(t).where(t.c.file_sha256 == sha256), t)).first()
+        wanted = [c for c in t.c if c.name != "data"]  # the archived file itself stays where it is
+        r = self._db.execute(scoped(select(*wanted).where(t.c.file_sha256 == sha256), t)).first()
         if r is None:
             return None
         done = json.loads(r.orders)
@@ -48,6 +50,7 @@ class UploadStore:
             done.get("orders", []) if isinstance(done, dict) else done,
             bytes(r.error_report) if r.error_report is not None else None,
             done.get("warnings", []) if isinstance(done, dict) else [],
+            r.uploaded_at,
         )
 
     def start(self, sha256: str, filename: str, run_id: str, now: datetime, data: bytes = b"") -> bool:
@@ -67,8 +70,10 @@ class UploadStore:
                     data=data or None,
                 )
                 .on_conflict_do_nothing()
-            ).rowcount
-            == 1
+                # RETURNING says whether a row went in (psycopg reports no rowcount for this insert)
+                .returning(uploads.c.file_sha256)
+            ).first()
+            is not None
         )
 
     def finish(self, u: Upload) -> None:

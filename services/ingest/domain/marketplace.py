@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_CIPHERTEXT = re.compile(r"^([~$#]).{8,}\1$", re.S)
 PLATFORMS = ("jd", "pdd", "tmall")
 
 
@@ -48,8 +49,11 @@ class Receiver:
 
     @property
     def masked(self) -> bool:
-        """True when some of it is hidden (`*`) or stands behind an oaid: a person must decrypt it."""
-        return bool(self.oaid) or any("*" in v for v in (self.name, self.phone, self.address))
+        """True when some of it is hidden (`*`), stands behind an oaid, or is ciphertext (PDD's
+        encrypted shops send `~…~` names and addresses and `$…$` phones when no masked copy is
+        given): a person must decrypt it."""
+        fields = (self.name, self.phone, self.address)
+        return bool(self.oaid) or any("*" in v or _CIPHERTEXT.match(v) for v in fields)
 
     def full_address(self) -> str:
         return "".join(x for x in (self.province, self.city, self.district, self.town, self.address) if x)

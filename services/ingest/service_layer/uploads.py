@@ -14,7 +14,9 @@ import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from services.chassis.errors import Conflict
 from services.chassis.tenants import Tenant
 from services.ingest.adapters import metrics, spreadsheets
 from services.ingest.adapters.upload_store import Upload
@@ -27,7 +29,12 @@ from services.ingest.service_layer.market_intake import UowFactory
 from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 
 MAX_LINES = 200  # an order's lines (the order contract's limit)
-PARALLEL_CREATES = 4  # orders created at once: the order service's pool has room, the file waits less
+PARALLEL_CREATES = 4
+# An upload still marked as processing this long after it began is taken as crashed and resumed;
+# younger, it is somebody's upload in progress.
+IN_PROGRESS = timedelta(
+    minutes=10
+)  # orders created at once: the order service's pool has room, the file waits less
 SOURCE = "upload"
 LINE_FIELD = re.compile(r"^order\.lines\[(\d+)\]")  # a refusal naming one line of the order
 
@@ -55,6 +62,8 @@ def upload(
         earlier = tx.uploads.get(digest)
     if earlier is not None and earlier.state == "done":
         return _result(earlier, duplicate=True)
+    if earlier is not None and earlier.uploaded_at and clock() - earlier.uploaded_at < IN_PROGRESS:
+        raise _in_progress()
     now = clock()
     tenant = desk.tenant
     today = now.astimezone(tenant.line.tz).date()
@@ -70,8 +79,9 @@ def upload(
     with uow() as tx:
         run_id = earlier.run_id if earlier else tx.runs.start(SOURCE, filename, today, now)
         if earlier is None and not tx.uploads.start(digest, filename, run_id, now, data):
-            racing = tx.uploads.get(digest)  # uploaded at this very moment by someone else
-            run_id = racing.run_id if racing else run_id
+            # The same file is being uploaded at this very moment by someone else: theirs makes
+            # the orders; this one says so instead of doing the work (and the counts) twice.
+            raise _in_progress()
         tx.commit()
     matched, customer_problems = _match_customers(good, desk)
     problems += customer_problems
@@ -114,6 +124,12 @@ def upload(
         tx.commit()
     metrics.count(tenant.tenant_id, SOURCE, counts)
     return result
+
+
+def _in_progress() -> Conflict:
+    return Conflict(
+        "此文件正在上传中，请稍后查看 the same file is being uploaded right now; try again shortly"
+    )
 
 
 def _result(u: Upload, duplicate: bool) -> UploadResult:

@@ -206,3 +206,9 @@ def test_ids_stay_strings_and_floats_are_refused():
 def test_the_stored_form_round_trips():
     o = order(receiver=replace(CLEAR, oaid="x"), buyer_message="😀 请尽快")
     assert marketplace.from_json(marketplace.to_json(o)) == o
+
+
+def test_ciphertext_without_a_masked_copy_is_masked():
+    assert Receiver("~AgAAAAGHxZg1EjRW~", "13800000000", address="北京").masked
+    assert Receiver("王五", "$13812345678abcd$", address="北京").masked
+    assert not Receiver("王~五", "13800000000", address="~北京~").masked  # too short to be ciphertext

@@ -6,7 +6,7 @@ imports nothing."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
 from services.chassis.db import make_engine
-from services.chassis.errors import FieldViolation, InvalidArgument
+from services.chassis.errors import Conflict, FieldViolation, InvalidArgument
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
@@ -173,7 +173,8 @@ def test_an_upload_interrupted_half_way_completes_without_a_second_copy(ingest):
     uow, orders, _desk, _engine = ingest
     data = sheet(good(), good(customer=SUPOR.name))
     with uow() as tx:  # a first attempt claimed the file and created one order, then the pod died
-        tx.uploads.start(__import__("hashlib").sha256(data).hexdigest(), "x.xlsx", "run-1", NOW)
+        crashed_at = NOW - timedelta(hours=1)
+        tx.uploads.start(__import__("hashlib").sha256(data).hexdigest(), "x.xlsx", "run-1", crashed_at)
         tx.commit()
     result = upload(ingest, data)
     assert len(result.orders) == 2 and len(orders.created) == 2
@@ -225,3 +226,16 @@ def test_the_template_uploads_as_nothing(ingest):
     _, data = uploads.template(HW)
     result = upload(ingest, data)
     assert (result.rows_ok, result.rows_bad, result.orders) == (0, 0, [])
+
+
+def test_the_same_file_while_it_is_being_uploaded_is_asked_to_wait(ingest):
+    uow, orders, _desk, _engine = ingest
+    data = sheet(good())
+    with uow() as tx:  # someone's upload of this very file began a minute ago
+        tx.uploads.start(
+            __import__("hashlib").sha256(data).hexdigest(), "x.xlsx", "run-1", NOW - timedelta(minutes=1)
+        )
+        tx.commit()
+    with pytest.raises(Conflict, match="being uploaded"):
+        upload(ingest, data)
+    assert orders.created == {}
