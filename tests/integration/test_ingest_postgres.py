@@ -192,7 +192,7 @@ def test_the_same_file_uploaded_by_two_people_at_once_is_taken_once(ingest):
 
 
 def test_an_unreadable_record_opens_one_review_item_on_postgresql_however_often_it_is_read(ingest):
-    engine, uow, orders, marketplaces, sim = ingest
+    _engine, uow, orders, marketplaces, sim = ingest
     now = datetime.now(UTC)
     bad = samples.jd_order("300000000777", beijing(now - timedelta(seconds=30)), ((samples.HINGE, 1),))
     bad["orderTotalPrice"] = "12.345"  # not an amount in yuan: the adapter cannot read it
