@@ -195,7 +195,10 @@ def test_a_hostile_file_is_refused_on_data_and_creates_nothing(api, name):
     request = pb.UploadAgentSheetRequest(filename="订单.xlsx", data=data)
     found = violations(api.ingest.UploadAgentSheet, request)
     assert list(found) == ["data"] and found["data"].startswith(f"{reason}: "), found
-    assert made_by_agents(api) == before
+    assert made_by_agents(api) == (before[0], before[1] + 1)  # nothing made; the refusal is reported
+    runs = api.ingest.GetIngestReport(pb.GetIngestReportRequest(), metadata=HW.metadata()).runs
+    newest = next(r for r in runs if r.source == "upload")
+    assert (newest.counts.rejected, newest.error.split(":")[0]) == (1, reason)
 
 
 def test_the_good_file_the_hostile_ones_are_made_from_makes_its_order(api):

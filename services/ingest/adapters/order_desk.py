@@ -85,22 +85,34 @@ class GrpcCustomerBook:
         return _ref(found[0]) if found else None
 
     def by_name(self, name: str) -> list[CustomerRef]:
-        query = name.strip()[:64]
-        if not query:
+        wanted = name.strip()
+        if not wanted:
             return []
-        found = self._stub.ListCustomers(
-            customer_pb2.ListCustomersRequest(query=query, page_size=50)
-        ).customers
-        return [_ref(c) for c in found if c.name.strip() == name.strip() or c.code == name.strip()]
+        return [_ref(c) for c in self._search(wanted[:64]) if c.name.strip() == wanted or c.code == wanted]
 
     def by_phone(self, phone: str) -> list[CustomerRef]:
         digits = _digits(phone)
         if len(digits) < 7:  # too short to tell one buyer from another
             return []
-        found = self._stub.ListCustomers(
-            customer_pb2.ListCustomersRequest(query=digits, page_size=50)
-        ).customers
-        return [_ref(c) for c in found if any(_digits(x.phone) == digits for x in c.contacts)]
+        return [_ref(c) for c in self._search(digits) if any(_digits(x.phone) == digits for x in c.contacts)]
+
+    def _search(self, query: str) -> list[customer_pb2.Customer]:
+        """Every customer the search finds (the exact one may be past the first page of those
+        whose name merely contains the text), up to SEARCH_LIMIT."""
+        out: list[customer_pb2.Customer] = []
+        token = ""
+        while len(out) < SEARCH_LIMIT:
+            page = self._stub.ListCustomers(
+                customer_pb2.ListCustomersRequest(query=query, page_size=500, page_token=token)
+            )
+            out += page.customers
+            token = page.next_page_token
+            if not token:
+                break
+        return out
+
+
+SEARCH_LIMIT = 2000  # customers a name search may match before the text is too common to tell
 
 
 def _digits(text: str) -> str:

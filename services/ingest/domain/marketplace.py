@@ -137,18 +137,6 @@ def fen(value: Any, what: str = "amount") -> int:
         raise BadRecord(f"{what}: {text[:40]!r} is not an amount") from None
 
 
-def fen_from_cents(value: Any, what: str = "amount") -> int:
-    """An amount the platform already sends in fen (PDD: integers in 分)."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, (bool, float)):
-        raise BadRecord(f"{what}: {value!r} is not a whole number of fen")
-    text = str(value).strip()
-    if not re.fullmatch(r"-?\d{1,15}", text):
-        raise BadRecord(f"{what}: {text[:40]!r} is not a whole number of fen")
-    return int(text)
-
-
 def beijing_time(value: Any, what: str = "time") -> datetime:
     """'2026-11-25 14:03:07' (Beijing time, no zone) -> an aware UTC datetime."""
     if not isinstance(value, str) or not value.strip():

@@ -38,6 +38,7 @@ class TenantDesk:
     customers: CustomerBook
     _by_code: dict[str, CustomerRef | None] = field(default_factory=dict)
     _by_name: dict[str, list[CustomerRef]] = field(default_factory=dict)
+    _by_phone: dict[str, list[CustomerRef]] = field(default_factory=dict)
 
     @cached_property
     def screening(self) -> Screening:
@@ -71,15 +72,37 @@ class TenantDesk:
         return self._by_code[code]
 
     def customers_with_phone(self, phone: str) -> list[CustomerRef]:
-        key = "phone:" + phone
-        if key not in self._by_name:
-            self._by_name[key] = self.customers.by_phone(phone)
-        return self._by_name[key]
+        if phone not in self._by_phone:
+            self._by_phone[phone] = self.customers.by_phone(phone)
+        return self._by_phone[phone]
 
     def customers_named(self, name: str) -> list[CustomerRef]:
         if name not in self._by_name:
             self._by_name[name] = self.customers.by_name(name)
         return self._by_name[name]
+
+
+def priority_facts(
+    channel: str,
+    lines: list[tuple[int, int]],
+    *,
+    platform: str = "",
+    shop: str = "",
+    flagship: bool = False,
+    customer_code: str = "",
+) -> dict[str, Any]:
+    """What the tenant's ingest_priority rule sees of an incoming order (services/chassis/rules.py);
+    `lines` are (quantity, unit price in fen)."""
+    return {
+        "channel": channel,
+        "platform": platform,
+        "shop": shop,
+        "shop_flagship": flagship,
+        "customer_code": customer_code,
+        "amount_cny": sum(q * p for q, p in lines) / 100,
+        "quantity": sum(q for q, _ in lines),
+        "lines": len(lines),
+    }
 
 
 def create_or_refusal(orders: OrderDesk, draft: OrderDraft) -> tuple[str, str, list[Reason]]:

@@ -12,7 +12,7 @@ from services.chassis.uow import UowFactory as UowFactoryOf
 from services.ingest.adapters import metrics
 from services.ingest.domain.model import Intake, PhoneOrder, check_attachments
 from services.ingest.domain.report import RunCounts
-from services.ingest.service_layer.desk import is_refusal
+from services.ingest.service_layer.desk import is_refusal, priority_facts
 from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
@@ -93,17 +93,7 @@ def submit_phone_order(
 
 
 def _facts(form: PhoneOrder) -> dict:
-    """What the tenant's ingest_priority rule sees of a phone order."""
-    return {
-        "channel": PHONE_CHANNEL,
-        "platform": "",
-        "shop": "",
-        "shop_flagship": False,
-        "customer_code": "",
-        "amount_cny": sum(x.quantity * x.unit_price_fen for x in form.lines) / 100,
-        "quantity": sum(x.quantity for x in form.lines),
-        "lines": len(form.lines),
-    }
+    return priority_facts(PHONE_CHANNEL, [(x.quantity, x.unit_price_fen) for x in form.lines])
 
 
 def as_received(form: PhoneOrder) -> dict:

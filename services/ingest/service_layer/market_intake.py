@@ -21,7 +21,7 @@ from services.ingest.domain import market_rules
 from services.ingest.domain.market_rules import Decision, Known, Outcome, Overrides, Reason, Verdict
 from services.ingest.domain.marketplace import BEIJING, MarketOrder, Unreadable
 from services.ingest.domain.report import RunCounts
-from services.ingest.service_layer.desk import TenantDesk, create_or_refusal, request_id
+from services.ingest.service_layer.desk import TenantDesk, create_or_refusal, priority_facts, request_id
 from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
@@ -178,18 +178,15 @@ def draft_of(
             Reason("sku.unknown", f"商品行 {', '.join(missing)[:80]} 需指定产品 lines need a product")
         ]
     lines = market_rules.order_lines(order, desk.screening.catalogue, overrides)
-    amount_fen = sum(x.quantity * x.unit_price_fen for x in lines)
     priority = desk.priority(
-        {
-            "channel": "CHANNEL_MARKETPLACE",
-            "platform": order.platform,
-            "shop": order.shop,
-            "shop_flagship": shop.flagship,
-            "customer_code": customer_code,
-            "amount_cny": amount_fen / 100,
-            "quantity": sum(x.quantity for x in lines),
-            "lines": len(lines),
-        }
+        priority_facts(
+            "CHANNEL_MARKETPLACE",
+            [(x.quantity, x.unit_price_fen) for x in lines],
+            platform=order.platform,
+            shop=order.shop,
+            flagship=shop.flagship,
+            customer_code=customer_code,
+        )
     )
     paid = (order.paid_at or order.created_at or order.modified_at).astimezone(BEIJING).date()
     draft = OrderDraft(

@@ -24,7 +24,14 @@ from services.ingest.domain import sheet_rows
 from services.ingest.domain.market_rules import Reason
 from services.ingest.domain.report import RunCounts
 from services.ingest.domain.sheet_rows import AgentRow, RowProblem
-from services.ingest.service_layer.desk import Clock, TenantDesk, create_or_refusal, request_id, utc_now
+from services.ingest.service_layer.desk import (
+    Clock,
+    TenantDesk,
+    create_or_refusal,
+    priority_facts,
+    request_id,
+    utc_now,
+)
 from services.ingest.service_layer.market_intake import UowFactory
 from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 
@@ -69,9 +76,18 @@ def upload(
     today = now.astimezone(tenant.line.tz).date()
     # The whole file is read and checked before anything is created: a refusal (the 10,001st row,
     # a header missing) may come at its end, and nothing of a refused file is imported.
-    spreadsheets.check_file(data)
-    sheet = spreadsheets.read_rows(data)
-    checked = sheet_rows.read_sheet(sheet.rows, sheet.formula_cells, tenant, today)
+    try:
+        spreadsheets.check_file(data)
+        sheet = spreadsheets.read_rows(data)
+        checked = sheet_rows.read_sheet(sheet.rows, sheet.formula_cells, tenant, today)
+    except sheet_rows.SheetRefused as exc:
+        with uow() as tx:  # the day's report shows the refused file, with its reason
+            run_id = tx.runs.start(SOURCE, filename, today, now)
+            error = f"{exc.code}: {exc.message_en}"[:300]
+            tx.runs.add(run_id, RunCounts(rejected=1), finished_at=now, error=error)
+            tx.commit()
+        metrics.count(tenant.tenant_id, SOURCE, RunCounts(rejected=1))
+        raise
     bad_rows = {p.row_no for p in checked.problems}
     good = [r for r in checked.rows if r.row_no not in bad_rows]
     problems = list(checked.problems)
@@ -224,18 +240,8 @@ def _line_reasons(reasons: list[Reason], lines: int) -> dict[int, list[Reason]]:
 
 def _draft(rows: list[AgentRow], customer_id: str, digest: str, desk: TenantDesk) -> OrderDraft:
     first = rows[0]
-    amount = sum(r.quantity * (r.unit_price_fen or 0) for r in rows)
     priority = desk.priority(
-        {
-            "channel": "CHANNEL_AGENT",
-            "platform": "",
-            "shop": "",
-            "shop_flagship": False,
-            "customer_code": "",
-            "amount_cny": amount / 100,
-            "quantity": sum(r.quantity for r in rows),
-            "lines": len(rows),
-        }
+        priority_facts("CHANNEL_AGENT", [(r.quantity, r.unit_price_fen or 0) for r in rows])
     )
     return OrderDraft(
         request_id=request_id(SOURCE, digest, *(str(r.row_no) for r in rows)),

@@ -129,6 +129,10 @@ def windows(start: datetime, end: datetime, longest: timedelta) -> Iterator[tupl
 Page = tuple[int, list[Any]]  # (the platform's total count, this page's records)
 
 
+# Pages one window may have: 2,000 pages of 50 is 100,000 orders changed in a day in one shop.
+MAX_PAGES = 2000
+
+
 def backward_pages(fetch: Callable[[int], Page], page_size: int, url: str) -> Iterator[list[Any]]:
     """Page 1 tells the total; then the pages go from the last one back to the first, as JD, PDD
     and Taobao all advise: an order that changes while we page leaves the window and moves every
@@ -138,6 +142,8 @@ def backward_pages(fetch: Callable[[int], Page], page_size: int, url: str) -> It
     if total < 0:
         raise Unreachable(f"{url}: a negative total count ({total})")
     last = max(1, math.ceil(total / page_size))
+    if last > MAX_PAGES:  # a total no shop has in one window: a broken or hostile answer
+        raise Unreachable(f"{url}: a total of {total} orders in one window ({last} pages) is not believable")
     if last == 1:
         yield first
         return
