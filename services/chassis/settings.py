@@ -127,6 +127,7 @@ class Settings:
     # marketplace simulator in development; a shop of a real platform names the platform's gateway.
     marketplace_url: str = ""
     marketplace_timeout_s: float = 10.0  # per platform call
+    due_check_s: float = 60.0  # notify: how often the due-date check runs
 
     def peer(self, name: str) -> str:
         try:
@@ -233,6 +234,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         wms_breaker_reset_s=number("OMS_WMS_BREAKER_RESET_S", "10", float, low=0.01),
         marketplace_url=get("OMS_MARKETPLACE_URL", "").strip().rstrip("/"),
         marketplace_timeout_s=number("OMS_MARKETPLACE_TIMEOUT_S", "10", float, low=0.01),
+        due_check_s=number("OMS_DUE_CHECK_S", "60", float, low=0.1),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -252,15 +252,34 @@ class Rule(Section):
 
 class Alerts(Section):
     """[alerts]: warn when work is unfinished this many hours before its due date (one warning
-    per threshold)."""
+    per threshold), and when it is overdue (`overdue`)."""
 
     due_warning_hours: tuple[Hours, ...] = (48.0,)
+    overdue: Flag = True
 
     @model_validator(mode="after")
     def _distinct(self) -> Alerts:
         if len(set(self.due_warning_hours)) != len(self.due_warning_hours):
             raise ValueError("due_warning_hours lists a threshold twice")
         return self
+
+
+PersonRole = Literal["production_supervisor", "planner", "order_desk", "sales", "workshop_lead", "warehouse"]
+
+
+class Person(Section):
+    """[people.<name>]: someone the plant tells things, by role (the production supervisor hears
+    of due-date risks). A workshop's lead and a customer's sales owner are named where they are
+    ([workshops.<code>] lead, the customer's sales_owner); list them here for their channels."""
+
+    roles: tuple[PersonRole, ...] = ()
+    email: OptionalText = ""
+    mobile: Annotated[str, Strict(), Field(pattern=r"^(\+?[0-9]{6,15})?$")] = ""
+    channels: tuple[Text, ...] = ()  # the channels that reach them, in order of preference
+    # No messages between these times (plant time), e.g. "22:00-07:00"; urgent ones still go.
+    quiet_hours: Annotated[
+        str, Strict(), Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])?$")
+    ] = ""
 
 
 class PriceRules(Section):
@@ -300,6 +319,7 @@ class TenantConfig(Section):
     custom_fields: dict[Identifier, CustomField] = {}
     rules: dict[Identifier, Rule] = {}
     alerts: Alerts = Alerts()
+    people: dict[Text, Person] = {}
     price_rules: PriceRules = PriceRules()
     price_visibility: PriceVisibility = PriceVisibility()
     wms: Wms = Wms()

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.chassis.consumer import Subscription
+from services.chassis.jobs import Job
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
 from services.notify import consumers
 from services.notify.adapters.tables import metadata
 from services.notify.api import NotifyApi
 from services.notify.domain.model import Workshop
+from services.notify.service_layer import due_watch
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 
@@ -46,7 +48,25 @@ def wire(ctx: ServiceContext) -> Wiring:
                 consumers.on_work_order_cancelled(workshop),
                 name="tell_workshop_lead_of_cancellation",
             ),
+            # notify's own projection for the due-date check (it reads no other service's database)
+            Subscription("production", "work_order_stage_changed", consumers.watch_stage, name="watch_stage"),
+            Subscription(
+                "order", "order_created", consumers.watch_order_customer, name="watch_order_customer"
+            ),
+            Subscription("customer", "customer_created", consumers.watch_customer, name="watch_customer"),
+            Subscription("customer", "customer_updated", consumers.watch_customer, name="watch_customer"),
         ],
+        jobs=[due_check_job(ctx)],
+    )
+
+
+def due_check_job(ctx: ServiceContext) -> Job:
+    """The due-date check per tenant (in the embedded stack's and notify's own runner; the nameko
+    worker's timer ticks the same job, whose lease makes it once per period across all of them)."""
+    return Job(
+        "due_check",
+        every_s=ctx.settings.due_check_s,
+        run=lambda tenant_id: due_watch.check_due(ctx.tenant(tenant_id), ctx.uow),
     )
 
 

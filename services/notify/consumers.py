@@ -4,10 +4,14 @@ the nameko worker: the event is read through its proto contract, then the handle
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 
+from oms.customer.v1 import customer_pb2
+from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from services.chassis import identity
 from services.chassis.events import MalformedEvent, ReceivedEvent
+from services.notify.domain.due_risk import WatchedWorkOrder
 from services.notify.domain.model import (
     CancelledWorkOrder,
     LineChange,
@@ -33,6 +37,19 @@ def on_work_order_created(workshops: WorkshopDirectory):
         )
         workshop = workshops(identity.current().tenant_id, msg.workshop)
         handlers.tell_workshop_lead_of(work_order, workshop, event.event_id, uow)
+        uow.watch.watch(
+            WatchedWorkOrder(
+                msg.work_order_id,
+                msg.work_order_no,
+                msg.order_id,
+                msg.order_no,
+                msg.workshop,
+                _day(event, msg.due_date),
+                "STAGE_TO_SCHEDULE",
+            ),
+            max(msg.revision, 1),
+            datetime.now(UTC),
+        )
 
     return tell_workshop_lead_of_work_order
 
@@ -60,6 +77,7 @@ def on_work_order_revised(workshops: WorkshopDirectory):
         )
         workshop = workshops(identity.current().tenant_id, msg.workshop)
         handlers.tell_workshop_lead_of_revised(work_order, workshop, event.event_id, uow)
+        uow.watch.revise(msg.work_order_id, _day(event, msg.due_date), msg.revision, datetime.now(UTC))
 
     return tell_workshop_lead_of_revision
 
@@ -84,8 +102,47 @@ def on_work_order_cancelled(workshops: WorkshopDirectory):
         )
         workshop = workshops(identity.current().tenant_id, msg.workshop)
         handlers.tell_workshop_lead_of_cancelled(work_order, workshop, event.event_id, uow)
+        uow.watch.cancel(msg.work_order_id, datetime.now(UTC))
 
     return tell_workshop_lead_of_cancellation
+
+
+def watch_stage(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+    """production.work_order_stage_changed -> the projection's stage (a later sequence only)."""
+    msg = event.as_proto(production_pb2.WorkOrderStageChanged)
+    if not msg.work_order_id or msg.sequence < 1:
+        raise MalformedEvent(f"work_order_stage_changed {event.event_id} has no work order or sequence")
+    uow.watch.move_stage(msg.work_order_id, _stage_name(msg.stage), msg.sequence, datetime.now(UTC))
+
+
+def watch_order_customer(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+    """order.order_created -> whose order it is (its customer's sales owner hears of its risks)."""
+    msg = event.as_proto(order_pb2.OrderCreated)
+    if not msg.order_id or not msg.customer_id:
+        raise MalformedEvent(f"order_created {event.event_id} has no order or customer")
+    uow.watch.order_of_customer(msg.order_id, msg.customer_id)
+
+
+def watch_customer(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+    """customer.customer_created / customer_updated -> the customer's name and sales owner."""
+    contract = (
+        customer_pb2.CustomerCreated
+        if event.event_type == "customer_created"
+        else customer_pb2.CustomerUpdated
+    )
+    msg = event.as_proto(contract)
+    if not msg.customer_id:
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has no customer")
+    uow.watch.customer(msg.customer_id, msg.name, msg.sales_owner, msg.version)
+
+
+def _day(event: ReceivedEvent, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise MalformedEvent(
+            f"{event.event_type} {event.event_id}: due date {text[:20]!r} is not a day"
+        ) from None
 
 
 def _check_work_order(event: ReceivedEvent, work_order_no: str, workshop: str) -> None:

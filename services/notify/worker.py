@@ -17,6 +17,7 @@ import pika
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
+from nameko.timer import timer
 
 from services.chassis.consumer import EventConsumer
 from services.chassis.dead_letters import dead_letter_queue
@@ -42,6 +43,7 @@ class Handlers(DependencyProvider):
         # notify publishes no events, so the runtime's relay needs no real bus
         runtime = ServiceRuntime(definition, self.settings, InProcessBus())
         self.consumer = runtime.consumer
+        self.jobs = runtime.jobs
         # The retry tiers and dead-letter queue of every queue nameko reads exist before the first
         # failure needs them (`migrate` declares them too; declaring is idempotent).
         declare_external_queues(
@@ -53,9 +55,23 @@ class Handlers(DependencyProvider):
         # nameko hands the message's AMQP headers to the worker as context data: the trace
         # context (traceparent) rides there, so the consumer span continues the producer's trace.
         headers = dict(worker_ctx.context_data)
-        return lambda source, event_type, payload: deliver(
-            self.consumer, self.settings, source, event_type, payload, headers
+        return Deliver(
+            lambda source, event_type, payload: deliver(
+                self.consumer, self.settings, source, event_type, payload, headers
+            ),
+            self.jobs.tick,
         )
+
+
+class Deliver:
+    """What a worker gets: the delivery function, and the job tick its timer calls."""
+
+    def __init__(self, deliver, tick):
+        self._deliver = deliver
+        self.tick_jobs = tick
+
+    def __call__(self, source: str, event_type: str, payload: dict) -> str:
+        return self._deliver(source, event_type, payload)
 
 
 def external_bindings(runtime: ServiceRuntime, settings: Settings) -> list[tuple[str, str, str]]:
@@ -226,3 +242,25 @@ class NotifyWorker:
     @poison_proof_event_handler("production", "work_order_cancelled", requeue_on_error=True)
     def on_work_order_cancelled(self, payload: dict) -> None:
         self.deliver("production", "work_order_cancelled", payload)
+
+    @poison_proof_event_handler("production", "work_order_stage_changed", requeue_on_error=True)
+    def on_work_order_stage_changed(self, payload: dict) -> None:
+        self.deliver("production", "work_order_stage_changed", payload)
+
+    @poison_proof_event_handler("order", "order_created", requeue_on_error=True)
+    def on_order_created(self, payload: dict) -> None:
+        self.deliver("order", "order_created", payload)
+
+    @poison_proof_event_handler("customer", "customer_created", requeue_on_error=True)
+    def on_customer_created(self, payload: dict) -> None:
+        self.deliver("customer", "customer_created", payload)
+
+    @poison_proof_event_handler("customer", "customer_updated", requeue_on_error=True)
+    def on_customer_updated(self, payload: dict) -> None:
+        self.deliver("customer", "customer_updated", payload)
+
+    # The due-date check on nameko's timer; the chassis job's lease makes it once per period
+    # across every worker (and notify's own process, which ticks the same job).
+    @timer(interval=float(os.environ.get("OMS_DUE_CHECK_S", "60")))
+    def check_due_dates(self) -> None:
+        self.deliver.tick_jobs()

@@ -12,6 +12,7 @@ import pytest
 from services.catalog import NAMES
 from services.stack import DistributedStack, free_port_offset
 from tests.e2e import (
+    alerts_scenario,
     change_scenario,
     customer_scenario,
     entry_scenario,
@@ -33,6 +34,7 @@ def stack(postgres, rabbitmq, vhost, tmp_path_factory):
         # the first block free now: a service's own client sockets take ephemeral ports in this range
         port_offset=free_port_offset(range(1000, 2000, 100)),
         log_dir=tmp_path_factory.mktemp("stack-logs"),
+        extra_env={"OMS_DUE_CHECK_S": "1"},  # the due-date check every second (alerts scenario)
     )
     s.create_databases(drop=True)
     try:
@@ -158,3 +160,7 @@ def test_an_order_over_fifty_thousand_locks_its_materials(stack):
 
 def test_a_colour_change_freezes_revises_and_moves_the_reservation(stack):
     production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(stack[1])
+
+
+def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stack):
+    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stack[1])

@@ -19,6 +19,7 @@ from services.chassis.tenants import load_tenants
 from services.marketplace_simulator import dev as marketplace_dev
 from services.marketplace_simulator.server import start_in_thread as start_marketplace
 from tests.e2e import (
+    alerts_scenario,
     change_scenario,
     customer_scenario,
     entry_scenario,
@@ -51,7 +52,11 @@ def embedded(tmp_path_factory, marketplace):
     data = tmp_path_factory.mktemp("embedded")
     port = free_port()
     env = dict(
-        os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port), OMS_MARKETPLACE_URL=marketplace.url
+        os.environ,
+        OMS_DATA_DIR=str(data),
+        OMS_GRPC_PORT=str(port),
+        OMS_MARKETPLACE_URL=marketplace.url,
+        OMS_DUE_CHECK_S="1",  # the due-date check every second, for the alerts scenario
     )
     marketplace_dev.export_credentials(load_tenants(("hardware", "autoparts")).values(), env)
     env.pop("OMS_WMS_URL", None)  # the stack's own WMS simulator, never a WMS a developer's shell names
@@ -142,3 +147,7 @@ def test_an_order_over_fifty_thousand_locks_its_materials(embedded):
 
 def test_a_colour_change_freezes_revises_and_moves_the_reservation(embedded):
     production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(embedded[0])
+
+
+def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embedded):
+    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embedded[0])

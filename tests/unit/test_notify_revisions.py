@@ -138,6 +138,12 @@ class FakeUow:
     def __init__(self):
         self.notifications = SimpleNamespace(added=[])
         self.notifications.add = self.notifications.added.append
+        self.watched: list[tuple] = []  # the due-date projection's updates, in order
+        self.watch = SimpleNamespace(
+            watch=lambda *a: self.watched.append(("watch", *a)),
+            revise=lambda *a: self.watched.append(("revise", *a)),
+            cancel=lambda *a: self.watched.append(("cancel", *a)),
+        )
 
 
 def received(event_type: str, data: dict) -> ReceivedEvent:
@@ -185,7 +191,9 @@ CANCELLED = {
 def notify_wiring():
     """notify's real wiring, with a hardware tenant that knows only the plating workshop."""
     hardware = SimpleNamespace(workshops={"plating": SimpleNamespace(name=PLATING.name, lead=PLATING.lead)})
-    ctx = SimpleNamespace(tenant=lambda _tenant_id: hardware, uow=None)
+    ctx = SimpleNamespace(
+        tenant=lambda _tenant_id: hardware, uow=None, settings=SimpleNamespace(due_check_s=60.0)
+    )
     return wire(ctx)
 
 
@@ -245,13 +253,22 @@ def test_each_event_notify_subscribes_to_has_its_nameko_handler_on_the_worker():
     """The worker reads the queue `migrate` declares for each subscription (`on_<event type>`)."""
     subscribed = {(s.source, s.event_type) for s in notify_wiring().subscriptions}
     handled = {}
+    timers = []
     for name in dir(NotifyWorker):
         for entrypoint in getattr(getattr(NotifyWorker, name), ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            if not hasattr(entrypoint, "event_type"):  # the due-date check's timer
+                timers.append(name)
+                continue
             handled[(entrypoint.source_service, entrypoint.event_type)] = (name, entrypoint.requeue_on_error)
 
+    assert timers == ["check_due_dates"]
     assert subscribed == {
         ("production", "work_order_created"),
         ("production", "work_order_revised"),
         ("production", "work_order_cancelled"),
+        ("production", "work_order_stage_changed"),
+        ("order", "order_created"),
+        ("customer", "customer_created"),
+        ("customer", "customer_updated"),
     }
     assert handled == {(src, ev): (f"on_{ev}", True) for src, ev in subscribed}

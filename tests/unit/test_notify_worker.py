@@ -20,6 +20,7 @@ class RecordingConsumer:
 def test_headers_from_nameko_reach_the_consumer():
     handlers = Handlers()
     handlers.consumer, handlers.settings = RecordingConsumer(), None
+    handlers.jobs = SimpleNamespace(tick=lambda: None)
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     context = SimpleNamespace(
         context_data={

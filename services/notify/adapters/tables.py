@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 
 from services.chassis.tables import UtcDateTime, add_chassis_tables
 
@@ -22,4 +37,66 @@ notifications = Table(
     Column("reference", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_notifications_tenant_reference", "tenant_id", "reference"),
+)
+
+# Notify's own projection of work orders for the due-date check (it reads no other service's
+# database): kept from production's events, version-aware (stage events by their sequence,
+# revisions by their number), so a late or repeated event never moves it back.
+watched_work_orders = Table(
+    "watched_work_orders",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("work_order_id", String(36), primary_key=True),
+    Column("work_order_no", String(64), nullable=False),
+    Column("order_id", String(36), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("workshop", String(32), nullable=False),
+    Column("due_date", Date(), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("stage_sequence", BigInteger(), nullable=False, server_default="0"),
+    Column("revision", Integer(), nullable=False, server_default="1"),
+    Column("cancelled", Boolean(), nullable=False, server_default=false()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # the check reads unfinished work only
+    Index("ix_watched_unfinished", "tenant_id", "due_date", postgresql_where=text("NOT cancelled")),
+)
+
+# Whose an order is (order_created) and who owns a customer (customer_created / _updated): the
+# sales owner told of a due-date risk.
+order_customers = Table(
+    "order_customers",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("order_id", String(36), primary_key=True),
+    Column("customer_id", String(36), nullable=False),
+)
+customer_owners = Table(
+    "customer_owners",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("customer_id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("sales_owner", String(64), nullable=False),
+    Column("version", Integer(), nullable=False),
+)
+
+# Each due-date warning, once per (work order, threshold, due date): the unique key is what makes
+# it once across restarts and several workers.
+due_warnings = Table(
+    "due_warnings",
+    metadata,
+    Column("warning_id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("work_order_id", String(36), nullable=False),
+    Column("work_order_no", String(64), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("threshold_hours", Float(), nullable=False),
+    Column("due_date", Date(), nullable=False),
+    Column("state", String(16), nullable=False),  # raised | withdrawn
+    Column("recipients", Text(), nullable=False),  # JSON [name]
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("withdrawn_at", UtcDateTime(), nullable=True),
+    Column("withdraw_reason", String(32), nullable=False, server_default=""),
+    UniqueConstraint("tenant_id", "work_order_id", "threshold_hours", "due_date", name="uq_due_warning_once"),
+    Index("ix_due_warnings_open", "tenant_id", "state"),
 )

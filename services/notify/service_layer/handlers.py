@@ -41,7 +41,7 @@ def tell_workshop_lead_of(
         event_id=event_id,
         now=datetime.now(UTC),
     )
-    _send(note, uow)
+    send(note, uow)
 
 
 def tell_workshop_lead_of_revised(
@@ -55,7 +55,7 @@ def tell_workshop_lead_of_revised(
         event_id=event_id,
         now=datetime.now(UTC),
     )
-    _send(note, uow)
+    send(note, uow)
 
 
 def tell_workshop_lead_of_cancelled(
@@ -68,10 +68,10 @@ def tell_workshop_lead_of_cancelled(
         event_id=event_id,
         now=datetime.now(UTC),
     )
-    _send(note, uow)
+    send(note, uow)
 
 
-def _send(note: Notification, uow: NotifyUnitOfWork) -> None:
+def send(note: Notification, uow: NotifyUnitOfWork) -> None:
     uow.notifications.add(note)
     # The delivery channel (WeChat Work, SMS) plugs in here; until then the record is the message.
     log.info("notify %s (%s): %s", note.recipient, note.recipient_role, note.subject)
