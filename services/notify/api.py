@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.chassis.fields import timestamp_of
-from services.notify.service_layer import handlers
+from services.chassis.paging import page_size
+from services.notify.adapters.watch_store import AlertRecord
+from services.notify.service_layer import alerts, handlers
 
 
 class NotifyApi(notify_pb2_grpc.NotifyServiceServicer):
@@ -35,3 +37,43 @@ class NotifyApi(notify_pb2_grpc.NotifyServiceServicer):
                 for n in found
             ],
         )
+
+    def ListAlerts(self, request, context) -> notify_pb2.ListAlertsResponse:
+        state = STATES.get(request.state, "raised")
+        found = alerts.list_alerts(
+            self._uow,
+            state,
+            request.order_no,
+            request.work_order_no,
+            request.recipient,
+            page_size(request.page_size, 100),
+        )
+        return notify_pb2.ListAlertsResponse(alerts=[_alert(a) for a in found])
+
+    def AcknowledgeAlert(self, request, context) -> notify_pb2.AcknowledgeAlertResponse:
+        return notify_pb2.AcknowledgeAlertResponse(
+            alert=_alert(alerts.acknowledge(request.alert_id.lower(), self._uow))
+        )
+
+
+STATES = {notify_pb2.ALERT_STATE_RAISED: "raised", notify_pb2.ALERT_STATE_WITHDRAWN: "withdrawn"}
+STATE_OF = {v: k for k, v in STATES.items()}
+
+
+def _alert(a: AlertRecord) -> notify_pb2.Alert:
+    return notify_pb2.Alert(
+        alert_id=a.alert_id,
+        kind=alerts.KIND,
+        work_order_no=a.work_order_no,
+        order_no=a.order_no,
+        threshold_hours=a.threshold_hours,
+        due_date=a.due_date.isoformat(),
+        state=STATE_OF.get(a.state, notify_pb2.ALERT_STATE_UNSPECIFIED),
+        recipients=[notify_pb2.AlertRecipient(name=n, role=r) for n, r in a.recipients],
+        raised_at=timestamp_of(a.raised_at),
+        withdrawn_at=timestamp_of(a.withdrawn_at) if a.withdrawn_at else None,
+        withdraw_reason=a.withdraw_reason,
+        acknowledgements=[
+            notify_pb2.Acknowledgement(name=n, at=timestamp_of(at)) for n, at in a.acknowledgements
+        ],
+    )

@@ -16,7 +16,7 @@ from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from tests.e2e.production_scenario import APPROVER, LEAD, PLANNER, SALES, eventually, work_orders
-from tests.e2e.scenario import Api, line
+from tests.e2e.scenario import Api, Caller, line
 
 WARNING = "交期预警 due-date warning"
 WITHDRAWN = "预警解除 warning withdrawn"
@@ -66,6 +66,18 @@ def check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(api
     eventually("the warnings", lambda: of_kind(notices(api, wo.work_order_no), WARNING) == expected, 20)
     time.sleep(2.5)  # two more checks: still exactly one each
     assert of_kind(notices(api, wo.work_order_no), WARNING) == expected
+    by_wo = notify_pb2.ListAlertsRequest(work_order_no=wo.work_order_no)
+    [alert] = api.notify.ListAlerts(by_wo, metadata=PLANNER.metadata()).alerts
+    assert (alert.state, alert.threshold_hours, alert.order_no) == (
+        notify_pb2.ALERT_STATE_RAISED,
+        48.0,
+        created.order_no,
+    )
+    supervisor = Caller("hardware", "周建华", ("planner",))
+    acked = api.notify.AcknowledgeAlert(
+        notify_pb2.AcknowledgeAlertRequest(alert_id=alert.alert_id), metadata=supervisor.metadata()
+    ).alert
+    assert [a.name for a in acked.acknowledgements] == ["周建华"]
 
     api.production.ReportStage(
         production_pb2.ReportStageRequest(
@@ -77,3 +89,7 @@ def check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(api
     time.sleep(2.5)
     found = notices(api, wo.work_order_no)
     assert (of_kind(found, WARNING), of_kind(found, WITHDRAWN)) == (expected, expected)
+    assert api.notify.ListAlerts(by_wo, metadata=PLANNER.metadata()).alerts == []  # no longer open
+    by_wo.state = notify_pb2.ALERT_STATE_WITHDRAWN
+    [gone] = api.notify.ListAlerts(by_wo, metadata=PLANNER.metadata()).alerts
+    assert (gone.withdraw_reason, [a.name for a in gone.acknowledgements]) == ("finished", ["周建华"])

@@ -97,6 +97,7 @@ due_warnings = Table(
     Column("raised_at", UtcDateTime(), nullable=False),
     Column("withdrawn_at", UtcDateTime(), nullable=True),
     Column("withdraw_reason", String(32), nullable=False, server_default=""),
+    Column("acknowledgements", Text(), nullable=False, server_default="[]"),  # JSON [[name, at]]
     UniqueConstraint("tenant_id", "work_order_id", "threshold_hours", "due_date", name="uq_due_warning_once"),
     Index("ix_due_warnings_open", "tenant_id", "state"),
 )

@@ -187,3 +187,77 @@ class Withdrawn:
     work_order_no: str
     order_no: str
     recipients: list[tuple[str, str]]  # (name, role) as the warning went out
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    alert_id: str
+    work_order_no: str
+    order_no: str
+    threshold_hours: float
+    due_date: date
+    state: str
+    recipients: list[tuple[str, str]]
+    raised_at: datetime
+    withdrawn_at: datetime | None
+    withdraw_reason: str
+    acknowledgements: list[tuple[str, datetime]]
+
+
+class AlertStore:
+    """The due-date warnings as alerts people list and acknowledge."""
+
+    def __init__(self, db: Connection, track=None):
+        self._db = db
+
+    def page(
+        self, state: str, order_no: str, work_order_no: str, recipient: str, limit: int
+    ) -> list[AlertRecord]:
+        d = due_warnings
+        query = scoped(select(d).where(d.c.state == state), d)
+        if order_no:
+            query = query.where(d.c.order_no == order_no)
+        if work_order_no:
+            query = query.where(d.c.work_order_no == work_order_no)
+        if recipient:  # the recipients are a JSON list of [name, role]: the name as JSON text
+            quoted = json.dumps(recipient, ensure_ascii=False)
+            escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(d.c.recipients.like(f"%[{escaped},%", escape="\\"))
+        rows = self._db.execute(query.order_by(d.c.raised_at.desc(), d.c.warning_id).limit(limit))
+        return [_alert(r) for r in rows]
+
+    def get(self, alert_id: str, lock: bool = False) -> AlertRecord | None:
+        d = due_warnings
+        query = scoped(select(d).where(d.c.warning_id == alert_id), d)
+        if lock and self._db.dialect.name == "postgresql":
+            query = query.with_for_update()
+        r = self._db.execute(query).first()
+        return _alert(r) if r else None
+
+    def acknowledge(self, alert_id: str, name: str, now: datetime) -> None:
+        d = due_warnings
+        current = self.get(alert_id, lock=True)
+        if current is None or any(who == name for who, _ in current.acknowledgements):
+            return
+        acks = [[who, at.isoformat()] for who, at in current.acknowledgements] + [[name, now.isoformat()]]
+        self._db.execute(
+            update(d)
+            .where(d.c.tenant_id == identity.current().tenant_id, d.c.warning_id == alert_id)
+            .values(acknowledgements=json.dumps(acks, ensure_ascii=False))
+        )
+
+
+def _alert(r) -> AlertRecord:
+    return AlertRecord(
+        r.warning_id,
+        r.work_order_no,
+        r.order_no,
+        r.threshold_hours,
+        r.due_date,
+        r.state,
+        [(name, role) for name, role in json.loads(r.recipients)],
+        r.raised_at,
+        r.withdrawn_at,
+        r.withdraw_reason,
+        [(who, datetime.fromisoformat(at)) for who, at in json.loads(r.acknowledgements)],
+    )

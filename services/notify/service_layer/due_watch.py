@@ -15,6 +15,7 @@ from services.chassis.tenants import Tenant
 from services.notify.domain import due_risk
 from services.notify.domain.due_risk import WatchedWorkOrder
 from services.notify.domain.model import Notification
+from services.notify.service_layer import alerts
 from services.notify.service_layer.handlers import UowFactory, send
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
@@ -39,13 +40,14 @@ def check_due(
     thresholds = thresholds_of(tenant)
     zone = tenant.line.tz
     horizon = (now + timedelta(hours=max(thresholds, default=0.0))).astimezone(zone).date()
-    told = 0
+    told = raised = withdrawn = 0
     with uow() as tx:
         plan = due_risk.plan(tx.watch.at_risk(horizon), tx.watch.raised(), thresholds, now, zone)
         for wo, threshold in plan.warn:
             people = recipients(tenant, tx, wo)
             warning_id = tx.watch.raise_warning(wo, threshold, people, now)
             if warning_id:  # "" = raised already (another worker got there first)
+                raised += 1
                 what = due_risk.describe_threshold(threshold)
                 subject = f"交期预警 due-date warning: {wo.work_order_no} {what}"
                 body = (
@@ -56,11 +58,14 @@ def check_due(
         for warning, why in plan.withdraw:
             gone = tx.watch.withdraw(warning, why, now)
             if gone is not None:
+                withdrawn += 1
                 said = WITHDRAWN.get(why, why)
                 subject = f"预警解除 warning withdrawn: {gone.work_order_no} {said}"
                 body = f"订单 order {gone.order_no}, 交期 due {warning.due_date.isoformat()}: {said}"
                 told += _tell(tx, gone.recipients, gone.warning_id, subject, body, gone.work_order_no, now)
         tx.commit()
+    alerts.counted("raised", raised)
+    alerts.counted("withdrawn", withdrawn)
     return told
 
 

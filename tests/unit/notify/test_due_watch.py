@@ -113,3 +113,30 @@ def test_two_workers_checking_at_once_warn_once(notify):
     for t in threads:
         t.join(30)
     assert sorted(told) == [0, 2] and len(notices(engine)) == 2
+
+
+def test_alerts_are_listed_by_recipient_and_acknowledged_by_a_recipient_only(notify):
+    from services.chassis.errors import PermissionDenied
+    from services.notify.service_layer import alerts
+
+    uow, _engine = notify
+    check_due(HW, uow, lambda: END - timedelta(hours=40))
+    [mine] = alerts.list_alerts(uow, recipient="陈丽")
+    assert (mine.work_order_no, mine.threshold_hours, mine.due_date, mine.state) == (
+        WO.work_order_no,
+        48.0,
+        DUE,
+        "raised",
+    )
+    assert mine.recipients == [("周建华", "production_supervisor"), ("陈丽", "sales_owner")]
+    assert alerts.list_alerts(uow, recipient="陈") == [] and alerts.list_alerts(uow, recipient="%") == []
+    with (
+        acting_as(Identity("hardware", "王建国", frozenset({"workshop_lead"}))),
+        pytest.raises(PermissionDenied),
+    ):
+        alerts.acknowledge(mine.alert_id, uow)
+    with acting_as(Identity("hardware", "陈丽", frozenset({"sales"}))):
+        done = alerts.acknowledge(mine.alert_id, uow, lambda: NOW)
+        again = alerts.acknowledge(mine.alert_id, uow, lambda: NOW + timedelta(hours=1))  # once
+    assert done.acknowledgements == again.acknowledgements == [("陈丽", NOW)]
+    assert done.state == "raised"  # it stays until the work finishes
