@@ -55,6 +55,19 @@ def wire(ctx: ServiceContext) -> Wiring:
             ),
             Subscription("customer", "customer_created", consumers.watch_customer, name="watch_customer"),
             Subscription("customer", "customer_updated", consumers.watch_customer, name="watch_customer"),
+            # an order's change: planning, the warehouse and the sales owner hear of it
+            *(
+                Subscription(
+                    "order", event, consumers.on_order_change(ctx.tenant), name="tell_of_order_change"
+                )
+                for event in ("order_change_requested", "order_changed", "order_change_rejected")
+            ),
+            Subscription(
+                "ingest",
+                "review_item_opened",
+                consumers.on_review_item_opened(ctx.tenant),
+                name="tell_order_desk",
+            ),
         ],
         jobs=[due_check_job(ctx)],
     )

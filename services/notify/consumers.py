@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from oms.customer.v1 import customer_pb2
+from oms.ingest.v1 import ingest_pb2
 from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from services.chassis import identity
 from services.chassis.events import MalformedEvent, ReceivedEvent
+from services.chassis.tenants import Tenant
 from services.notify.domain.due_risk import WatchedWorkOrder
 from services.notify.domain.model import (
     CancelledWorkOrder,
@@ -19,7 +21,7 @@ from services.notify.domain.model import (
     RevisedWorkOrder,
     Workshop,
 )
-from services.notify.service_layer import handlers
+from services.notify.service_layer import handlers, order_notices
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 WorkshopDirectory = Callable[[str, str], Workshop]  # (tenant id, workshop code) -> Workshop
@@ -153,3 +155,55 @@ def _check_work_order(event: ReceivedEvent, work_order_no: str, workshop: str) -
 def _stage_name(number: int) -> str:
     known = production_pb2.Stage.DESCRIPTOR.values_by_number.get(number)
     return known.name if known is not None else str(number)
+
+
+TenantOf = Callable[[str], Tenant]
+
+
+def on_order_change(tenant_of: TenantOf):
+    """order.order_change_requested / order_changed / order_change_rejected -> planning, the
+    warehouse and the customer's sales owner (work and material issues freeze, then go on)."""
+
+    def tell_of_order_change(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+        tenant = tenant_of(identity.current().tenant_id)
+        if event.event_type == "order_change_requested":
+            asked = event.as_proto(order_pb2.OrderChangeRequested)
+            what = "取消订单 cancel the order" if asked.cancels_order else f"{len(asked.diff)} 项修改 changes"
+            subject = f"订单变更申请 change requested: {asked.order_no} ({what})"
+            frozen = "工单与领料已冻结 work orders and material issues frozen"
+            body = f"{asked.requested_by}: {asked.reason}; {frozen}"
+            msg = asked
+        elif event.event_type == "order_changed":
+            done = event.as_proto(order_pb2.OrderChanged)
+            revisions = f"{done.previous_revision} → {done.revision}"
+            subject = f"订单变更已批准 change approved: {done.order_no} 版本 rev {revisions}"
+            body = f"{done.approved_by}: {done.reason}; 交期 due {done.due_date}"
+            msg = done
+        else:
+            no = event.as_proto(order_pb2.OrderChangeRejected)
+            subject = f"订单变更被拒绝 change rejected: {no.order_no}"
+            body = f"{no.rejected_by}: {no.note}; 工单与领料解冻 work orders and material issues go on"
+            msg = no
+        if not msg.order_id or not msg.order_no:
+            raise MalformedEvent(f"{event.event_type} {event.event_id} has no order")
+        people = order_notices.change_audience(tenant, uow, msg.customer_id)
+        order_notices.tell(uow, people, subject, body, event.event_id, msg.order_no)
+
+    return tell_of_order_change
+
+
+def on_review_item_opened(tenant_of: TenantOf):
+    """ingest.review_item_opened -> the order desk: an incoming order waits for a person."""
+
+    def tell_order_desk(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+        msg = event.as_proto(ingest_pb2.ReviewItemOpened)
+        if not msg.item_id:
+            raise MalformedEvent(f"review_item_opened {event.event_id} has no item")
+        tenant = tenant_of(identity.current().tenant_id)
+        where = "/".join(x for x in (msg.platform, msg.shop) if x) or msg.source
+        subject = f"待审核订单 order waiting for review: {where} {msg.external_id}"
+        body = "原因 reasons: " + ", ".join(msg.reason_codes)
+        people = order_notices.people_with(tenant, ("order_desk",))
+        order_notices.tell(uow, people, subject, body, event.event_id, msg.external_id or msg.item_id)
+
+    return tell_order_desk

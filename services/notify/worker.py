@@ -259,6 +259,22 @@ class NotifyWorker:
     def on_customer_updated(self, payload: dict) -> None:
         self.deliver("customer", "customer_updated", payload)
 
+    @poison_proof_event_handler("order", "order_change_requested", requeue_on_error=True)
+    def on_order_change_requested(self, payload: dict) -> None:
+        self.deliver("order", "order_change_requested", payload)
+
+    @poison_proof_event_handler("order", "order_changed", requeue_on_error=True)
+    def on_order_changed(self, payload: dict) -> None:
+        self.deliver("order", "order_changed", payload)
+
+    @poison_proof_event_handler("order", "order_change_rejected", requeue_on_error=True)
+    def on_order_change_rejected(self, payload: dict) -> None:
+        self.deliver("order", "order_change_rejected", payload)
+
+    @poison_proof_event_handler("ingest", "review_item_opened", requeue_on_error=True)
+    def on_review_item_opened(self, payload: dict) -> None:
+        self.deliver("ingest", "review_item_opened", payload)
+
     # The due-date check on nameko's timer; the chassis job's lease makes it once per period
     # across every worker (and notify's own process, which ticks the same job).
     @timer(interval=float(os.environ.get("OMS_DUE_CHECK_S", "60")))

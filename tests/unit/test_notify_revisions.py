@@ -270,5 +270,9 @@ def test_each_event_notify_subscribes_to_has_its_nameko_handler_on_the_worker():
         ("order", "order_created"),
         ("customer", "customer_created"),
         ("customer", "customer_updated"),
+        ("order", "order_change_requested"),
+        ("order", "order_changed"),
+        ("order", "order_change_rejected"),
+        ("ingest", "review_item_opened"),
     }
     assert handled == {(src, ev): (f"on_{ev}", True) for src, ev in subscribed}

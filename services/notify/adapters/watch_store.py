@@ -128,6 +128,11 @@ class WatchStore:
         ).first()
         return (r.sales_owner, r.name) if r else ("", "")
 
+    def sales_owner_of_customer(self, customer_id: str) -> str:
+        c = customer_owners
+        r = self._db.execute(scoped(select(c.c.sales_owner).where(c.c.customer_id == customer_id), c)).first()
+        return r.sales_owner if r else ""
+
     # Warnings.
 
     def raised(self) -> list[RaisedWarning]:
