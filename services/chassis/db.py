@@ -8,10 +8,18 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis.errors import Conflict, Duplicate
+
+
+def insert_for(bind: Connection | Engine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that takes ON CONFLICT clauses, in the bound database's dialect (PostgreSQL in
+    production, SQLite in the embedded stack; both spell the clause the same way)."""
+    dialect = bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError
 
 from services.chassis import identity
+from services.chassis.db import insert_for
 from services.chassis.scoping import scoped
 from services.ingest.adapters.tables import buyer_links, market_orders, raw_payloads, shop_checkpoints
 from services.ingest.domain import marketplace
@@ -22,10 +22,6 @@ from services.ingest.domain.marketplace import MarketLine, MarketOrder
 # What a database says of a value it cannot store (NUL in text, a lone surrogate, too long a value):
 # the record, not the pull, is at fault.
 STORE_REFUSED: tuple[type[Exception], ...] = (UnicodeError, ValueError, DataError)
-
-
-def insert_for(db: Connection, table):
-    return (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def dumps(value: Any) -> str:

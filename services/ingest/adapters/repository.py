@@ -7,9 +7,10 @@ import json
 from sqlalchemy import Connection, insert, select
 
 from services.chassis import identity
+from services.chassis.db import insert_for
 from services.chassis.errors import NotFound
 from services.chassis.scoping import scoped
-from services.ingest.adapters.market_store import dumps, insert_for
+from services.ingest.adapters.market_store import dumps
 from services.ingest.adapters.tables import attachments, intakes
 from services.ingest.domain.model import Attachment, Intake, StoredAttachment
 

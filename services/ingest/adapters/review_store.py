@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from services.chassis import identity
+from services.chassis.db import insert_for
 from services.chassis.errors import NotFound
 from services.chassis.events import DomainEvent
 from services.chassis.paging import decode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import scoped
-from services.ingest.adapters.market_store import dumps, insert_for
+from services.ingest.adapters.market_store import dumps
 from services.ingest.adapters.tables import ingest_runs, review_items
 from services.ingest.domain.market_rules import Reason
 from services.ingest.domain.report import COUNTERS, ReviewItemOpened, ReviewItemResolved, RunCounts

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from services.chassis import identity
+from services.chassis.db import insert_for
 from services.chassis.scoping import scoped
-from services.ingest.adapters.market_store import dumps, insert_for
+from services.ingest.adapters.market_store import dumps
 from services.ingest.adapters.tables import uploads
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from services.chassis.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from services.chassis.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.chassis.rules import CompiledRule, RuleFailed, active_rule
 from services.chassis.tenants import Tenant
 from services.ingest.domain.market_rules import CatalogueEntry, Reason, Screening
@@ -105,6 +105,10 @@ def priority_facts(
     }
 
 
+# What the order service says when the order itself is wrong (not when it is unreachable).
+REFUSALS = (InvalidArgument, FailedPrecondition, NotFound)
+
+
 def create_or_refusal(orders: OrderDesk, draft: OrderDraft) -> tuple[str, str, list[Reason]]:
     """Create the order; a refusal the caller must fix (a field the order service rejects, a
     deactivated customer) comes back as review reasons instead of an exception. Anything else
@@ -118,9 +122,5 @@ def create_or_refusal(orders: OrderDesk, draft: OrderDraft) -> tuple[str, str, l
             for v in exc.violations
         ]
         return "", "", reasons or [Reason("order.refused", f"订单服务拒绝 order service refused: {exc}")]
-    except (FailedPrecondition, NotFound) as exc:
+    except REFUSALS as exc:  # the rest of them
         return "", "", [Reason("order.refused", f"订单服务拒绝 order service refused: {exc}")]
-
-
-def is_refusal(exc: Exception) -> bool:
-    return isinstance(exc, DomainError) and isinstance(exc, (InvalidArgument, FailedPrecondition, NotFound))

@@ -12,7 +12,7 @@ from services.chassis.uow import UowFactory as UowFactoryOf
 from services.ingest.adapters import metrics
 from services.ingest.domain.model import Intake, PhoneOrder, check_attachments
 from services.ingest.domain.report import RunCounts
-from services.ingest.service_layer.desk import is_refusal, priority_facts
+from services.ingest.service_layer.desk import REFUSALS, priority_facts
 from services.ingest.service_layer.ports import DraftLine, OrderDesk, OrderDraft
 from services.ingest.service_layer.unit_of_work import IngestUnitOfWork
 
@@ -65,9 +65,8 @@ def submit_phone_order(
     )
     try:
         order_id, order_no = orders.create(draft)
-    except Exception as exc:
-        if is_refusal(exc):  # the salesperson sees why; the day's report counts it
-            _count(uow, plant_day(now), now, RunCounts(received=1, rejected=1))
+    except REFUSALS:  # the salesperson sees why; the day's report counts it
+        _count(uow, plant_day(now), now, RunCounts(received=1, rejected=1))
         raise
     intake = Intake(
         form.idempotency_key,

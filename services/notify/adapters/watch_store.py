@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.chassis import identity
+from services.chassis.db import insert_for
 from services.chassis.scoping import scoped
 from services.notify.adapters.tables import (
     customer_owners,
@@ -20,10 +20,6 @@ from services.notify.adapters.tables import (
     watched_work_orders,
 )
 from services.notify.domain.due_risk import UNFINISHED_STAGES, RaisedWarning, WatchedWorkOrder
-
-
-def _insert(db: Connection, table):
-    return (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 class WatchStore:
@@ -46,7 +42,7 @@ class WatchStore:
             updated_at=now,
         )
         self._db.execute(
-            _insert(self._db, w)
+            insert_for(self._db, w)
             .values(tenant_id=identity.current().tenant_id, work_order_id=wo.work_order_id, **values)
             .on_conflict_do_nothing()
         )
@@ -73,7 +69,7 @@ class WatchStore:
 
     def order_of_customer(self, order_id: str, customer_id: str) -> None:
         self._db.execute(
-            _insert(self._db, order_customers)
+            insert_for(self._db, order_customers)
             .values(tenant_id=identity.current().tenant_id, order_id=order_id, customer_id=customer_id)
             .on_conflict_do_nothing()
         )
@@ -81,7 +77,7 @@ class WatchStore:
     def customer(self, customer_id: str, name: str, sales_owner: str, version: int) -> None:
         c = customer_owners
         values = dict(name=name[:200], sales_owner=sales_owner[:64], version=version)
-        stmt = _insert(self._db, c).values(
+        stmt = insert_for(self._db, c).values(
             tenant_id=identity.current().tenant_id, customer_id=customer_id, **values
         )
         self._db.execute(
@@ -147,7 +143,7 @@ class WatchStore:
         restart): the unique key makes it once."""
         warning_id = str(uuid.uuid4())
         inserted = self._db.execute(
-            _insert(self._db, due_warnings)
+            insert_for(self._db, due_warnings)
             .values(
                 warning_id=warning_id,
                 tenant_id=identity.current().tenant_id,
