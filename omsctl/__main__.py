@@ -37,7 +37,7 @@ from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
 from omsctl import changes as ch
 from omsctl import display as d
-from omsctl import ingest, materials, planning, production
+from omsctl import ingest, materials, notify, planning, production
 from omsctl.client import Client, NoToken, UsageError, is_uuid, match_option
 from omsctl.output import as_json, emit, more
 
@@ -1487,6 +1487,7 @@ def build_parser() -> Parser:
     planning.register(add, paging)  # batches, board, rule-dry-run: omsctl/planning.py
     materials.register(add, paging)  # stock, reservations, issue: omsctl/materials.py
     ingest.register(add, paging)  # shops, pull, review…, upload…, ingest-report: omsctl/ingest.py
+    notify.register(add, paging)  # alerts, ack, deliveries: omsctl/notify.py
     add("token", cmd_token, "print a bearer token for the chosen tenant/user/roles")
     p.commands = sub.choices
     return p

@@ -197,6 +197,7 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
     "oms.notify.v1.NotifyService": {
         "ListNotifications": allow("workshop_lead", "planner", "manager", "sales"),
         "ListAlerts": allow("workshop_lead", "planner", "manager", "sales"),
+        "ListDeliveries": allow("workshop_lead", "planner", "manager", "sales"),
         # by one of its recipients (checked by notify), whatever their role
         "AcknowledgeAlert": allow("workshop_lead", "planner", "manager", "sales", "approver", "warehouse"),
     },

@@ -128,6 +128,7 @@ class Settings:
     marketplace_url: str = ""
     marketplace_timeout_s: float = 10.0  # per platform call
     due_check_s: float = 60.0  # notify: how often the due-date check runs
+    dispatch_s: float = 2.0  # notify: how often notices due on channels are sent
 
     def peer(self, name: str) -> str:
         try:
@@ -235,6 +236,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         marketplace_url=get("OMS_MARKETPLACE_URL", "").strip().rstrip("/"),
         marketplace_timeout_s=number("OMS_MARKETPLACE_TIMEOUT_S", "10", float, low=0.01),
         due_check_s=number("OMS_DUE_CHECK_S", "60", float, low=0.1),
+        dispatch_s=number("OMS_NOTIFY_DISPATCH_S", "2", float, low=0.1),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -275,11 +275,73 @@ class Person(Section):
     roles: tuple[PersonRole, ...] = ()
     email: OptionalText = ""
     mobile: Annotated[str, Strict(), Field(pattern=r"^(\+?[0-9]{6,15})?$")] = ""
-    channels: tuple[Text, ...] = ()  # the channels that reach them, in order of preference
+    channels: tuple[Identifier, ...] = ()  # [notify.channels] names; each is used
+    feishu_open_id: Annotated[str, Strict(), Field(pattern=r"^([A-Za-z0-9_-]{1,64})?$")] = ""
     # No messages between these times (plant time), e.g. "22:00-07:00"; urgent ones still go.
     quiet_hours: Annotated[
         str, Strict(), Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])?$")
     ] = ""
+
+
+EnvName = Annotated[str, Strict(), Field(pattern=r"^([A-Z][A-Z0-9_]{0,63})?$")]
+HttpUrl = Annotated[str, Strict(), Field(pattern=r"^(https?://\S+)?$", max_length=500)]
+
+
+class NotifyChannel(Section):
+    """[notify.channels.<name>]: one way to reach people (services/notify/channels, README
+    "Channels"). Credentials are never in the file: a robot's URL holds its key, so it is named by
+    `url_env` (or given as `url` when it holds none, e.g. a plant's own webhook); secrets by
+    `secret_env`, `user_env`, `password_env`. A channel whose variables are unset is logged at
+    start-up and its deliveries say so; the others still work."""
+
+    type: Literal["wecom", "dingtalk", "feishu", "webhook", "smtp"]
+    url: HttpUrl = ""
+    url_env: EnvName = ""
+    secret_env: EnvName = ""
+    # smtp
+    host: OptionalText = ""
+    port: Annotated[int, Strict(), Field(ge=0, le=65535)] = 0
+    security: Literal["starttls", "ssl", "plain"] = "starttls"
+    from_address: OptionalText = ""
+    from_name: OptionalText = "中枢 OMS"
+    user_env: EnvName = ""
+    password_env: EnvName = ""
+    timeout_s: Annotated[float, Strict(), Field(gt=0, le=60)] = 5.0
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifyChannel:
+        if self.type == "smtp":
+            if not (self.host and self.port and self.from_address):
+                raise ValueError("an smtp channel needs host, port and from_address")
+            if self.url or self.url_env:
+                raise ValueError("an smtp channel takes host and port, not url")
+        else:
+            if bool(self.url) == bool(self.url_env):
+                raise ValueError(f"a {self.type} channel needs exactly one of url and url_env")
+            if self.type == "webhook" and not self.secret_env:
+                raise ValueError("a webhook channel needs secret_env (its requests are signed)")
+        return self
+
+
+class NotifyRetry(Section):
+    """[notify.retry]: how a failing channel is retried (exponential backoff, the platform's own
+    retry-after when longer); after `attempts` tries the delivery is given up as failed."""
+
+    attempts: Annotated[int, Strict(), Field(ge=1, le=50)] = 10
+    base_delay_s: Annotated[float, Strict(), Field(gt=0, le=3600)] = 5.0
+    factor: Annotated[float, Strict(), Field(ge=1, le=10)] = 2.0
+    max_delay_s: Annotated[float, Strict(), Field(gt=0, le=86400)] = 600.0
+
+
+class Notify(Section):
+    """[notify]: the channels notices go out on. `default_channels` reach a person listed under
+    [people] without channels of their own, and anyone named elsewhere (a workshop's lead, a
+    customer's sales owner) who is not listed. Which notices are urgent (sent in quiet hours) is
+    the code's call where each is made: stop work, a due date at risk."""
+
+    channels: dict[Identifier, NotifyChannel] = {}
+    default_channels: tuple[Identifier, ...] = ()
+    retry: NotifyRetry = NotifyRetry()
 
 
 class PriceRules(Section):
@@ -320,6 +382,7 @@ class TenantConfig(Section):
     rules: dict[Identifier, Rule] = {}
     alerts: Alerts = Alerts()
     people: dict[Text, Person] = {}
+    notify: Notify = Notify()
     price_rules: PriceRules = PriceRules()
     price_visibility: PriceVisibility = PriceVisibility()
     wms: Wms = Wms()
@@ -374,6 +437,18 @@ class TenantConfig(Section):
                     problems.append(
                         f"catalogue.{toml_key(sku)}.{key}: {value!r} is not in the option library"
                     )
+        declared = self.notify.channels
+        problems += [
+            f"notify.default_channels: {name!r} is not declared under [notify.channels]"
+            for name in self.notify.default_channels
+            if name not in declared
+        ]
+        problems += [
+            f"people.{toml_key(person)}.channels: {name!r} is not declared under [notify.channels]"
+            for person, p in self.people.items()
+            for name in p.channels
+            if name not in declared
+        ]
         kinds = [rule.kind for rule in self.rules.values() if rule.enabled]
         problems += [
             f"rules: {kinds.count(kind)} enabled rules of kind {kind!r}; at most one may be enabled"

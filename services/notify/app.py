@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -12,8 +13,9 @@ from services.chassis.server import GrpcBinding
 from services.notify import consumers
 from services.notify.adapters.tables import metadata
 from services.notify.api import NotifyApi
+from services.notify.channels.directory import TenantChannels, build_channels
 from services.notify.domain.model import Workshop
-from services.notify.service_layer import due_watch
+from services.notify.service_layer import dispatch, due_watch
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 
@@ -68,8 +70,41 @@ def wire(ctx: ServiceContext) -> Wiring:
                 consumers.on_review_item_opened(ctx.tenant),
                 name="tell_order_desk",
             ),
+            # materials locked by a rule or short: the planners
+            Subscription(
+                "inventory",
+                "materials_reserved",
+                consumers.on_materials_reserved(ctx.tenant),
+                name="tell_planners_of_reservation",
+            ),
+            Subscription(
+                "inventory",
+                "reservation_adjusted",
+                consumers.on_reservation_adjusted(ctx.tenant),
+                name="tell_planners_of_adjustment",
+            ),
+            # an order's milestones and its shipping: the customer's sales owner
+            Subscription(
+                "order",
+                "order_state_changed",
+                consumers.on_order_state_changed(ctx.tenant),
+                name="tell_sales_owner_of_stage",
+            ),
+            Subscription(
+                "order",
+                "order_shipped",
+                consumers.on_order_shipped(ctx.tenant),
+                name="tell_sales_owner_of_shipping",
+            ),
+            # a cancelled order: the planners; a marketplace order's started work: its leads, urgently
+            Subscription(
+                "order",
+                "order_cancelled",
+                consumers.on_order_cancelled(ctx.tenant),
+                name="tell_of_order_cancelled",
+            ),
         ],
-        jobs=[due_check_job(ctx)],
+        jobs=[due_check_job(ctx), dispatch_job(ctx)],
     )
 
 
@@ -81,6 +116,20 @@ def due_check_job(ctx: ServiceContext) -> Job:
         every_s=ctx.settings.due_check_s,
         run=lambda tenant_id: due_watch.check_due(ctx.tenant(tenant_id), ctx.uow),
     )
+
+
+def dispatch_job(ctx: ServiceContext) -> Job:
+    """Notices out on each tenant's channels ([notify.channels], credentials from the environment,
+    built once here); every OMS_NOTIFY_DISPATCH_S seconds, retries by [notify.retry]."""
+    built: dict[str, TenantChannels] = {}
+
+    def run(tenant_id: str) -> object:
+        tenant = ctx.tenant(tenant_id)
+        if tenant_id not in built:  # on the first run: nothing is built at import or wiring
+            built[tenant_id] = build_channels(tenant, os.environ)
+        return dispatch.dispatch(tenant, ctx.uow, built[tenant_id])
+
+    return Job("notify_dispatch", every_s=ctx.settings.dispatch_s, run=run)
 
 
 def nameko_service_name(release: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from contextlib import contextmanager
 
@@ -224,6 +225,19 @@ class PoisonProofEventHandler(EventHandler):
 poison_proof_event_handler = PoisonProofEventHandler.decorator
 
 
+def timer_interval_s(environ) -> float:
+    """The shorter of the due-check and dispatch periods (Settings checks both properly when the
+    worker starts; this only has to pick a sane tick at import time, as nameko reads it then)."""
+    periods = []
+    for name, default in (("OMS_DUE_CHECK_S", 60.0), ("OMS_NOTIFY_DISPATCH_S", 2.0)):
+        try:
+            value = float(environ.get(name, default))
+        except ValueError:
+            value = default
+        periods.append(max(value, 0.1) if math.isfinite(value) else default)
+    return min(periods)
+
+
 class NotifyWorker:
     # nameko names its queues after the service; a release sharing the broker with others needs
     # its own (read when nameko imports this module, as nameko's own config is).
@@ -275,8 +289,29 @@ class NotifyWorker:
     def on_review_item_opened(self, payload: dict) -> None:
         self.deliver("ingest", "review_item_opened", payload)
 
-    # The due-date check on nameko's timer; the chassis job's lease makes it once per period
-    # across every worker (and notify's own process, which ticks the same job).
-    @timer(interval=float(os.environ.get("OMS_DUE_CHECK_S", "60")))
-    def check_due_dates(self) -> None:
+    @poison_proof_event_handler("inventory", "materials_reserved", requeue_on_error=True)
+    def on_materials_reserved(self, payload: dict) -> None:
+        self.deliver("inventory", "materials_reserved", payload)
+
+    @poison_proof_event_handler("inventory", "reservation_adjusted", requeue_on_error=True)
+    def on_reservation_adjusted(self, payload: dict) -> None:
+        self.deliver("inventory", "reservation_adjusted", payload)
+
+    @poison_proof_event_handler("order", "order_state_changed", requeue_on_error=True)
+    def on_order_state_changed(self, payload: dict) -> None:
+        self.deliver("order", "order_state_changed", payload)
+
+    @poison_proof_event_handler("order", "order_shipped", requeue_on_error=True)
+    def on_order_shipped(self, payload: dict) -> None:
+        self.deliver("order", "order_shipped", payload)
+
+    @poison_proof_event_handler("order", "order_cancelled", requeue_on_error=True)
+    def on_order_cancelled(self, payload: dict) -> None:
+        self.deliver("order", "order_cancelled", payload)
+
+    # notify's scheduled jobs on nameko's timer — the due-date check and the dispatch of notices
+    # to their channels; each job's lease makes it once per its own period across every worker
+    # (and notify's own process, which ticks the same jobs), so the timer runs at the shorter one.
+    @timer(interval=timer_interval_s(os.environ))
+    def run_scheduled_jobs(self) -> None:
         self.deliver.tick_jobs()

@@ -20,12 +20,20 @@ from tests.e2e import (
     production_scenario,
     scenario,
 )
+from tests.e2e.channel_inbox import ChannelInbox
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(postgres, rabbitmq, vhost, tmp_path_factory):
+def channels():
+    """The plant's webhook and WeCom robot, failing each message's first try (channel_inbox.py)."""
+    with ChannelInbox() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def stack(postgres, rabbitmq, vhost, tmp_path_factory, channels):
     s = DistributedStack(
         pg_dsn=postgres,
         db_prefix=f"oms_e2e_{uuid.uuid4().hex[:6]}",
@@ -34,7 +42,8 @@ def stack(postgres, rabbitmq, vhost, tmp_path_factory):
         # the first block free now: a service's own client sockets take ephemeral ports in this range
         port_offset=free_port_offset(range(1000, 2000, 100)),
         log_dir=tmp_path_factory.mktemp("stack-logs"),
-        extra_env={"OMS_DUE_CHECK_S": "1"},  # the due-date check every second (alerts scenario)
+        # the due-date check every second (alerts scenario); the plant's channels
+        extra_env={"OMS_DUE_CHECK_S": "1", **channels.env()},
     )
     s.create_databases(drop=True)
     try:
@@ -162,5 +171,7 @@ def test_a_colour_change_freezes_revises_and_moves_the_reservation(stack):
     production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(stack[1])
 
 
-def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stack):
-    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stack[1])
+def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stack, channels):
+    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(
+        stack[1], channels
+    )

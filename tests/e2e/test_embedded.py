@@ -27,6 +27,7 @@ from tests.e2e import (
     production_scenario,
     scenario,
 )
+from tests.e2e.channel_inbox import ChannelInbox
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,14 @@ def marketplace():
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory, marketplace):
+def channels():
+    """The plant's webhook and WeCom robot, failing each message's first try (channel_inbox.py)."""
+    with ChannelInbox() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory, marketplace, channels):
     data = tmp_path_factory.mktemp("embedded")
     port = free_port()
     env = dict(
@@ -57,6 +65,7 @@ def embedded(tmp_path_factory, marketplace):
         OMS_GRPC_PORT=str(port),
         OMS_MARKETPLACE_URL=marketplace.url,
         OMS_DUE_CHECK_S="1",  # the due-date check every second, for the alerts scenario
+        **channels.env(),
     )
     marketplace_dev.export_credentials(load_tenants(("hardware", "autoparts")).values(), env)
     env.pop("OMS_WMS_URL", None)  # the stack's own WMS simulator, never a WMS a developer's shell names
@@ -149,5 +158,7 @@ def test_a_colour_change_freezes_revises_and_moves_the_reservation(embedded):
     production_scenario.check_a_colour_change_freezes_revises_and_moves_the_reservation(embedded[0])
 
 
-def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embedded):
-    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embedded[0])
+def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embedded, channels):
+    alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(
+        embedded[0], channels
+    )

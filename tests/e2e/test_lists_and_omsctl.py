@@ -32,6 +32,7 @@ from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from tests.e2e import scenario
 from tests.e2e.test_embedded import ROOT
+from tests.e2e.test_embedded import channels as channels  # the plant's channels the stack sends to
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
 from tests.e2e.test_embedded import marketplace as marketplace  # the simulator it pulls from
 
@@ -268,6 +269,72 @@ def test_work_orders_and_notifications_page_and_filter(api, md):
     assert [n.notification_id for p in paged for n in p] == [n.notification_id for n in one_page]
 
 
+def test_the_delivery_log_pages_filters_and_omsctl_shows_every_try(api, md, channels):
+    """Each lead's notice of a new work order goes to the tenant's default channel (the webhook,
+    which fails every message's first try): the log shows the failed try and the sent one, by
+    work order, order and recipient, page by page; omsctl shows the same."""
+    customer = new_customer(api, md, uuid.uuid4().hex[:6].upper())
+    order = new_order(
+        api, md, customer.customer_id, lines=[scenario.line("SP-08 弹片 spring clip", 80, "", "", "")]
+    )
+    api.orders.ApproveOrder(order_pb2.ApproveOrderRequest(order_id=order.order_id), metadata=md)
+
+    def sent() -> list:
+        found = api.notify.ListDeliveries(
+            notify_pb2.ListDeliveriesRequest(order_no=order.order_no), metadata=md
+        )
+        done = [x for x in found.deliveries if x.state == notify_pb2.DELIVERY_STATE_SENT]
+        return done if done and len(done) == len(found.deliveries) else []
+
+    deadline = time.monotonic() + 30
+    while not sent() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [delivery] = sent()  # one work order (stamping-1), its lead told on the default channel
+    assert (delivery.recipient, delivery.channel, delivery.kind, delivery.urgent) == (
+        "王建国",
+        "plant_webhook",
+        "work_order_created",
+        False,
+    )
+    assert [(t.attempt, t.outcome, t.status) for t in delivery.tries] == [
+        (1, "failed", 503),
+        (2, "sent", 200),
+    ]
+    [hooked] = channels.webhook_messages(delivery.reference)
+    assert (hooked["message_id"], hooked["recipient"]["name"]) == (delivery.notification_id, "王建国")
+    by_reference = api.notify.ListDeliveries(
+        notify_pb2.ListDeliveriesRequest(reference=delivery.reference, recipient="王建国"), metadata=md
+    ).deliveries
+    assert [x.delivery_id for x in by_reference] == [delivery.delivery_id]
+    assert not api.notify.ListDeliveries(
+        notify_pb2.ListDeliveriesRequest(order_no=order.order_no, recipient="李秀英"), metadata=md
+    ).deliveries
+
+    one_page = api.notify.ListDeliveries(
+        notify_pb2.ListDeliveriesRequest(page_size=500), metadata=md
+    ).deliveries
+    paged = all_pages(
+        api.notify.ListDeliveries, notify_pb2.ListDeliveriesRequest(page_size=1), "deliveries", md
+    )
+    assert [x.delivery_id for p in paged for x in p] == [x.delivery_id for x in one_page]
+    assert refused_fields(api.notify.ListDeliveries, notify_pb2.ListDeliveriesRequest(state=99), md) == {
+        "state"
+    }
+
+    shown = omsctl(
+        "--addr",
+        api.addresses["notify"],
+        "--tenant",
+        "hardware",
+        "deliveries",
+        "--reference",
+        delivery.reference,
+        "--tries",
+    ).stdout
+    assert "王建国" in shown and "plant_webhook" in shown and "已送达 sent" in shown
+    assert "#1" in shown and "failed HTTP/SMTP 503" in shown and "#2" in shown
+
+
 def forged_tokens() -> list[str]:
     b64 = base64.urlsafe_b64encode
     return [
@@ -285,6 +352,7 @@ def test_a_page_token_the_service_did_not_write_is_invalid_argument_on_page_toke
         (api.orders.ListOrders, order_pb2.ListOrdersRequest(page_token=token)),
         (api.production.ListWorkOrders, production_pb2.ListWorkOrdersRequest(page_token=token)),
         (api.notify.ListNotifications, notify_pb2.ListNotificationsRequest(page_token=token)),
+        (api.notify.ListDeliveries, notify_pb2.ListDeliveriesRequest(page_token=token)),
     ):
         assert refused_fields(call, request, md) == {"page_token"}, type(request).__name__
 

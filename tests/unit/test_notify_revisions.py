@@ -192,7 +192,9 @@ def notify_wiring():
     """notify's real wiring, with a hardware tenant that knows only the plating workshop."""
     hardware = SimpleNamespace(workshops={"plating": SimpleNamespace(name=PLATING.name, lead=PLATING.lead)})
     ctx = SimpleNamespace(
-        tenant=lambda _tenant_id: hardware, uow=None, settings=SimpleNamespace(due_check_s=60.0)
+        tenant=lambda _tenant_id: hardware,
+        uow=None,
+        settings=SimpleNamespace(due_check_s=60.0, dispatch_s=2.0),
     )
     return wire(ctx)
 
@@ -261,7 +263,7 @@ def test_each_event_notify_subscribes_to_has_its_nameko_handler_on_the_worker():
                 continue
             handled[(entrypoint.source_service, entrypoint.event_type)] = (name, entrypoint.requeue_on_error)
 
-    assert timers == ["check_due_dates"]
+    assert timers == ["run_scheduled_jobs"]
     assert subscribed == {
         ("production", "work_order_created"),
         ("production", "work_order_revised"),
@@ -274,5 +276,10 @@ def test_each_event_notify_subscribes_to_has_its_nameko_handler_on_the_worker():
         ("order", "order_changed"),
         ("order", "order_change_rejected"),
         ("ingest", "review_item_opened"),
+        ("inventory", "materials_reserved"),
+        ("inventory", "reservation_adjusted"),
+        ("order", "order_state_changed"),
+        ("order", "order_shipped"),
+        ("order", "order_cancelled"),
     }
     assert handled == {(src, ev): (f"on_{ev}", True) for src, ev in subscribed}

@@ -30,6 +30,10 @@ class NotificationRepository:
                 event_id=n.event_id,
                 reference=n.reference,
                 created_at=n.created_at,
+                kind=n.kind,
+                order_no=n.order_no,
+                urgent=n.urgent,
+                routed=False,
             ),
         )
 
@@ -67,6 +71,9 @@ class NotificationRepository:
                 r.event_id,
                 r.reference,
                 r.created_at,
+                r.kind,
+                r.order_no,
+                r.urgent,
             )
             for r in rows
         ]

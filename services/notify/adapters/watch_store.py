@@ -21,6 +21,10 @@ from services.notify.adapters.tables import (
 )
 from services.notify.domain.due_risk import UNFINISHED_STAGES, RaisedWarning, WatchedWorkOrder
 
+# Work has started: past STAGE_TO_SCHEDULE, goods not yet gone (a shipped work order has nothing
+# left to stop).
+STARTED_STAGES = ("STAGE_IN_PROCESS", "STAGE_QC_PASSED", "STAGE_READY_TO_SHIP")
+
 
 class WatchStore:
     def __init__(self, db: Connection, track=None):
@@ -67,10 +71,15 @@ class WatchStore:
         w = watched_work_orders
         self._db.execute(update(w).where(self._mine(work_order_id)).values(cancelled=True, updated_at=now))
 
-    def order_of_customer(self, order_id: str, customer_id: str) -> None:
+    def order_of_customer(self, order_id: str, customer_id: str, channel: str = "") -> None:
         self._db.execute(
             insert_for(self._db, order_customers)
-            .values(tenant_id=identity.current().tenant_id, order_id=order_id, customer_id=customer_id)
+            .values(
+                tenant_id=identity.current().tenant_id,
+                order_id=order_id,
+                customer_id=customer_id,
+                channel=channel[:32],
+            )
             .on_conflict_do_nothing()
         )
 
@@ -128,6 +137,22 @@ class WatchStore:
         c = customer_owners
         r = self._db.execute(scoped(select(c.c.sales_owner).where(c.c.customer_id == customer_id), c)).first()
         return r.sales_owner if r else ""
+
+    def channel_of(self, order_id: str) -> str:
+        """The order's channel as order_created named it ("CHANNEL_MARKETPLACE"); "" when not known."""
+        o = order_customers
+        r = self._db.execute(scoped(select(o.c.channel).where(o.c.order_id == order_id), o)).first()
+        return r.channel if r else ""
+
+    def started_work_orders(self, order_id: str) -> list[tuple[str, str]]:
+        """(work order number, workshop) of the order's work orders on which work has started
+        and is not cancelled, by number."""
+        w = watched_work_orders
+        query = select(w.c.work_order_no, w.c.workshop).where(
+            w.c.order_id == order_id, ~w.c.cancelled, w.c.stage.in_(STARTED_STAGES)
+        )
+        rows = self._db.execute(scoped(query, w).order_by(w.c.work_order_no))
+        return [(r.work_order_no, r.workshop) for r in rows]
 
     # Warnings.
 

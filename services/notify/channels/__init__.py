@@ -1,5 +1,5 @@
 """Notification channels behind one interface (`Channel.send(Message) -> DeliveryResult`), and
-`deliver`, which sends one message on several of them with retries. docs/notify-channels.md has
+`attempt`, one try of one message as a row of the delivery log. docs/notify-channels.md has
 each platform's format, signing and answers, with sources."""
 
 from services.notify.channels.base import (
@@ -17,7 +17,7 @@ from services.notify.channels.config import (
     WebhookConfig,
     WeComConfig,
 )
-from services.notify.channels.delivery import Attempt, BackoffPolicy, Delivery, deliver
+from services.notify.channels.delivery import Attempt, attempt
 from services.notify.channels.dingtalk import DingTalkChannel
 from services.notify.channels.email import EmailChannel
 from services.notify.channels.feishu import FeishuChannel
@@ -27,9 +27,7 @@ from services.notify.channels.wecom import WeComChannel
 __all__ = [
     "TRUNCATED",
     "Attempt",
-    "BackoffPolicy",
     "Channel",
-    "Delivery",
     "DeliveryResult",
     "DingTalkChannel",
     "DingTalkConfig",
@@ -44,5 +42,5 @@ __all__ = [
     "WeComConfig",
     "WebhookChannel",
     "WebhookConfig",
-    "deliver",
+    "attempt",
 ]

@@ -59,7 +59,7 @@ class DeliveryResult:
 
 class Channel(Protocol):
     """A way to reach people. `send` makes one attempt and never retries by itself; it should
-    answer a DeliveryResult rather than raise, though `deliver` survives a channel that raises."""
+    answer a DeliveryResult rather than raise, though `attempt` survives a channel that raises."""
 
     @property
     def name(self) -> str: ...

@@ -1,7 +1,7 @@
 """The settings of each channel, one small frozen dataclass per kind.
 
-A later step builds these from the tenant file and the environment (the proposed TOML shape is in
-docs/notify-channels.md); secrets come from the environment, never the tenant file. Fields that
+`directory.py` builds these from the tenant file's [notify.channels] and the environment; secrets
+come from the environment, never the tenant file. Fields that
 hold a credential are left out of `repr` so a logged config shows no key: a WeCom or DingTalk
 webhook URL carries the robot's key or access token in its query.
 """

@@ -71,6 +71,12 @@ class Notification:
     event_id: str
     reference: str
     created_at: datetime
+    # What it is about, for the delivery log and the channels: e.g. "work_order_created",
+    # "due_warning" (README lists them); `order_no` lets the log be searched by order.
+    kind: str = ""
+    order_no: str = ""
+    # Sent even in the recipient's quiet hours (stop work, a due date at risk).
+    urgent: bool = False
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
 
@@ -95,6 +101,8 @@ def tell_workshop_lead(
         event_id=event_id,
         reference=work_order_no,
         created_at=now,
+        kind="work_order_created",
+        order_no=order_no,
     )
 
 
@@ -141,6 +149,9 @@ def tell_workshop_lead_of_revision(
         event_id=event_id,
         reference=wo.work_order_no,
         created_at=now,
+        kind="work_order_revised",
+        order_no=wo.order_no,
+        urgent=True,  # the old specification must stop at once (plated parts are scrap)
     )
 
 
@@ -164,6 +175,9 @@ def tell_workshop_lead_of_cancellation(
         event_id=event_id,
         reference=wo.work_order_no,
         created_at=now,
+        kind="work_order_cancelled",
+        order_no=wo.order_no,
+        urgent=True,  # stop work
     )
 
 

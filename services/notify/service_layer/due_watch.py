@@ -54,15 +54,18 @@ def check_due(
                     f"订单 order {wo.order_no}, 工单 work order {wo.work_order_no} ({wo.workshop}), "
                     f"交期 due {wo.due_date.isoformat()}, 阶段 stage {wo.stage}: {what}"
                 )
-                told += _tell(tx, people, warning_id, subject, body, wo.work_order_no, now)
+                said = (subject, body, wo.work_order_no, wo.order_no)
+                # urgent: a warning goes even in quiet hours (48 h leaves no night to lose)
+                told += _tell(tx, people, warning_id, said, now, kind="due_warning", urgent=True)
         for warning, why in plan.withdraw:
             gone = tx.watch.withdraw(warning, why, now)
             if gone is not None:
                 withdrawn += 1
-                said = WITHDRAWN.get(why, why)
-                subject = f"预警解除 warning withdrawn: {gone.work_order_no} {said}"
-                body = f"订单 order {gone.order_no}, 交期 due {warning.due_date.isoformat()}: {said}"
-                told += _tell(tx, gone.recipients, gone.warning_id, subject, body, gone.work_order_no, now)
+                reason = WITHDRAWN.get(why, why)
+                subject = f"预警解除 warning withdrawn: {gone.work_order_no} {reason}"
+                body = f"订单 order {gone.order_no}, 交期 due {warning.due_date.isoformat()}: {reason}"
+                said = (subject, body, gone.work_order_no, gone.order_no)
+                told += _tell(tx, gone.recipients, gone.warning_id, said, now, kind="due_warning_withdrawn")
         tx.commit()
     alerts.counted("raised", raised)
     alerts.counted("withdrawn", withdrawn)
@@ -82,13 +85,28 @@ def _tell(
     tx: NotifyUnitOfWork,
     people: list[tuple[str, str]],
     warning_id: str,
-    subject: str,
-    body: str,
-    reference: str,
+    said: tuple[str, str, str, str],  # subject, body, work order number, order number
     now: datetime,
+    *,
+    kind: str,
+    urgent: bool = False,
 ) -> int:
+    subject, body, reference, order_no = said
     for name, role in people:
         # one notice per person and message: an id derived from both (a retried check adds none)
         notice_id = str(uuid.uuid5(uuid.UUID(warning_id), f"{subject}/{name}"))
-        send(Notification(notice_id, name, role, subject[:200], body, warning_id, reference[:64], now), tx)
+        notice = Notification(
+            notice_id,
+            name,
+            role,
+            subject[:200],
+            body,
+            warning_id,
+            reference[:64],
+            now,
+            kind,
+            order_no,
+            urgent,
+        )
+        send(notice, tx)
     return len(people)

@@ -42,10 +42,25 @@ def tell(
     body: str,
     event_id: str,
     reference: str,
+    *,
+    kind: str,
+    order_no: str = "",
+    urgent: bool = False,
 ) -> None:
+    """One notice per person (in the consumer's unit of work: a repeated event adds none)."""
     now = datetime.now(UTC)
     for name, role in people:
         notice = Notification(
-            str(uuid.uuid4()), name, role, subject[:200], body, event_id, reference[:64], now
+            str(uuid.uuid4()),
+            name,
+            role,
+            subject[:200],
+            body,
+            event_id,
+            reference[:64],
+            now,
+            kind=kind,
+            order_no=order_no[:32],
+            urgent=urgent,
         )
         send(notice, tx)

@@ -6,15 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.notify.support import FakeSleep, Receiver
+from tests.unit.notify.support import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with Receiver() as r:
         yield r
-
-
-@pytest.fixture
-def fake_sleep() -> FakeSleep:
-    return FakeSleep()

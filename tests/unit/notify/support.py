@@ -1,5 +1,5 @@
 """Test support for the notify channels: a local HTTP receiver standing in for a robot's or a
-plant system's webhook, a fake sleep, and sample messages.
+plant system's webhook, and sample messages.
 
 The receiver records every request as it arrived (raw path with query, headers, raw body) and
 answers from a script: queued replies first, then the default one.
@@ -108,16 +108,6 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
-
-class FakeSleep:
-    """Records the waits instead of waiting (thread-safe: list.append)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 WANG = Recipient(

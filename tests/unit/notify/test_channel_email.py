@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from services.notify.channels import BackoffPolicy, EmailChannel, SmtpConfig, deliver
-from tests.unit.notify.support import DUE, URGENT, FakeSleep
+from services.notify.channels import EmailChannel, SmtpConfig
+from tests.unit.notify.support import DUE, URGENT
 
 
 class Inbox:
@@ -112,29 +112,25 @@ def test_login_when_configured(smtp: tuple[Inbox, int]) -> None:
     assert len(inbox.received) == 1
 
 
-def test_a_4xx_answer_is_retried_and_the_mail_arrives_once(
-    smtp: tuple[Inbox, int], fake_sleep: FakeSleep
-) -> None:
+def test_a_4xx_answer_is_a_failed_try_and_the_next_try_arrives_once(smtp: tuple[Inbox, int]) -> None:
+    """Greylisting: 451 is transient (the dispatcher tries again later), the next try is taken."""
     inbox, port = smtp
     inbox.rcpt_replies.append("451 4.7.1 Greylisted, please try again later")
 
-    delivery = deliver([channel(port)], DUE, BackoffPolicy(base_delay_s=30.0), sleep=fake_sleep)
+    first, second = channel(port).send(DUE), channel(port).send(DUE)
 
-    assert [(a.outcome, a.status) for a in delivery.attempts] == [("failed", 451), ("sent", 250)]
-    assert fake_sleep.waits == [30.0]
+    assert [(r.outcome, r.status) for r in (first, second)] == [("failed", 451), ("sent", 250)]
     assert len(inbox.received) == 1
 
 
-def test_a_5xx_answer_is_rejected_without_retry(smtp: tuple[Inbox, int], fake_sleep: FakeSleep) -> None:
+def test_a_5xx_answer_is_rejected(smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     inbox.rcpt_replies.append("550 5.1.1 No such user here")
 
-    delivery = deliver([channel(port)], DUE, sleep=fake_sleep)
+    result = channel(port).send(DUE)
 
-    [attempt] = delivery.attempts
-    assert (attempt.outcome, attempt.status) == ("rejected", 550)
-    assert "No such user" in attempt.detail
-    assert fake_sleep.waits == []
+    assert (result.outcome, result.status) == ("rejected", 550)
+    assert "No such user" in result.detail
     assert inbox.received == []
 
 

@@ -15,14 +15,12 @@ import pytest
 
 from services.notify.channels import (
     TRUNCATED,
-    BackoffPolicy,
     FeishuChannel,
     FeishuConfig,
     WebhookChannel,
     WebhookConfig,
-    deliver,
 )
-from tests.unit.notify.support import DUE, URGENT, FakeSleep, Receiver, Reply
+from tests.unit.notify.support import DUE, URGENT, Receiver, Reply
 
 BODY = DUE.body
 REF = "单号 Ref: WO-20261125-00042"
@@ -165,12 +163,9 @@ def test_webhook_timeout_is_a_failed_attempt(receiver: Receiver) -> None:
     assert "timeout" in result.detail
 
 
-def test_a_retry_after_beyond_the_policy_leaves_the_message_to_a_later_round(
-    receiver: Receiver, fake_sleep: FakeSleep
-) -> None:
+def test_a_retry_after_is_passed_on_to_the_dispatcher(receiver: Receiver) -> None:
     receiver.answer(Reply(status=503, body="maintenance", headers={"Retry-After": "3600"}))
-    delivery = deliver([webhook(receiver)], DUE, BackoffPolicy(max_rate_limit_wait_s=120), sleep=fake_sleep)
+    result = webhook(receiver).send(DUE)
 
-    assert fake_sleep.waits == []
-    assert delivery.outcomes == {"plant_sms": "failed"}
-    assert len(delivery.attempts) == 1
+    assert (result.outcome, result.status, result.retry_after_s) == ("failed", 503, 3600.0)
+    assert len(receiver.requests) == 1

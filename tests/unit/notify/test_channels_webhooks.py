@@ -1,6 +1,6 @@
 """The WeCom and DingTalk robots against a local receiver: exact bodies, signatures checked by an
 independent implementation of the documented algorithm, mentions, truncation, each platform's
-answers mapped to sent / rejected / failed, and a rate limit honoured by deliver. (Feishu and the
+answers mapped to sent / rejected / failed, and a rate limit's hint passed on. (Feishu and the
 generic webhook are in test_channels_feishu_webhook.py.)"""
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import pytest
 
 from services.notify.channels import (
     TRUNCATED,
-    BackoffPolicy,
     DingTalkChannel,
     DingTalkConfig,
     WeComChannel,
     WeComConfig,
-    deliver,
 )
-from tests.unit.notify.support import DUE, URGENT, FakeSleep, Receiver, Reply
+from tests.unit.notify.support import DUE, URGENT, Receiver, Reply
 
 BODY = DUE.body
 REF = "单号 Ref: WO-20261125-00042"
@@ -182,16 +180,14 @@ def test_dingtalk_answers(receiver: Receiver, answer: dict, outcome: str, retry_
     assert (result.outcome, result.code, result.retry_after_s) == (outcome, answer["errcode"], retry_after)
 
 
-# --- rate limits through deliver -----------------------------------------------------------------
+# --- rate limits ---------------------------------------------------------------------------------
 
 
-def test_a_rate_limited_robot_is_retried_after_the_hinted_delay(
-    receiver: Receiver, fake_sleep: FakeSleep
-) -> None:
+def test_a_rate_limited_robot_asks_for_its_minute(receiver: Receiver) -> None:
+    """WeCom's limit is per minute: the answer carries a 60 s hint the dispatcher honours."""
     receiver.answer(Reply(body={"errcode": 45009, "errmsg": "api freq out of limit"}))
-    delivery = deliver([wecom(receiver)], DUE, BackoffPolicy(base_delay_s=1.0), sleep=fake_sleep)
+    limited, then = wecom(receiver).send(DUE), wecom(receiver).send(DUE)
 
-    assert fake_sleep.waits == [60.0]  # the minute of WeCom's limit, not the 1 s backoff
-    assert [a.outcome for a in delivery.attempts] == ["failed", "sent"]
-    assert [a.code for a in delivery.attempts] == [45009, 0]
+    assert (limited.outcome, limited.code, limited.retry_after_s) == ("failed", 45009, 60.0)
+    assert (then.outcome, then.code) == ("sent", 0)
     assert len(receiver.requests) == 2

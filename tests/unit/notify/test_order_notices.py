@@ -26,7 +26,8 @@ def notify(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'notify.db'}")
     upgrade(definition.migrations_dir, engine)
     uow = unit_of_work_factory(definition, engine)
-    ctx = SimpleNamespace(tenant=lambda _t: HW, uow=uow, settings=SimpleNamespace(due_check_s=60.0))
+    settings = SimpleNamespace(due_check_s=60.0, dispatch_s=2.0)
+    ctx = SimpleNamespace(tenant=lambda _t: HW, uow=uow, settings=settings)
     consumer = EventConsumer("notify", wire(ctx).subscriptions, uow, ["hardware"])
     with acting_as(Identity("hardware", "svc:notify", frozenset({"service"}))):
         with uow() as tx:
