@@ -10,7 +10,7 @@ from services.chassis.consumer import Subscription
 from services.chassis.jobs import Job
 from services.chassis.runtime import ServiceContext, ServiceDefinition, Wiring
 from services.chassis.server import GrpcBinding
-from services.notify import consumers
+from services.notify import consumers, order_consumers
 from services.notify.adapters.tables import metadata
 from services.notify.api import NotifyApi
 from services.notify.channels.directory import TenantChannels, build_channels
@@ -60,52 +60,46 @@ def wire(ctx: ServiceContext) -> Wiring:
             # an order's change: planning, the warehouse and the sales owner hear of it
             *(
                 Subscription(
-                    "order", event, consumers.on_order_change(ctx.tenant), name="tell_of_order_change"
+                    "order", event, order_consumers.on_order_change(ctx.tenant), name="tell_of_order_change"
                 )
                 for event in ("order_change_requested", "order_changed", "order_change_rejected")
             ),
             Subscription(
                 "ingest",
                 "review_item_opened",
-                consumers.on_review_item_opened(ctx.tenant),
+                order_consumers.on_review_item_opened(ctx.tenant),
                 name="tell_order_desk",
             ),
-            # materials locked by a rule or short: the planners
-            Subscription(
-                "inventory",
-                "materials_reserved",
-                consumers.on_materials_reserved(ctx.tenant),
-                name="tell_planners_of_reservation",
-            ),
-            Subscription(
-                "inventory",
-                "reservation_adjusted",
-                consumers.on_reservation_adjusted(ctx.tenant),
-                name="tell_planners_of_adjustment",
-            ),
-            # an order's milestones and its shipping: the customer's sales owner
-            Subscription(
-                "order",
-                "order_state_changed",
-                consumers.on_order_state_changed(ctx.tenant),
-                name="tell_sales_owner_of_stage",
-            ),
-            Subscription(
-                "order",
-                "order_shipped",
-                consumers.on_order_shipped(ctx.tenant),
-                name="tell_sales_owner_of_shipping",
-            ),
-            # a cancelled order: the planners; a marketplace order's started work: its leads, urgently
-            Subscription(
-                "order",
-                "order_cancelled",
-                consumers.on_order_cancelled(ctx.tenant),
-                name="tell_of_order_cancelled",
+            *(
+                Subscription(source, event, told(ctx.tenant), name=name)
+                for source, event, told, name in TOLD_BY_TENANT_FILE
             ),
         ],
         jobs=[due_check_job(ctx), dispatch_job(ctx)],
     )
+
+
+# Events whose people come from the tenant file (roles) and notify's projection (sales owners).
+TOLD_BY_TENANT_FILE = (
+    # materials locked by a rule or short: the planners
+    (
+        "inventory",
+        "materials_reserved",
+        order_consumers.on_materials_reserved,
+        "tell_planners_of_reservation",
+    ),
+    (
+        "inventory",
+        "reservation_adjusted",
+        order_consumers.on_reservation_adjusted,
+        "tell_planners_of_adjustment",
+    ),
+    # an order's milestones and its shipping: the customer's sales owner
+    ("order", "order_state_changed", order_consumers.on_order_state_changed, "tell_sales_owner_of_stage"),
+    ("order", "order_shipped", order_consumers.on_order_shipped, "tell_sales_owner_of_shipping"),
+    # a cancelled order: the planners; a marketplace order's started work: its leads, urgently
+    ("order", "order_cancelled", order_consumers.on_order_cancelled, "tell_of_order_cancelled"),
+)
 
 
 def due_check_job(ctx: ServiceContext) -> Job:
