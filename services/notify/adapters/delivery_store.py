@@ -228,6 +228,16 @@ class DeliveryStore:
             .values(**values)
         )
 
+    def release(self, delivery_ids: list[str]) -> None:
+        """Claimed but not tried this round: free for the next one at once."""
+        if delivery_ids:
+            d = deliveries
+            self._db.execute(
+                update(d)
+                .where(d.c.tenant_id == identity.current().tenant_id, d.c.delivery_id.in_(delivery_ids))
+                .values(claimed_until=None)
+            )
+
     # The log as people read it.
 
     def page(

@@ -78,10 +78,12 @@ def dispatch(
         return report
     results = _try_all(tenant, due, channels, clock)
     backoff = backoff_of(tenant)
+    tried = {item.delivery_id for item, _, _ in results}
     with uow() as tx:
         for item, row, result in results:
             state, next_at = _after(row.outcome, row.attempt, result, backoff, row.at)
             tx.deliveries.record(item.delivery_id, row, state, next_at)
+        tx.deliveries.release([item.delivery_id for item in due if item.delivery_id not in tried])
         tx.commit()
     for item, row, _ in results:
         ATTEMPTS.labels(tenant.tenant_id, item.channel, row.outcome).inc()
@@ -127,8 +129,9 @@ def _route_one(
 def _try_all(
     tenant: Tenant, due: list[Due], channels: TenantChannels, clock: Callable[[], datetime]
 ) -> list[tuple[Due, AttemptRow, DeliveryResult]]:
-    """Every due delivery tried once; each channel works through its own in its own thread, so
-    a channel that waits out its timeout holds up only its own messages."""
+    """Each channel works through its due deliveries in its own thread, so a channel that waits
+    out its timeout holds up only its own messages, and stops at its first failed try this round
+    (a round then takes one timeout at most, not one per message)."""
     by_channel: dict[str, list[Due]] = {}
     for item in due:
         by_channel.setdefault(item.channel, []).append(item)
@@ -153,6 +156,10 @@ def _try_all(
                     number, row.outcome, row.detail, row.status, row.code, row.at, int(row.duration_s * 1000)
                 )
                 out.append((item, tried, result))
+                if result.outcome == "failed":
+                    # The channel is down or slow: its other messages wait for the next round
+                    # (released, not tried) instead of each waiting out a timeout in this one.
+                    break
             return out
 
     if len(by_channel) == 1:

@@ -309,3 +309,28 @@ def test_two_dispatchers_at_once_send_each_message_once(notify, receiver):
     keys = [r.headers["Idempotency-Key"] for r in receiver.requests]
     assert len(keys) == len(set(keys)) == 20
     assert {d.state for d in log_of(notify)} == {"sent"}
+
+
+def test_a_failing_channel_stops_at_its_first_failure_in_a_round_and_loses_nothing(notify, receiver):
+    """Three notices on a channel that is down: one try per round (not three timeouts), the others
+    released for the next round; once it is back, every notice arrives once."""
+    tenant = tenant_with(**{SUPERVISOR: Person(channels=("plant_sms",))})
+    channels = TenantChannels({"plant_sms": webhook(receiver)})
+    receiver.default = Reply(status=503, body="down")
+    clock = Clock(MORNING)
+    notices = {record(notify, SUPERVISOR, MORNING) for _ in range(3)}
+
+    assert dispatch(tenant, notify, channels, clock).outcomes == {"failed": 1}
+    assert dispatch(tenant, notify, channels, clock).outcomes == {"failed": 1}  # the next one, at once
+    receiver.default = Reply()
+    for _ in range(6):
+        clock.advance(20)
+        dispatch(tenant, notify, channels, clock)
+
+    accepted = [
+        r.headers["Idempotency-Key"]
+        for r, status in zip(receiver.requests, receiver.answered, strict=True)
+        if status == 200
+    ]
+    assert sorted(accepted) == sorted(notices)
+    assert {d.state for d in log_of(notify)} == {"sent"}
