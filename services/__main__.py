@@ -64,7 +64,7 @@ Try, in another terminal (or export OMS_ADDR={addr} once and leave out --addr):
       {omsctl} --tenant {tenant} orders{keys}
       {omsctl} --tenant {tenant} shops          # marketplace shops, pulled every minute
       {omsctl} --tenant {tenant} review         # 待审核: marketplace orders a person must decide
-      {omsctl} --tenant {tenant} deliveries     # 发送记录: notices on the plant's channels (set OMS_WECOM_PLANT_URL…)
+      {omsctl} --tenant {tenant} deliveries     # 发送记录: notices on the plant's channels
 Stop with Ctrl-C.
 """
 
