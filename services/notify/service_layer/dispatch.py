@@ -53,6 +53,7 @@ SEND_SECONDS = Histogram(
 ROUTE_BATCH = 500  # notices routed per run
 SEND_BATCH = 50  # deliveries tried per run: at a 5 s timeout each, well inside the lease
 LEASE_S = 300.0
+SLOW_S = 1.0  # a failed try that took this long: the channel is struggling, try its others later
 
 
 @dataclass
@@ -130,8 +131,8 @@ def _try_all(
     tenant: Tenant, due: list[Due], channels: TenantChannels, clock: Callable[[], datetime]
 ) -> list[tuple[Due, AttemptRow, DeliveryResult]]:
     """Each channel works through its due deliveries in its own thread, so a channel that waits
-    out its timeout holds up only its own messages, and stops at its first failed try this round
-    (a round then takes one timeout at most, not one per message)."""
+    out its timeout holds up only its own messages, and stops at a failed try that got no answer
+    or took long (a round then takes one timeout at most, not one per message)."""
     by_channel: dict[str, list[Due]] = {}
     for item in due:
         by_channel.setdefault(item.channel, []).append(item)
@@ -156,9 +157,10 @@ def _try_all(
                     number, row.outcome, row.detail, row.status, row.code, row.at, int(row.duration_s * 1000)
                 )
                 out.append((item, tried, result))
-                if result.outcome == "failed":
-                    # The channel is down or slow: its other messages wait for the next round
-                    # (released, not tried) instead of each waiting out a timeout in this one.
+                if result.outcome == "failed" and (row.status is None or row.duration_s >= SLOW_S):
+                    # The channel is unreachable or slow: its other messages wait for the next
+                    # round (released, not tried) instead of each waiting out a timeout in this
+                    # one. A quick refusal (503, a robot's "busy") costs little: the rest go on.
                     break
             return out
 
