@@ -33,6 +33,10 @@ protos: $(VENV)/.installed $(PROTO_INCLUDE)/buf/validate/validate.proto
 	$(BIN)/python -m grpc_tools.protoc -Iprotos -I$(PROTO_INCLUDE) \
 	  --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) \
 	  $(PROTOS) $(PROTO_INCLUDE)/buf/validate/validate.proto
+	# the edge's Connect (HTTP/JSON) endpoints, from the same protos: oms/*/v1/*_connect.py
+	$(BIN)/python -m grpc_tools.protoc -Iprotos -I$(PROTO_INCLUDE) \
+	  --plugin=protoc-gen-connectrpc=$(BIN)/protoc-gen-connectrpc \
+	  --connectrpc_out=$(GEN) --connectrpc_opt=protobuf=google $(PROTOS)
 	find $(GEN) -type d -exec touch {}/__init__.py \;
 	$(BIN)/python scripts/link-generated.py $(GEN)
 

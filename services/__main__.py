@@ -52,6 +52,7 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
     return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
   gRPC:      {addr}  (all six services; health + reflection on; {listening})
+  HTTP API:  http://{host}:{stack.http_port}  (JSON; OpenAPI at /openapi.json; README "HTTP API")
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
   WMS:       {wms}
   shops:     {shops}

@@ -22,6 +22,8 @@ from services.chassis.runtime import ServiceRuntime
 from services.chassis.server import GrpcServer
 from services.chassis.settings import LOOPBACK, Settings
 from services.chassis.tenants import load_tenants
+from services.edge.app import Edge
+from services.edge.server import EdgeServer
 from services.marketplace_simulator import dev as marketplace_dev
 from services.marketplace_simulator.server import SimulatorHandle as MarketplaceHandle
 from services.marketplace_simulator.server import start_in_thread as start_marketplace
@@ -75,6 +77,12 @@ class EmbeddedStack:
         for rt in self.runtimes:
             self.internal[rt.name].add(rt.wiring.bindings)
             self.server.add(rt.wiring.bindings)
+        # The HTTP/JSON API: the edge forwards to the public port, as a client would.
+        self.edge = EdgeServer(
+            Edge(dict.fromkeys(NAMES, f"{LOOPBACK}:{self.server.port}")),
+            settings.bind_host,
+            settings.http_port,
+        )
 
     @property
     def port(self) -> int:
@@ -92,12 +100,18 @@ class EmbeddedStack:
         self.server.start()
         for rt in self.runtimes:
             rt.start()
+        self.edge.start()
+
+    @property
+    def http_port(self) -> int:
+        return self.edge.port
 
     def stop(self) -> None:
         """Public port NOT_SERVING, drain, refuse new calls and let calls in flight finish
         (bounded); only then the internal ports their nested calls use; then a last relay pass
         per service, and the bus delivers what it holds."""
         s = self.settings
+        self.edge.stop(s.shutdown_grace_s)
         self.server.stop(grace_s=s.shutdown_grace_s, drain_delay_s=s.drain_delay_s)
         for server in self.internal.values():
             server.stop(grace_s=s.shutdown_grace_s)

@@ -42,6 +42,8 @@ NAMEKO_QUEUE = nameko_queue(
     ),
 )
 WORKER = "notify-worker"  # the nameko process's key in `DistributedStack.processes`
+EDGE = "edge"  # the HTTP/JSON API's process key
+EDGE_PORT = 8080
 WMS = "wms-simulator"  # the WMS simulator's key, when no plant WMS is named (OMS_WMS_URL)
 WMS_PORT = 50057
 MARKETPLACE = "marketplace-simulator"  # when no marketplace gateway is named (OMS_MARKETPLACE_URL)
@@ -71,10 +73,11 @@ class DistributedStack:
         self.amqp_url = f"{amqp_base}/{quote(vhost, safe='')}"
         self.ports = {name: port + port_offset for name, port in DISTRIBUTED_PORTS.items()}
         self.metrics_ports = {
-            name: 9100 + i + port_offset for i, name in enumerate((*NAMES, "notify-worker"))
+            name: 9100 + i + port_offset for i, name in enumerate((*NAMES, "notify-worker", EDGE))
         }
         self.log_dir = log_dir or ROOT / "var" / "stack"
         self.wms_port = WMS_PORT + port_offset
+        self.http_port = EDGE_PORT + port_offset
         # A plant's WMS named in the environment replaces the simulator.
         self.external_wms = (extra_env or {}).get("OMS_WMS_URL") or os.environ.get("OMS_WMS_URL", "")
         self.marketplace_port = MARKETPLACE_PORT + port_offset
@@ -280,7 +283,27 @@ class DistributedStack:
                 self._spawn_service(key)
         self.wait_healthy(timeout_s)
         self._spawn(WORKER, self._worker_argv(), self._worker_env())
+        self.start_edge(timeout_s)
         self.wait_for_queue(NAMEKO_QUEUE, timeout_s)
+
+    def start_edge(self, timeout_s: float = 60) -> None:
+        """The HTTP/JSON API in front of the services (no database of its own yet)."""
+        env = dict(os.environ)
+        env.update({f"OMS_{peer.upper()}_ADDR": self.address(peer) for peer in NAMES})
+        env.update(
+            OMS_SERVICE=EDGE,
+            OMS_HTTP_PORT=str(self.http_port),
+            OMS_METRICS_PORT=str(self.metrics_ports[EDGE]),
+            PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
+        )
+        env.update(self.extra_env)
+        self._spawn(EDGE, [sys.executable, "-m", "services.edge"], env)
+        deadline = time.monotonic() + timeout_s
+        while not _http_ok(f"http://127.0.0.1:{self.http_port}/healthz"):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"edge not answering after {timeout_s}s; see {self.log_dir}/{EDGE}.log")
+            time.sleep(0.1)
 
     def wait_healthy(self, timeout_s: float, names: tuple[str, ...] = NAMES) -> None:
         deadline = time.monotonic() + timeout_s
@@ -350,14 +373,24 @@ def _tenant_ids(env: dict[str, str]) -> list[str]:
     return [t.strip() for t in env.get("OMS_TENANTS", "hardware,autoparts").split(",") if t.strip()]
 
 
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
 def free_port_offset(candidates: range, *, replicas: bool = False) -> int:
     """The first port offset whose gRPC and metrics ports (a second replica's metrics ports too,
     if asked) are all free now. Stacks started by tests and benchmarks take one, so a port another
     program happens to hold (even a client socket's ephemeral port) does not stop a service."""
     for offset in candidates:
-        grpc_ports = [port + offset for port in (*DISTRIBUTED_PORTS.values(), WMS_PORT, MARKETPLACE_PORT)]
+        grpc_ports = [
+            port + offset for port in (*DISTRIBUTED_PORTS.values(), WMS_PORT, MARKETPLACE_PORT, EDGE_PORT)
+        ]
         metrics = [
-            9100 + offset + i + r for i in range(len(NAMES) + 1) for r in ((0, 100) if replicas else (0,))
+            9100 + offset + i + r for i in range(len(NAMES) + 2) for r in ((0, 100) if replicas else (0,))
         ]
         if all(_port_is_free(port) for port in grpc_ports + metrics):
             return offset
@@ -447,6 +480,7 @@ def main() -> None:
         print("Zhongshu OMS distributed stack is up (PostgreSQL databases oms_<service>, RabbitMQ, nameko):")
         for name in NAMES:
             print(f"  {name:<11} grpc {stack.address(name)}   metrics :{stack.metrics_ports[name]}")
+        print(f"  edge        http://127.0.0.1:{stack.http_port}   (HTTP/JSON API; /openapi.json)")
         wms = "simulator" if WMS in stack.processes else "OMS_WMS_URL"
         print(f"  WMS         {stack.wms_url}   ({wms})")
         print(f"  logs in {stack.log_dir}/")

@@ -129,6 +129,7 @@ class Settings:
     marketplace_timeout_s: float = 10.0  # per platform call
     due_check_s: float = 60.0  # notify: how often the due-date check runs
     dispatch_s: float = 2.0  # notify: how often notices due on channels are sent
+    http_port: int = 8080  # edge: the HTTP/JSON API (0 = any free port)
 
     def peer(self, name: str) -> str:
         try:
@@ -237,6 +238,7 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         marketplace_timeout_s=number("OMS_MARKETPLACE_TIMEOUT_S", "10", float, low=0.01),
         due_check_s=number("OMS_DUE_CHECK_S", "60", float, low=0.1),
         dispatch_s=number("OMS_NOTIFY_DISPATCH_S", "2", float, low=0.1),
+        http_port=port("OMS_HTTP_PORT", "8080"),
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -68,7 +68,7 @@ def running(
     """Start `argv` (default: the embedded stack) on a free port with its data in `data`, wait
     until health says SERVING, stop it with SIGTERM afterwards."""
     port = free_port()
-    full_env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port))
+    full_env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port), OMS_HTTP_PORT="0")
     for key in (
         "OMS_ENV",
         "OMS_BIND_HOST",

@@ -16,20 +16,13 @@ from tests.e2e import (
     change_scenario,
     customer_scenario,
     entry_scenario,
+    http_scenario,
     ingest_scenario,
     production_scenario,
     scenario,
 )
-from tests.e2e.channel_inbox import ChannelInbox
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def channels():
-    """The plant's webhook and WeCom robot, failing each message's first try (channel_inbox.py)."""
-    with ChannelInbox() as inbox:
-        yield inbox
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +168,7 @@ def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stac
     alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(
         stack[1], channels
     )
+
+
+def test_the_http_json_api_through_the_edge(stack):
+    http_scenario.check_the_http_api(f"http://127.0.0.1:{stack[0].http_port}")

@@ -23,11 +23,11 @@ from tests.e2e import (
     change_scenario,
     customer_scenario,
     entry_scenario,
+    http_scenario,
     ingest_scenario,
     production_scenario,
     scenario,
 )
-from tests.e2e.channel_inbox import ChannelInbox
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -49,20 +49,14 @@ def marketplace():
 
 
 @pytest.fixture(scope="module")
-def channels():
-    """The plant's webhook and WeCom robot, failing each message's first try (channel_inbox.py)."""
-    with ChannelInbox() as inbox:
-        yield inbox
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory, marketplace, channels):
+def embedded(tmp_path_factory, marketplace, channels, http_port):
     data = tmp_path_factory.mktemp("embedded")
     port = free_port()
     env = dict(
         os.environ,
         OMS_DATA_DIR=str(data),
         OMS_GRPC_PORT=str(port),
+        OMS_HTTP_PORT=str(http_port),
         OMS_MARKETPLACE_URL=marketplace.url,
         OMS_DUE_CHECK_S="1",  # the due-date check every second, for the alerts scenario
         **channels.env(),
@@ -162,3 +156,7 @@ def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embe
     alerts_scenario.check_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(
         embedded[0], channels
     )
+
+
+def test_the_http_json_api_through_the_edge(embedded, http_port):
+    http_scenario.check_the_http_api(f"http://127.0.0.1:{http_port}")

@@ -32,7 +32,6 @@ from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from tests.e2e import scenario
 from tests.e2e.test_embedded import ROOT
-from tests.e2e.test_embedded import channels as channels  # the plant's channels the stack sends to
 from tests.e2e.test_embedded import embedded as embedded  # the same stack fixture, started for this module
 from tests.e2e.test_embedded import marketplace as marketplace  # the simulator it pulls from
 

@@ -27,7 +27,8 @@ def busy_port() -> Iterator[int]:
 
 def start(argv: list[str], tmp_path, **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
-    full.update(OMS_DATA_DIR=str(tmp_path), **env)
+    full.update(OMS_DATA_DIR=str(tmp_path), OMS_HTTP_PORT="0")
+    full.update(env)
     return subprocess.run(
         [sys.executable, *argv], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60
     )

@@ -614,7 +614,7 @@ def test_burst_of_nested_calls_embedded(report: FaultReport, tmp_path_factory, w
     row = report.add(Row(f"burst: {BURST_CALLS} simultaneous SubmitPhoneOrder, embedded ({pool})"))
     data = Path(tmp_path_factory.mktemp("embedded-burst"))
     port = _free_port()
-    env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port))
+    env = dict(os.environ, OMS_DATA_DIR=str(data), OMS_GRPC_PORT=str(port), OMS_HTTP_PORT="0")
     for key in (
         "OMS_ENV",
         "OMS_JWT_SECRET",

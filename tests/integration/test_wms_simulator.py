@@ -267,7 +267,9 @@ def test_the_embedded_stack_starts_a_simulator_unless_a_wms_is_named(tmp_path):
     from services.chassis.settings import from_env
     from services.embedded import EmbeddedStack
 
-    settings = from_env("embedded", env={"OMS_DATA_DIR": str(tmp_path), "OMS_GRPC_PORT": "0"})
+    settings = from_env(
+        "embedded", env={"OMS_DATA_DIR": str(tmp_path), "OMS_GRPC_PORT": "0", "OMS_HTTP_PORT": "0"}
+    )
     stack = EmbeddedStack(settings)
     stack.start()
     try:
@@ -284,7 +286,13 @@ def test_the_embedded_stack_starts_a_simulator_unless_a_wms_is_named(tmp_path):
 
     with start_in_thread() as plant:
         named = from_env(
-            "embedded", env={"OMS_DATA_DIR": str(tmp_path), "OMS_GRPC_PORT": "0", "OMS_WMS_URL": plant.url}
+            "embedded",
+            env={
+                "OMS_DATA_DIR": str(tmp_path),
+                "OMS_GRPC_PORT": "0",
+                "OMS_HTTP_PORT": "0",
+                "OMS_WMS_URL": plant.url,
+            },
         )
         stack = EmbeddedStack(named, seed=False)
         try:

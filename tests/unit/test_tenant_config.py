@@ -236,6 +236,7 @@ def start(argv: list[str], tmp_path: Path, tenant_dir: Path) -> subprocess.Compl
         OMS_TENANTS="hardware",
         OMS_DATA_DIR=str(tmp_path),
         OMS_GRPC_PORT="0",  # any free port
+        OMS_HTTP_PORT="0",
         OMS_CUSTOMER_ADDR="127.0.0.1:1",
         OMS_INVENTORY_ADDR="127.0.0.1:1",
     )

@@ -1,0 +1,163 @@
+"""The edge as one ASGI application:
+
+- `POST /<package.Service>/<Method>`: every public RPC as Connect (JSON or binary protobuf; also
+  gRPC-Web), served by the code generated from the protos and forwarded to its service over gRPC
+  (forward.py). A Connect client works as is; plain HTTP is one JSON POST (README "HTTP API").
+- `GET /openapi.json`: the OpenAPI 3.1 document of the same (openapi.py).
+- `GET /healthz`: liveness.
+Everything else is a 404 in the same JSON error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import grpc
+from prometheus_client import Counter, Histogram
+
+from services.edge.catalog import PublicService, public_services
+from services.edge.codec import codecs, readable_error
+from services.edge.forward import Forwarder
+from services.edge.openapi import openapi_document
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUESTS = Counter(
+    "oms_edge_requests_total", "HTTP requests by route (service/method) and HTTP status", ["route", "status"]
+)
+SECONDS = Histogram(
+    "oms_edge_request_seconds",
+    "HTTP request time at the edge, backend call included",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+# Largest request body the API reads (the agents' sheets travel as bytes in UploadAgentSheet).
+READ_MAX_BYTES = 12 * 1024 * 1024
+
+
+class Edge:
+    """`peers` maps a backend ("order") to its gRPC address ("127.0.0.1:50052")."""
+
+    def __init__(self, peers: dict[str, str]):
+        self.peers = peers
+        self.services = public_services()
+        self.document = json.dumps(openapi_document(self.services), ensure_ascii=False).encode()
+        self._apps: dict[str, ASGIApp] = {}
+        self._channels: list[grpc.aio.Channel] = []
+
+    def _start(self) -> None:
+        """In the server's event loop (grpc.aio channels belong to the loop they are made in)."""
+        options = [("grpc.max_send_message_length", READ_MAX_BYTES), ("grpc.max_receive_message_length", -1)]
+        channels = {
+            name: grpc.aio.insecure_channel(addr, options=options) for name, addr in self.peers.items()
+        }
+        self._channels = list(channels.values())
+        for service in self.services:
+            self._apps[service.full_name] = _connect_app(service, channels[service.backend])
+
+    async def _stop(self) -> None:
+        for channel in self._channels:
+            await channel.close(grace=5)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        held: list[MutableMapping[str, Any]] = []  # an error's start, until its body is whole
+        chunks: list[bytes] = []
+
+        async def counting(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                if _is_json_error(message):
+                    held.append(message)
+                    return
+            if held and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                start, body = held.pop(), readable_error(b"".join(chunks))
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        service_name, _, method = path.lstrip("/").partition("/")
+        app = self._apps.get(service_name)
+        if app is not None and method:
+            route = f"{service_name.rsplit('.', 1)[-1]}/{method}"[:80]
+            await app(scope, receive, counting)
+        else:
+            route = path if path in ("/openapi.json", "/healthz") else "other"
+            await self._plain(scope, path, counting)
+        REQUESTS.labels(route, str(status["code"])).inc()
+        SECONDS.labels(route).observe(time.perf_counter() - started)
+
+    async def _plain(self, scope: Scope, path: str, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await _json(send, 404 if path not in ("/openapi.json", "/healthz") else 405, _error(path))
+        elif path == "/openapi.json":
+            await _respond(send, 200, self.document, b"application/json")
+        elif path == "/healthz":
+            await _json(send, 200, {"status": "SERVING"})
+        else:
+            await _json(send, 404, _error(path))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self._start()
+                except Exception as exc:  # a broken start must say why, not hang the server
+                    log.exception("edge: start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _connect_app(service: PublicService, channel: grpc.aio.Channel) -> ASGIApp:
+    short = service.descriptor.name
+    application = getattr(service.connect, f"{short}ASGIApplication")
+    return application(Forwarder(service, channel), read_max_bytes=READ_MAX_BYTES, codecs=codecs())
+
+
+def _is_json_error(start: MutableMapping[str, Any]) -> bool:
+    if start["status"] < 400:
+        return False
+    return any(
+        k.lower() == b"content-type" and v.startswith(b"application/json") for k, v in start["headers"]
+    )
+
+
+def _error(path: str) -> dict[str, str]:
+    return {"code": "not_found", "message": f"no such route: {path[:200]}"}
+
+
+async def _json(send: Send, status: int, body: dict) -> None:
+    await _respond(send, status, json.dumps(body, ensure_ascii=False).encode(), b"application/json")
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
