@@ -15,7 +15,7 @@ from bench.config import FULL, QUICK
 from bench.report import RESULTS_DIR, Report, machine, table
 from bench.stacks import Environment
 
-CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board", "ingest")
+CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board", "ingest", "edge")
 MODULES = {
     "read": "bench.cases.read_rpc",
     "write": "bench.cases.write_rpc",
@@ -26,6 +26,7 @@ MODULES = {
     "reservations": "bench.cases.reservations",
     "board": "bench.cases.board",
     "ingest": "bench.cases.ingest",
+    "edge": "bench.cases.edge_http",
 }
 
 

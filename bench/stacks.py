@@ -99,9 +99,11 @@ class EmbeddedProcess:
         self.data.mkdir(parents=True, exist_ok=True)
         port = free_port()
         self.address = f"127.0.0.1:{port}"
+        self.http_url = f"http://127.0.0.1:{free_port()}"  # the edge's HTTP/JSON API
         env = python_env(
             OMS_DATA_DIR=str(self.data),
             OMS_GRPC_PORT=str(port),
+            OMS_HTTP_PORT=self.http_url.rsplit(":", 1)[1],
             OMS_METRICS_PORT=str(free_port()),
             OMS_LOG_LEVEL="WARNING",
         )

@@ -77,21 +77,28 @@ class Edge:
         started = time.perf_counter()
         status = {"code": 500}
 
-        held: list[MutableMapping[str, Any]] = []  # an error's start, until its body is whole
+        # A unary answer is sent whole, with its length (Connect's application streams it,
+        # chunked): one write, and an error's body can be made readable (codec.py).
+        held: list[MutableMapping[str, Any]] = []
         chunks: list[bytes] = []
 
         async def counting(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                if _is_json_error(message):
-                    held.append(message)
-                    return
+                held.append(message)
+                return
             if held and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if message.get("more_body"):
                     return
-                start, body = held.pop(), readable_error(b"".join(chunks))
-                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                start, body = held.pop(), b"".join(chunks)
+                if _is_json_error(start):
+                    body = readable_error(body)
+                headers = [
+                    (k, v)
+                    for k, v in start["headers"]
+                    if k.lower() not in (b"content-length", b"transfer-encoding")
+                ]
                 await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
                 return

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board", "ingest")
+CASES = ("read", "write", "relay", "flow", "scale", "replicas", "reservations", "board", "ingest", "edge")
 
 
 def test_quick_bench_produces_a_row_per_case(postgres, rabbitmq, tmp_path):
