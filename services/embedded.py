@@ -111,8 +111,9 @@ class EmbeddedStack:
         (bounded); only then the internal ports their nested calls use; then a last relay pass
         per service, and the bus delivers what it holds."""
         s = self.settings
-        self.edge.stop(s.shutdown_grace_s)
+        self.edge.begin_stop()  # HTTP calls in flight still reach the public port while it drains
         self.server.stop(grace_s=s.shutdown_grace_s, drain_delay_s=s.drain_delay_s)
+        self.edge.stop(s.shutdown_grace_s)
         for server in self.internal.values():
             server.stop(grace_s=s.shutdown_grace_s)
         for rt in self.runtimes:

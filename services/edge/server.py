@@ -51,6 +51,10 @@ class EdgeServer:
                 raise RuntimeError("the edge's HTTP server did not start")
             time.sleep(0.02)
 
+    def begin_stop(self) -> None:
+        """No new connections; calls in flight go on (stop() waits for them)."""
+        self._server.should_exit = True
+
     def stop(self, timeout_s: float = 10.0) -> None:
         self._server.should_exit = True
         if self._thread.ident is not None:  # a stack made but never started has nothing to join
