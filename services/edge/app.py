@@ -41,6 +41,9 @@ SECONDS = Histogram(
 )
 # Largest request body the API reads (the agents' sheets travel as bytes in UploadAgentSheet).
 READ_MAX_BYTES = 12 * 1024 * 1024
+# Largest response metadata (trailers) the edge reads from a backend: every field violation of
+# the largest request (see _start).
+TRAILERS_MAX_BYTES = 4 * 1024 * 1024
 
 
 class Edge:
@@ -55,7 +58,17 @@ class Edge:
 
     def _start(self) -> None:
         """In the server's event loop (grpc.aio channels belong to the loop they are made in)."""
-        options = [("grpc.max_send_message_length", READ_MAX_BYTES), ("grpc.max_receive_message_length", -1)]
+        options = [
+            ("grpc.max_send_message_length", READ_MAX_BYTES),
+            ("grpc.max_receive_message_length", -1),
+            # A backend's error travels in its trailers (grpc-status-details-bin): a request with
+            # many bad fields (200 lines of an order) makes a BadRequest of tens of KB. Past
+            # gRPC's default metadata limits (8 KB soft, 16 KB hard) the channel drops it and the
+            # caller got RESOURCE_EXHAUSTED "Stream removed" (HTTP 429, "retry later") instead of
+            # the 400 naming its fields.
+            ("grpc.max_metadata_size", TRAILERS_MAX_BYTES),
+            ("grpc.absolute_max_metadata_size", TRAILERS_MAX_BYTES),
+        ]
         channels = {
             name: grpc.aio.insecure_channel(addr, options=options) for name, addr in self.peers.items()
         }

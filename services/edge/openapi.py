@@ -67,6 +67,14 @@ ERROR = {
     },
     "required": ["code"],
 }
+# A POST whose Content-Type is missing or not one the edge reads is refused by the Connect
+# protocol itself (connectrpc), before any RPC: 415 with an empty body and the accepted types in
+# Accept-Post, not a Connect error in JSON.
+UNSUPPORTED_MEDIA_TYPE = {
+    "description": "The request's Content-Type is not one the API reads (application/json, "
+    "application/proto): no body; Accept-Post lists the accepted types",
+    "headers": {"Accept-Post": {"schema": {"type": "string"}}},
+}
 
 
 def openapi_document(services: list[PublicService]) -> dict[str, Any]:
@@ -90,6 +98,7 @@ def openapi_document(services: list[PublicService]) -> dict[str, Any]:
                             "description": "OK",
                             "content": {"application/json": {"schema": _ref(response)}},
                         },
+                        "415": UNSUPPORTED_MEDIA_TYPE,
                         "default": {
                             "description": "An error (HTTP status by code: 400 invalid_argument, "
                             "401 unauthenticated, 403 permission_denied, 404 not_found, 409 aborted "
