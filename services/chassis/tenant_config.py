@@ -273,7 +273,7 @@ class Person(Section):
     ([workshops.<code>] lead, the customer's sales_owner); list them here for their channels."""
 
     roles: tuple[PersonRole, ...] = ()
-    email: OptionalText = ""
+    email: Address = ""
     mobile: Annotated[str, Strict(), Field(pattern=r"^(\+?[0-9]{6,15})?$")] = ""
     channels: tuple[Identifier, ...] = ()  # [notify.channels] names; each is used
     feishu_open_id: Annotated[str, Strict(), Field(pattern=r"^([A-Za-z0-9_-]{1,64})?$")] = ""
@@ -284,6 +284,14 @@ class Person(Section):
 
 
 EnvName = Annotated[str, Strict(), Field(pattern=r"^([A-Z][A-Z0-9_]{0,63})?$")]
+# One line, no control characters: these end up in e-mail headers and robot messages.
+Address = Annotated[
+    str, Strict(), Field(pattern=r"^([^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63})?$")
+]
+HostName = Annotated[
+    str, Strict(), Field(pattern=r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])?$")
+]
+DisplayName = Annotated[str, Strict(), Field(pattern=r"^[^\x00-\x1f\x7f]{0,64}$")]
 HttpUrl = Annotated[str, Strict(), Field(pattern=r"^(https?://\S+)?$", max_length=500)]
 
 
@@ -299,11 +307,11 @@ class NotifyChannel(Section):
     url_env: EnvName = ""
     secret_env: EnvName = ""
     # smtp
-    host: OptionalText = ""
+    host: HostName = ""
     port: Annotated[int, Strict(), Field(ge=0, le=65535)] = 0
     security: Literal["starttls", "ssl", "plain"] = "starttls"
-    from_address: OptionalText = ""
-    from_name: OptionalText = "中枢 OMS"
+    from_address: Address = ""
+    from_name: DisplayName = "中枢 OMS"
     user_env: EnvName = ""
     password_env: EnvName = ""
     timeout_s: Annotated[float, Strict(), Field(gt=0, le=60)] = 5.0
@@ -313,13 +321,21 @@ class NotifyChannel(Section):
         if self.type == "smtp":
             if not (self.host and self.port and self.from_address):
                 raise ValueError("an smtp channel needs host, port and from_address")
-            if self.url or self.url_env:
-                raise ValueError("an smtp channel takes host and port, not url")
+            stray = [k for k in ("url", "url_env", "secret_env") if getattr(self, k)]
         else:
             if bool(self.url) == bool(self.url_env):
                 raise ValueError(f"a {self.type} channel needs exactly one of url and url_env")
+            if self.url and self.type != "webhook":
+                # a robot's URL is its credential (WeCom's key, DingTalk's token, Feishu's hook id)
+                raise ValueError(f"a {self.type} robot's URL holds its key: name it by url_env, not url")
             if self.type == "webhook" and not self.secret_env:
                 raise ValueError("a webhook channel needs secret_env (its requests are signed)")
+            stray = [
+                k for k in ("host", "port", "from_address", "user_env", "password_env") if getattr(self, k)
+            ]
+            stray += ["secret_env"] if self.type == "wecom" and self.secret_env else []
+        if stray:
+            raise ValueError(f"a {self.type} channel takes no {', '.join(stray)}")
         return self
 
 
@@ -448,6 +464,12 @@ class TenantConfig(Section):
             for person, p in self.people.items()
             for name in p.channels
             if name not in declared
+        ]
+        problems += [
+            f"people.{toml_key(person)}.email: needed for channel {name!r} (e-mail)"
+            for person, p in self.people.items()
+            for name in p.channels
+            if name in declared and declared[name].type == "smtp" and not p.email
         ]
         kinds = [rule.kind for rule in self.rules.values() if rule.enabled]
         problems += [

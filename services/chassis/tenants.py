@@ -26,6 +26,23 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "tenants"
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
+def notify_secret_prefix(tenant_id: str) -> str:
+    return f"OMS_NOTIFY_{tenant_id.upper().replace('-', '_')}_"
+
+
+def notify_secret_names(tenant_id: str, tenant: TenantConfig) -> list[str]:
+    """A tenant's channels may read only variables named for that tenant: notify holds every
+    business line's channel secrets in one environment, and a file naming another line's robot
+    URL (or the database's) would post to that line's group or send the value to its own host."""
+    prefix = notify_secret_prefix(tenant_id)
+    return [
+        f"notify.channels.{name}.{key}: {value!r} must start with {prefix} (this business line's own)"
+        for name, channel in tenant.notify.channels.items()
+        for key in ("url_env", "secret_env", "user_env", "password_env")
+        if (value := getattr(channel, key)) and not value.startswith(prefix)
+    ]
+
+
 class Tenant(TenantConfig):
     """A business line served: its id (the file's name) and its checked configuration. Sections
     are typed attributes (`tenant.options.colours`, `tenant.workshops["plating"].lead`)."""
@@ -56,6 +73,9 @@ class Tenant(TenantConfig):
             check_tenant_rules(tenant)
         except RuleInvalid as exc:
             raise InvalidSetting(f"tenant file {path} is invalid: {exc}") from None
+        problems = notify_secret_names(tenant_id, tenant)
+        if problems:
+            raise InvalidSetting(f"tenant file {path} is invalid: {'; '.join(problems)}")
         return tenant
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from oms.ingest.v1 import ingest_pb2
 from oms.inventory.v1 import inventory_pb2
@@ -330,11 +330,15 @@ def _moment(event: ReceivedEvent, name: str, text: str) -> datetime:
         at = datetime.fromisoformat(text)
     except ValueError:
         at = None
-    if at is None or at.tzinfo is None:
-        raise MalformedEvent(
-            f"{event.event_type} {event.event_id}: {name} {text[:40]!r} is not an RFC 3339 time"
-        )
-    return at
+    if at is not None and at.tzinfo is not None:
+        try:  # "0001-01-01T00:00:00+14:00" is a time no calendar can show: malformed, not a retry
+            at.astimezone(UTC).astimezone(timezone(timedelta(hours=14))).astimezone(
+                timezone(timedelta(hours=-12))
+            )
+            return at
+        except OverflowError:
+            pass
+    raise MalformedEvent(f"{event.event_type} {event.event_id}: {name} {text[:40]!r} is not an RFC 3339 time")
 
 
 def _local(tenant: Tenant, at: datetime) -> str:

@@ -1,6 +1,6 @@
 """The plant's channels as the end-to-end stacks reach them: a signed webhook receiver and a WeCom
-group robot on local ports (tenants/hardware.toml names them by OMS_NOTIFY_WEBHOOK_URL and
-OMS_WECOM_PLANT_URL).
+group robot on local ports (tenants/hardware.toml names them by OMS_NOTIFY_HARDWARE_WEBHOOK_URL and
+OMS_NOTIFY_HARDWARE_WECOM_URL).
 
 Both fail the first try of every message (503; WeCom's "system busy" errcode -1) and take the
 next: every notice the scenarios cause goes through a failed try and a retry, so "an endpoint that
@@ -40,9 +40,9 @@ class ChannelInbox:
     def env(self) -> dict[str, str]:
         host, port = self._server.server_address[:2]
         return {
-            "OMS_NOTIFY_WEBHOOK_URL": f"http://{host!s}:{port}/hook",
-            "OMS_NOTIFY_WEBHOOK_SECRET": SECRET,
-            "OMS_WECOM_PLANT_URL": f"http://{host!s}:{port}/cgi-bin/webhook/send?key=e2e-robot-key",
+            "OMS_NOTIFY_HARDWARE_WEBHOOK_URL": f"http://{host!s}:{port}/hook",
+            "OMS_NOTIFY_HARDWARE_WEBHOOK_SECRET": SECRET,
+            "OMS_NOTIFY_HARDWARE_WECOM_URL": f"http://{host!s}:{port}/cgi-bin/webhook/send?key=e2e-robot-key",
             "OMS_NOTIFY_DISPATCH_S": "1",
         }
 

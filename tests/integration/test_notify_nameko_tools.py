@@ -194,7 +194,12 @@ def container(fresh_database, fresh_vhost, monkeypatch, tmp_path):
     monkeypatch.setenv("OMS_DUE_CHECK_S", "60")
     monkeypatch.setenv("OMS_NOTIFY_DISPATCH_S", "60")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    for name in ("OMS_RELEASE", "OMS_WECOM_PLANT_URL", "OMS_NOTIFY_WEBHOOK_URL", "OMS_NOTIFY_WEBHOOK_SECRET"):
+    for name in (
+        "OMS_RELEASE",
+        "OMS_NOTIFY_HARDWARE_WECOM_URL",
+        "OMS_NOTIFY_HARDWARE_WEBHOOK_URL",
+        "OMS_NOTIFY_HARDWARE_WEBHOOK_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)  # default queue names; no channel reaches out
     hooked = HookedContainer(dict(os.environ), tmp_path / "container.log")
     try:

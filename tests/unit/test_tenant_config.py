@@ -82,7 +82,9 @@ class TenantDir:
 
     def __call__(self, tenant_id: str, text: str) -> Path:
         path = self.directory / f"{tenant_id}.toml"
-        path.write_text(text, encoding="utf-8")
+        # a copy of the hardware file names its own channel secrets, as an operator's copy must
+        own = text.replace("OMS_NOTIFY_HARDWARE_", f"OMS_NOTIFY_{tenant_id.upper()}_")
+        path.write_text(own, encoding="utf-8")
         return path
 
 
@@ -461,3 +463,16 @@ def test_the_order_api_numbers_on_the_callers_tenants_calendar(plants, uow, monk
             numbers[tenant_id] = api.CreateOrder(request, None).order.order_no
 
     assert numbers == {"hardware": "HW-20261125-00001", "auckland": "AK-20261126-00001"}
+
+
+def test_a_tenants_channels_read_only_its_own_secrets(tenant_dir):
+    """notify holds every line's channel secrets in one environment: a file naming another line's
+    robot URL (or the database's) is refused at start-up, naming the key."""
+    tenant_dir("hardware", HARDWARE)
+    stolen = HARDWARE.replace(
+        'url_env = "OMS_NOTIFY_HARDWARE_WECOM_URL"', 'url_env = "OMS_NOTIFY_AUTOPARTS_WECOM_URL"'
+    )
+    tenant_dir("hardware", stolen)
+    said = r"notify.channels.plant_wecom.url_env: 'OMS_NOTIFY_AUTOPARTS_WECOM_URL' must start with "
+    with pytest.raises(InvalidSetting, match=said + "OMS_NOTIFY_HARDWARE_"):
+        load_tenants(("hardware",))

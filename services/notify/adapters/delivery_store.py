@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from services.chassis import identity
 from services.chassis.db import insert_for
@@ -16,6 +16,18 @@ from services.chassis.scoping import scoped
 from services.notify.adapters.tables import deliveries, delivery_attempts, notifications
 
 STATES = ("pending", "sent", "rejected", "failed", "undeliverable")
+INT32 = 2**31 - 1
+
+
+def clean_text(text: str, limit: int = 300) -> str:
+    """A platform's answer as the log keeps it: no NUL or other control characters (PostgreSQL
+    refuses NUL in text; a line break in a log cell misleads), at most `limit` characters."""
+    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+
+
+def int32_or_none(value: object) -> int | None:
+    """A status or answer code the log can hold (a platform may answer any number)."""
+    return value if isinstance(value, int) and -INT32 - 1 <= value <= INT32 else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,10 @@ class DeliveryStore:
     def unrouted(self, limit: int) -> list[Unrouted]:
         n = notifications
         rows = self._db.execute(
-            scoped(select(n), n).where(n.c.routed.is_(False)).order_by(n.c.created_at).limit(limit)
+            scoped(select(n), n)
+            .where(n.c.routed.is_(False))
+            .order_by(n.c.created_at, n.c.notification_id)
+            .limit(limit)
         ).all()
         return [
             Unrouted(r.notification_id, r.recipient, r.kind, r.reference, r.order_no, r.subject, r.urgent)
@@ -122,7 +137,7 @@ class DeliveryStore:
                     state=state,
                     next_attempt_at=not_before,
                     held_reason=held_reason if state == "pending" else "",
-                    detail=detail[:300],
+                    detail=clean_text(detail),
                     created_at=now,
                     finished_at=None if state == "pending" else now,
                 )
@@ -141,37 +156,45 @@ class DeliveryStore:
 
     # Sending: claim what is due, then record each try.
 
-    def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[Due]:
-        """Take up to `limit` due deliveries for `lease_s` seconds: another dispatcher skips them
-        meanwhile (one guarded UPDATE per row, so of two claimers exactly one wins a row)."""
+    def claim_due(
+        self, now: datetime, lease_s: float, claim_id: str, limit: int, per_channel: int
+    ) -> list[Due]:
+        """Take up to `limit` due deliveries, at most `per_channel` of any one channel (a channel
+        that is down never crowds out the others), for `lease_s` seconds under `claim_id`: another
+        dispatcher skips them meanwhile (one guarded UPDATE per row: of two claimers exactly one
+        wins a row, on PostgreSQL as on SQLite)."""
         d, n = deliveries, notifications
         tenant = identity.current().tenant_id
         free = or_(d.c.claimed_until.is_(None), d.c.claimed_until <= now)
-        candidates: list[str] = list(
-            self._db.execute(
-                select(d.c.delivery_id)
-                .where(d.c.tenant_id == tenant, d.c.state == "pending", d.c.next_attempt_at <= now, free)
-                .order_by(d.c.next_attempt_at)
-                .limit(limit)
-            ).scalars()
-        )
+        rows = self._db.execute(
+            select(d.c.delivery_id, d.c.channel)
+            .where(d.c.tenant_id == tenant, d.c.state == "pending", d.c.next_attempt_at <= now, free)
+            .order_by(d.c.next_attempt_at, d.c.delivery_id)  # one order for every claimer
+            .limit(limit * 10)
+        ).all()
+        taken: dict[str, int] = {}
+        candidates: list[str] = []
+        for row in rows:
+            if taken.get(row.channel, 0) < per_channel and len(candidates) < limit:
+                taken[row.channel] = taken.get(row.channel, 0) + 1
+                candidates.append(row.delivery_id)
         until = now + timedelta(seconds=lease_s)
         won = []
         for delivery_id in candidates:
             claimed = self._db.execute(
                 update(d)
-                .where(d.c.delivery_id == delivery_id, d.c.state == "pending", free)
-                .values(claimed_until=until)
+                .where(d.c.tenant_id == tenant, d.c.delivery_id == delivery_id, d.c.state == "pending", free)
+                .values(claimed_until=until, claim_id=claim_id)
             )
             if claimed.rowcount == 1:
                 won.append(delivery_id)
         if not won:
             return []
-        rows = self._db.execute(
+        found = self._db.execute(
             select(d, n.c.body)
-            .join(n, n.c.notification_id == d.c.notification_id)
-            .where(d.c.delivery_id.in_(won))
-            .order_by(d.c.next_attempt_at)
+            .join(n, and_(n.c.notification_id == d.c.notification_id, n.c.tenant_id == d.c.tenant_id))
+            .where(d.c.tenant_id == tenant, d.c.claim_id == claim_id, d.c.delivery_id.in_(won))
+            .order_by(d.c.next_attempt_at, d.c.delivery_id)
         ).all()
         return [
             Due(
@@ -186,57 +209,83 @@ class DeliveryStore:
                 r.urgent,
                 r.attempts,
             )
-            for r in rows
+            for r in found
         ]
 
     def record(
         self,
         delivery_id: str,
+        claim_id: str,
         attempt: AttemptRow,
         state: str,
         next_attempt_at: datetime | None,
-    ) -> None:
-        """One try and the delivery's state after it (pending with its next try, or final)."""
+        held_reason: str = "",
+    ) -> bool:
+        """One try and the delivery's state after it (pending with its next try, or final), if
+        this round still holds the delivery; False when it does not (nothing is written)."""
         tenant = identity.current().tenant_id
-        self._db.execute(
-            insert(delivery_attempts).values(
-                delivery_id=delivery_id,
-                attempt=attempt.attempt,
-                tenant_id=tenant,
-                outcome=attempt.outcome,
-                detail=attempt.detail[:300],
-                status=attempt.status,
-                code=attempt.code,
-                at=attempt.at,
-                duration_ms=attempt.duration_ms,
-            )
-        )
+        d = deliveries
         values: dict = dict(
             attempts=attempt.attempt,
-            detail=attempt.detail[:300],
+            detail=clean_text(attempt.detail),
             claimed_until=None,
+            claim_id=None,
             state=state,
-            held_reason="",
+            held_reason=held_reason,
         )
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         if state != "pending":
             values["finished_at"] = attempt.at
+        held = self._db.execute(
+            update(d)
+            .where(d.c.tenant_id == tenant, d.c.delivery_id == delivery_id, d.c.claim_id == claim_id)
+            .values(**values)
+            .returning(d.c.delivery_id)
+        ).first()
+        if held is None:
+            return False
         self._db.execute(
-            update(deliveries)
-            .where(deliveries.c.tenant_id == tenant, deliveries.c.delivery_id == delivery_id)
+            insert_for(self._db, delivery_attempts)
+            .values(
+                delivery_id=delivery_id,
+                attempt=attempt.attempt,
+                tenant_id=tenant,
+                outcome=attempt.outcome,
+                detail=clean_text(attempt.detail),
+                status=int32_or_none(attempt.status),
+                code=int32_or_none(attempt.code),
+                at=attempt.at,
+                duration_ms=max(0, min(attempt.duration_ms, 2**31 - 1)),
+            )
+            .on_conflict_do_nothing()
+        )
+        return True
+
+    def release(
+        self,
+        delivery_ids: list[str],
+        claim_id: str,
+        next_attempt_at: datetime | None = None,
+        held_reason: str = "",
+    ) -> None:
+        """Claimed but not tried this round: free at once, or from `next_attempt_at` (a channel
+        found down, quiet hours)."""
+        if not delivery_ids:
+            return
+        d = deliveries
+        values: dict = dict(claimed_until=None, claim_id=None)
+        if next_attempt_at is not None:
+            values.update(next_attempt_at=next_attempt_at, held_reason=held_reason)
+        self._db.execute(
+            update(d)
+            .where(
+                d.c.tenant_id == identity.current().tenant_id,
+                d.c.delivery_id.in_(delivery_ids),
+                d.c.claim_id == claim_id,
+            )
             .values(**values)
         )
-
-    def release(self, delivery_ids: list[str]) -> None:
-        """Claimed but not tried this round: free for the next one at once."""
-        if delivery_ids:
-            d = deliveries
-            self._db.execute(
-                update(d)
-                .where(d.c.tenant_id == identity.current().tenant_id, d.c.delivery_id.in_(delivery_ids))
-                .values(claimed_until=None)
-            )
 
     # The log as people read it.
 
@@ -276,7 +325,12 @@ class DeliveryStore:
         if rows:
             a = delivery_attempts
             for t in self._db.execute(
-                select(a).where(a.c.delivery_id.in_([r.delivery_id for r in rows])).order_by(a.c.attempt)
+                select(a)
+                .where(
+                    a.c.tenant_id == identity.current().tenant_id,
+                    a.c.delivery_id.in_([r.delivery_id for r in rows]),
+                )
+                .order_by(a.c.attempt)
             ):
                 tries.setdefault(t.delivery_id, []).append(
                     AttemptRow(t.attempt, t.outcome, t.detail, t.status, t.code, t.at, t.duration_ms)

@@ -67,6 +67,7 @@ deliveries = Table(
     Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("held_reason", String(64), nullable=False, server_default=""),  # e.g. quiet hours
     Column("claimed_until", UtcDateTime(), nullable=True),
+    Column("claim_id", String(36), nullable=True),  # the dispatcher round that holds it
     Column("detail", String(300), nullable=False, server_default=""),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=True),

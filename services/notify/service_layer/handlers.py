@@ -72,9 +72,20 @@ def tell_workshop_lead_of_cancelled(
 
 
 def send(note: Notification, uow: NotifyUnitOfWork) -> None:
+    """Record the notice (in the consumer's unit of work); the dispatcher sends it on the
+    recipient's channels (dispatch.py). Text from events is untrusted: no NUL anywhere (PostgreSQL
+    refuses it), and one line for the subject, reference and name (an e-mail header with a line
+    break is refused on every try)."""
+    note.subject = one_line(note.subject)[:200]
+    note.reference = one_line(note.reference)[:64]
+    note.recipient = one_line(note.recipient)[:64]
+    note.body = note.body.replace("\x00", "")
     uow.notifications.add(note)
-    # The delivery channel (WeChat Work, SMS) plugs in here; until then the record is the message.
     log.info("notify %s (%s): %s", note.recipient, note.recipient_role, note.subject)
+
+
+def one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 @dataclass(frozen=True)

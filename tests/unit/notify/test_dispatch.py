@@ -19,11 +19,12 @@ from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
 from services.chassis.tenant_config import Notify, NotifyRetry, Person
 from services.chassis.tenants import load_tenants
+from services.notify.adapters.delivery_store import AttemptRow
 from services.notify.app import definition
 from services.notify.channels import DeliveryResult, Message, WebhookChannel, WebhookConfig
 from services.notify.channels.directory import TenantChannels
 from services.notify.domain.model import Notification
-from services.notify.service_layer.dispatch import dispatch
+from services.notify.service_layer.dispatch import dispatch, route_new
 from tests.unit.notify.support import Receiver, Reply
 
 BASE = load_tenants(("hardware",))["hardware"]
@@ -203,29 +204,31 @@ def test_quiet_hours_hold_what_is_not_urgent_until_they_end(notify, receiver):
     assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [urgent, routine]
 
 
-def test_nobody_to_send_to_is_said_in_the_log(notify, receiver):
+def test_nobody_to_send_to_is_said_in_the_log_and_a_channel_set_late_still_delivers(notify, receiver):
     tenant = tenant_with(**{SUPERVISOR: Person(channels=("plant_wecom",))})
-    channels = TenantChannels({}, {"plant_wecom": "environment variable OMS_WECOM_PLANT_URL is not set"})
-    record(notify, SUPERVISOR, MORNING)
+    missing = "environment variable OMS_NOTIFY_HARDWARE_WECOM_URL is not set"
+    channels = TenantChannels({}, {"plant_wecom": missing})
+    clock = Clock(MORNING)
+    notice = record(notify, SUPERVISOR, MORNING)
     record(notify, "王无名", MORNING)  # listed nowhere, and no default channels
 
-    report = dispatch(tenant, notify, channels, Clock(MORNING))
+    report = dispatch(tenant, notify, channels, clock)
 
-    assert (report.routed, report.tried) == (2, 0)
+    assert (report.routed, report.outcomes) == (2, {"failed": 1})
     said = {d.recipient: (d.channel, d.state, d.detail) for d in log_of(notify)}
     assert said == {
-        SUPERVISOR: (
-            "plant_wecom",
-            "undeliverable",
-            "channel plant_wecom is not configured: environment variable OMS_WECOM_PLANT_URL is not set",
-        ),
+        SUPERVISOR: ("plant_wecom", "pending", f"channel plant_wecom is not configured: {missing}"),
         "王无名": (
             "-",
             "undeliverable",
             "王无名 has no channel ([people] channels, [notify] default_channels)",
         ),
     }
-    assert receiver.requests == []
+    # the operator sets the variable (the channel is built); the next try delivers
+    channels.channels["plant_wecom"] = webhook(receiver, "plant_wecom")
+    clock.advance(5)
+    assert dispatch(tenant, notify, channels, clock).outcomes == {"sent": 1}
+    assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [notice]
 
 
 @dataclass
@@ -322,7 +325,11 @@ def test_an_unreachable_channel_is_tried_once_a_round_and_loses_nothing(notify, 
     notices = {record(notify, SUPERVISOR, MORNING) for _ in range(3)}
 
     assert dispatch(tenant, notify, channels, clock).outcomes == {"failed": 1}
-    assert dispatch(tenant, notify, channels, clock).outcomes == {"failed": 1}  # the next one, at once
+    # the channel's other notices wait for that try's next time (5 s), behind nobody's else
+    assert dispatch(tenant, notify, channels, clock).outcomes == {}
+    assert {d.next_attempt_at for d in log_of(notify)} == {MORNING + timedelta(seconds=5)}
+    clock.advance(5)
+    assert dispatch(tenant, notify, channels, clock).outcomes == {"failed": 1}
     channels.channels["plant_sms"] = webhook(receiver)
     for _ in range(6):
         clock.advance(20)
@@ -331,8 +338,8 @@ def test_an_unreachable_channel_is_tried_once_a_round_and_loses_nothing(notify, 
     assert sorted(r.headers["Idempotency-Key"] for r in receiver.requests) == sorted(notices)
     delivered = log_of(notify)
     assert {d.state for d in delivered} == {"sent"}
-    # two tries found nobody (no HTTP answer), one per round; the third notice was never tried then
-    assert sorted(len(d.tries) for d in delivered) == [1, 2, 2]
+    # one notice's tries found nobody twice (no HTTP answer), one per round; the others waited
+    assert sorted(len(d.tries) for d in delivered) == [1, 1, 3]
     assert [t.status for d in delivered for t in d.tries if t.outcome == "failed"] == [None, None]
 
 
@@ -344,3 +351,78 @@ def test_a_channel_that_answers_no_quickly_goes_on_with_its_other_messages(notif
         record(notify, SUPERVISOR, MORNING)
 
     assert dispatch(tenant, notify, channels, Clock(MORNING)).outcomes == {"failed": 1, "sent": 2}
+
+
+@dataclass
+class Odd:
+    """A platform that answers what no log column expects."""
+
+    name: str = "odd"
+
+    def send(self, message: Message) -> DeliveryResult:
+        return DeliveryResult("failed", "busy\x00\x1b[31m\nnext line", status=503, code=3_000_000_000)
+
+
+def test_an_answer_no_column_expects_is_logged_cleaned(notify):
+    tenant = tenant_with(**{SUPERVISOR: Person(channels=("odd",))})
+    record(notify, SUPERVISOR, MORNING)
+
+    assert dispatch(tenant, notify, TenantChannels({"odd": Odd()}), Clock(MORNING)).outcomes == {"failed": 1}
+    [delivery] = log_of(notify)
+    [tried] = delivery.tries
+    assert (tried.detail, tried.status, tried.code) == ("busy  [31m next line", 503, None)
+
+
+def test_a_dead_channel_never_crowds_out_the_others(notify, receiver):
+    tenant = tenant_with(
+        **{SUPERVISOR: Person(channels=("dead",)), "陈丽": Person(roles=("sales",), channels=("plant_sms",))}
+    )
+    with Receiver() as gone:
+        dead = webhook(gone, "dead")
+    for _ in range(60):
+        record(notify, SUPERVISOR, MORNING - timedelta(minutes=1))  # older: first in line
+    urgent = record(notify, "陈丽", MORNING, urgent=True)
+
+    report = dispatch(
+        tenant, notify, TenantChannels({"dead": dead, "plant_sms": webhook(receiver)}), Clock(MORNING)
+    )
+
+    assert report.outcomes == {"failed": 1, "sent": 1}
+    assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [urgent]
+
+
+def test_a_retry_that_falls_in_quiet_hours_waits_for_the_morning(notify, receiver):
+    tenant = tenant_with(**{SUPERVISOR: Person(channels=("plant_sms",), quiet_hours="22:00-07:00")})
+    receiver.answer(Reply(status=503, body="down"))
+    evening = datetime(2026, 12, 8, 13, 59, 58, tzinfo=UTC)  # 21:59:58 in Beijing
+    record(notify, SUPERVISOR, evening, kind="stage_reached")
+
+    assert dispatch(
+        tenant, notify, TenantChannels({"plant_sms": webhook(receiver)}), Clock(evening)
+    ).outcomes == {"failed": 1}
+    [delivery] = log_of(notify)
+    assert (delivery.state, delivery.held_reason, delivery.next_attempt_at) == (
+        "pending",
+        "quiet_hours",
+        datetime(2026, 12, 8, 23, 0, tzinfo=UTC),
+    )
+
+
+def test_a_round_that_lost_its_claim_writes_nothing(notify):
+    tenant = tenant_with(**{SUPERVISOR: Person(channels=("plant_sms",))})
+    record(notify, SUPERVISOR, MORNING)
+    route_new(tenant, notify, TenantChannels({}), MORNING)
+    with notify() as tx:
+        [mine] = tx.deliveries.claim_due(MORNING, 300, "round-a", 50, 20)
+        tx.commit()
+    later = MORNING + timedelta(seconds=301)  # the claim lapsed; another round takes the delivery
+    with notify() as tx:
+        [theirs] = tx.deliveries.claim_due(later, 300, "round-b", 50, 20)
+        tx.commit()
+    row = AttemptRow(1, "sent", "HTTP 200", 200, None, MORNING, 10)
+    with notify() as tx:
+        assert tx.deliveries.record(mine.delivery_id, "round-a", row, "sent", None) is False
+        assert tx.deliveries.record(theirs.delivery_id, "round-b", row, "sent", None) is True
+        tx.commit()
+    [delivery] = log_of(notify)
+    assert (delivery.state, len(delivery.tries)) == ("sent", 1)

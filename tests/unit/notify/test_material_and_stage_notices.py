@@ -516,6 +516,15 @@ def test_an_order_cancelled_by_staff_tells_the_planners_only(notify, channel):
             },
             "is not an RFC 3339 time",  # no offset: not a moment
         ),
+        *(
+            (
+                "order",
+                "order_shipped",
+                {"order_id": ORDER_ID, "order_no": ORDER_NO, "customer_id": "c-1", "shipped_at": edge},
+                "is not an RFC 3339 time",  # a time no calendar can show (it overflowed, and was retried)
+            )
+            for edge in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+        ),
         (
             "order",
             "order_cancelled",

@@ -84,6 +84,16 @@ def test_the_tenant_file_refuses_channels_that_cannot_work():
         NotifyChannel(type="smtp", host="smtp.exmail.qq.com")
     with pytest.raises(ValidationError, match="url_env"):
         NotifyChannel(type="wecom", url_env="lower_case")
+    with pytest.raises(ValidationError, match="holds its key: name it by url_env"):
+        NotifyChannel(type="wecom", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+    with pytest.raises(ValidationError, match="from_address"):  # a header injection
+        NotifyChannel(
+            type="smtp", host="smtp.exmail.qq.com", port=465, from_address="oms@x.cn\r\nBcc: a@b.cn"
+        )
+    with pytest.raises(ValidationError, match="takes no secret_env"):
+        NotifyChannel(
+            type="smtp", host="smtp.exmail.qq.com", port=465, from_address="oms@x.cn", secret_env="OMS_X"
+        )
     hardware = load_tenants(("hardware",))["hardware"]
     raw = hardware.model_dump(by_alias=True)
     raw["people"]["周建华"]["channels"] = ["plant_wechat"]
@@ -99,12 +109,19 @@ def test_channels_are_built_from_the_environment_and_an_unset_one_says_which_var
     hardware = load_tenants(("hardware",))["hardware"]
     built = build_channels(
         hardware,
-        {"OMS_NOTIFY_WEBHOOK_URL": "https://hooks.plant.local/oms", "OMS_NOTIFY_WEBHOOK_SECRET": "s"},
+        {
+            "OMS_NOTIFY_HARDWARE_WEBHOOK_URL": "https://hooks.plant.local/oms",
+            "OMS_NOTIFY_HARDWARE_WEBHOOK_SECRET": "s",
+        },
     )
     assert isinstance(built.channels["plant_webhook"], WebhookChannel)
-    assert built.unavailable == {"plant_wecom": "environment variable OMS_WECOM_PLANT_URL is not set"}
+    assert built.unavailable == {
+        "plant_wecom": "environment variable OMS_NOTIFY_HARDWARE_WECOM_URL is not set"
+    }
     robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
-    both = build_channels(hardware, {"OMS_WECOM_PLANT_URL": robot, "OMS_NOTIFY_WEBHOOK_URL": "ftp://x"})
+    both = build_channels(
+        hardware, {"OMS_NOTIFY_HARDWARE_WECOM_URL": robot, "OMS_NOTIFY_HARDWARE_WEBHOOK_URL": "ftp://x"}
+    )
     assert isinstance(both.channels["plant_wecom"], WeComChannel)
-    assert both.unavailable == {"plant_webhook": "OMS_NOTIFY_WEBHOOK_URL is not an http(s) URL"}
+    assert both.unavailable == {"plant_webhook": "OMS_NOTIFY_HARDWARE_WEBHOOK_URL is not an http(s) URL"}
     assert Notify().retry.attempts == 10
