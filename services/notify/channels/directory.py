@@ -2,8 +2,9 @@
 
 Credentials come from environment variables named in the file (a Kubernetes Secret in a cluster).
 A channel whose variables are unset is not built: `unavailable` says why, and the dispatcher records
-that reason on each delivery meant for it, so the delivery log tells the plant's IT person what to
-set instead of the message vanishing. The other channels work as usual.
+that reason on each try of a delivery meant for it (on the usual retry schedule), so the delivery
+log tells the plant's IT person what to set, and the message goes once it is. The other channels
+work as usual.
 """
 
 from __future__ import annotations
