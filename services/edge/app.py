@@ -39,8 +39,11 @@ SECONDS = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-# Largest request body the API reads (the agents' sheets travel as bytes in UploadAgentSheet).
+# Largest request body the API reads: the agents' sheets travel as bytes in ingest's
+# UploadAgentSheet; every other request is far smaller (a 200-line order is some 100 KB of JSON).
 READ_MAX_BYTES = 12 * 1024 * 1024
+READ_MAX_BYTES_BY_BACKEND = {"ingest": READ_MAX_BYTES}
+DEFAULT_READ_MAX_BYTES = 2 * 1024 * 1024
 # Largest response metadata (trailers) the edge reads from a backend: every field violation of
 # the largest request (see _start).
 TRAILERS_MAX_BYTES = 4 * 1024 * 1024
@@ -54,6 +57,7 @@ class Edge:
         self.services = public_services()
         self.document = json.dumps(openapi_document(self.services), ensure_ascii=False).encode()
         self._apps: dict[str, ASGIApp] = {}
+        self._methods = {s.full_name: {m.name for m in s.methods} for s in self.services}
         self._channels: list[grpc.aio.Channel] = []
 
     def _start(self) -> None:
@@ -120,8 +124,15 @@ class Edge:
         service_name, _, method = path.lstrip("/").partition("/")
         app = self._apps.get(service_name)
         if app is not None and method:
-            route = f"{service_name.rsplit('.', 1)[-1]}/{method}"[:80]
-            await app(scope, receive, counting)
+            # Only routes that exist become metric labels (a caller's invented names would each
+            # add a series).
+            known = method in self._methods[service_name]
+            route = f"{service_name.rsplit('.', 1)[-1]}/{method}" if known else "other"
+            refusal = _refusal(scope) if known else None
+            if refusal is not None:
+                await _json(counting, *refusal)
+            else:
+                await app(scope, receive, counting)
         else:
             route = path if path in ("/openapi.json", "/healthz") else "other"
             await self._plain(scope, path, counting)
@@ -158,7 +169,38 @@ class Edge:
 def _connect_app(service: PublicService, channel: grpc.aio.Channel) -> ASGIApp:
     short = service.descriptor.name
     application = getattr(service.connect, f"{short}ASGIApplication")
-    return application(Forwarder(service, channel), read_max_bytes=READ_MAX_BYTES, codecs=codecs())
+    limit = READ_MAX_BYTES_BY_BACKEND.get(service.backend, DEFAULT_READ_MAX_BYTES)
+    return application(Forwarder(service, channel), read_max_bytes=limit, codecs=codecs())
+
+
+def _refusal(scope: Scope) -> tuple[int, dict[str, str]] | None:
+    """What the edge refuses before reading a body or calling a service (headers are untrusted):
+    gRPC over HTTP/1.1 (it needs trailers: use a gRPC port, or Connect / gRPC-Web here); headers
+    that are not UTF-8, or a token or trace context that is not printable ASCII; no token at all
+    (every RPC needs one: nothing is read for a caller who cannot be served)."""
+    headers: dict[bytes, bytes] = {}
+    for key, value in scope.get("headers", ()):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, {"code": "invalid_argument", "message": f"header {key[:40]!r} is not UTF-8"}
+        headers[key.lower()] = value
+    if headers.get(b"content-type", b"").lower().startswith(b"application/grpc") and not headers[
+        b"content-type"
+    ].lower().startswith(b"application/grpc-web"):
+        return 415, {"code": "unimplemented", "message": "gRPC needs HTTP/2 trailers: use the gRPC port"}
+    for name in (b"authorization", b"traceparent", b"tracestate"):
+        value = headers.get(name)
+        if value is not None and not all(0x20 <= b < 0x7F for b in value):
+            if name == b"authorization":
+                return 401, {"code": "unauthenticated", "message": "the bearer token is not printable ASCII"}
+            return 400, {
+                "code": "invalid_argument",
+                "message": f"header {name.decode()} is not printable ASCII",
+            }
+    if not headers.get(b"authorization"):
+        return 401, {"code": "unauthenticated", "message": "missing bearer token (Authorization header)"}
+    return None
 
 
 def _is_json_error(start: MutableMapping[str, Any]) -> bool:

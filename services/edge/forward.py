@@ -26,6 +26,20 @@ FORWARDED = ("authorization", "traceparent", "tracestate")
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 60.0
 STATUS_DETAILS = "grpc-status-details-bin"
+# Text gRPC's client writes about its own connection, never a service's answer.
+LOCAL_MARKERS = (
+    "ipv4:",
+    "ipv6:",
+    "unix:",
+    "failed to connect",
+    "Stream removed",
+    "Socket closed",
+    "Connection reset",
+)
+LOCAL_MESSAGES = {
+    Code.UNAVAILABLE: "the service is unavailable; try again",
+    Code.RESOURCE_EXHAUSTED: "the service's answer was too large to pass on",
+}
 
 Forward = Callable[[Any, Any], Awaitable[Any]]
 
@@ -68,9 +82,13 @@ def connect_error(exc: grpc.aio.AioRpcError) -> ConnectError:
     """The backend's status as a Connect error. The details travel as they came (type URL and
     bytes; connectrpc's own protobuf runtime carries them), made readable by codec.py."""
     code = Code[exc.code().name] if exc.code().name in Code.__members__ else Code.UNKNOWN
+    message = exc.details() or code.value
+    if any(marker in message for marker in LOCAL_MARKERS):
+        # gRPC's own text about the edge's connection (addresses, transport): not the caller's business
+        message = LOCAL_MESSAGES.get(code, "the service could not be reached; try again")
     details: list[ErrorDetail] = []
     for key, value in exc.trailing_metadata() or ():
         if key == STATUS_DETAILS and isinstance(value, bytes):
             status = status_pb2.Status.FromString(value)
             details = [ErrorDetail(WireAny(type_url=a.type_url, value=a.value)) for a in status.details]
-    return ConnectError(code, exc.details() or code.value, details)
+    return ConnectError(code, message, details)

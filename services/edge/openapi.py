@@ -100,10 +100,11 @@ def openapi_document(services: list[PublicService]) -> dict[str, Any]:
                         },
                         "415": UNSUPPORTED_MEDIA_TYPE,
                         "default": {
-                            "description": "An error (HTTP status by code: 400 invalid_argument, "
-                            "401 unauthenticated, 403 permission_denied, 404 not_found, 409 aborted "
-                            "/ already_exists, 412 failed_precondition, 429 resource_exhausted, "
-                            "503 unavailable, 504 deadline_exceeded)",
+                            "description": "An error (HTTP status by Connect's code mapping: 400 "
+                            "invalid_argument / failed_precondition / out_of_range, 401 unauthenticated, "
+                            "403 permission_denied, 404 not_found, 409 aborted / already_exists, 429 "
+                            "resource_exhausted, 499 canceled, 500 internal / unknown / data_loss, 501 "
+                            "unimplemented, 503 unavailable, 504 deadline_exceeded)",
                             "content": {
                                 "application/json": {"schema": {"$ref": "#/components/schemas/ConnectError"}}
                             },

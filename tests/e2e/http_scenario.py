@@ -46,6 +46,7 @@ def check_the_http_api(base_url: str) -> None:
         _customers_and_errors(http)
         _orders_idempotency_and_preconditions(http)
         _tokens(http)
+        _refused_before_any_work(http)
         _isolation(http)
         _openapi(http)
 
@@ -76,8 +77,11 @@ def _customers_and_errors(http: httpx.Client) -> None:
 
     unknown = post(http, f"{CUSTOMERS}/ListCustomers", {"pagesize": 1})
     assert unknown.status_code == 400 and "pagesize" in unknown.json()["message"], unknown.text
+    token = dict(SALES.metadata())["authorization"]
     broken = http.post(
-        f"{CUSTOMERS}/ListCustomers", content=b"{not json", headers={"content-type": "application/json"}
+        f"{CUSTOMERS}/ListCustomers",
+        content=b"{not json",
+        headers={"content-type": "application/json", "authorization": token},
     )
     assert broken.status_code == 400 and broken.json()["code"] == "invalid_argument"
 
@@ -122,7 +126,7 @@ def _orders_idempotency_and_preconditions(http: httpx.Client) -> None:
         f"{ORDERS}/ApproveOrder",
         {"orderId": made["orderId"], "expectedVersion": made["version"] + 5},
     )
-    assert stale.status_code in (409, 412) and stale.json()["code"] in ("aborted", "failed_precondition"), (
+    assert stale.status_code in (400, 409) and stale.json()["code"] in ("aborted", "failed_precondition"), (
         stale.text
     )
 
@@ -151,6 +155,32 @@ def _tokens(http: httpx.Client) -> None:
         )
         assert (answer.status_code, answer.json()["code"]) == (401, "unauthenticated"), answer.text
         assert token not in answer.text
+
+
+def _refused_before_any_work(http: httpx.Client) -> None:
+    """Headers are untrusted: each of these is a clear 4xx, never a 500."""
+    token = dict(SALES.metadata())["authorization"]
+    path = f"{CUSTOMERS}/ListCustomers"
+    json_type = {"content-type": "application/json"}
+    cases = [
+        ({**json_type, "authorization": token, "x-odd": b"\xff\xfe"}, 400, "invalid_argument"),
+        ({**json_type, "authorization": "Bearer é".encode()}, 401, "unauthenticated"),
+        ({**json_type, "authorization": token, "traceparent": b"00-\x01"}, 400, "invalid_argument"),
+        ({"content-type": "application/grpc", "authorization": token}, 415, "unimplemented"),
+    ]
+    for headers, status, code in cases:
+        answer = http.post(path, content=b"{}", headers=headers)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), (headers, answer.text)
+    huge = http.post(
+        path,
+        content=b'{"query": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+        headers={**json_type, "authorization": token},
+    )
+    assert 400 <= huge.status_code < 500, huge.status_code
+    invented = http.post(
+        f"{CUSTOMERS}/{uuid.uuid4().hex}", content=b"{}", headers={**json_type, "authorization": token}
+    )
+    assert invented.status_code == 404
 
 
 def _isolation(http: httpx.Client) -> None:
