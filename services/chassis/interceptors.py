@@ -91,16 +91,34 @@ def to_status(error: DomainError) -> status_pb2.Status:
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error))
     if isinstance(error, InvalidArgument) and error.violations:
         detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
-            )
-        )
+        detail.Pack(bad_request(error.violations))
         status.details.append(detail)
     return status
+
+
+# The details travel in a trailer (grpc-status-details-bin, base64): past gRPC clients' default
+# metadata limit (8 KB) a client drops the whole answer and reports RESOURCE_EXHAUSTED "Stream
+# removed" instead of the fields to fix. A request with hundreds of bad fields (a 200-line order)
+# hears of the first ones, and how many more there are.
+DETAILS_MAX_BYTES = 4000
+
+
+def bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadRequest:
+    out = error_details_pb2.BadRequest()
+    for i, v in enumerate(violations):
+        item = error_details_pb2.BadRequest.FieldViolation(
+            field=v.field[:200], description=v.description[:300]
+        )
+        if out.ByteSize() + item.ByteSize() + 120 > DETAILS_MAX_BYTES:
+            rest = len(violations) - i
+            out.field_violations.append(
+                error_details_pb2.BadRequest.FieldViolation(
+                    field="", description=f"… and {rest} more (fix these first, then send it again)"
+                )
+            )
+            break
+        out.field_violations.append(item)
+    return out
 
 
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str:

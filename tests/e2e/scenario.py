@@ -68,13 +68,17 @@ def due(days: int = 20) -> date_pb2.Date:
 
 
 def bad_request_fields(exc: grpc.RpcError) -> set[str]:
+    return {field for field, _ in bad_request_violations(exc)}
+
+
+def bad_request_violations(exc: grpc.RpcError) -> list[tuple[str, str]]:
     status = rpc_status.from_call(exc)
-    fields = set()
+    found = []
     for detail in status.details:
         bad = error_details_pb2.BadRequest()
         if detail.Unpack(bad):
-            fields |= {v.field for v in bad.field_violations}
-    return fields
+            found += [(v.field, v.description) for v in bad.field_violations]
+    return found
 
 
 def run_skeleton_flow(api: Api) -> dict:

@@ -514,3 +514,19 @@ def test_random_strings_in_a_change_request_never_answer_internal(api, sales, ap
             metadata=sales,
             timeout=TIMEOUT_S,
         )
+
+
+def test_hundreds_of_bad_fields_are_invalid_argument_for_a_default_grpc_client(inventory, sales):
+    """The field violations travel in a trailer: past a default client's 8 KB metadata limit the
+    client dropped the answer and said RESOURCE_EXHAUSTED "Stream removed". Now it hears the first
+    violations and how many more there are."""
+    request = inventory_pb2.CheckAvailabilityRequest(
+        items=[inventory_pb2.RequestedItem(product_model="", quantity=0) for _ in range(200)]
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        inventory.CheckAvailability(request, metadata=sales, timeout=TIMEOUT_S)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+    fields = scenario.bad_request_fields(refused.value)
+    assert "items[0].product_model" in fields and "items[0].quantity" in fields
+    last = [v for v in scenario.bad_request_violations(refused.value) if not v[0]]
+    assert len(last) == 1 and last[0][1].startswith("… and ") and "more" in last[0][1], last
