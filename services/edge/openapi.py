@@ -9,6 +9,7 @@ annotations, which these RPC-style routes do not need).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from buf.validate import validate_pb2
@@ -142,9 +143,63 @@ def _add(message: Descriptor, schemas: dict[str, Any]) -> None:
         return
     schemas[message.full_name] = {}  # placed first: a recursive message refers to itself
     properties = {}
+    required = []
     for field in message.fields:
         properties[field.json_name] = _field(field, schemas)
-    schemas[message.full_name] = {"type": "object", "properties": properties, "additionalProperties": False}
+        if field.containing_oneof is None and _rejects_zero(field, _rules(field)):
+            required.append(field.json_name)
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        # proto3 JSON leaves a zero value out: a field whose rules refuse its zero value must be sent
+        schema["required"] = required
+    choices = [
+        [f.json_name for f in oneof.fields]
+        for oneof in message.oneofs
+        if oneof.GetOptions().HasExtension(validate_pb2.oneof)
+        and oneof.GetOptions().Extensions[validate_pb2.oneof].required
+    ]
+    if choices:
+        schema["allOf"] = [{"oneOf": [{"required": [name]} for name in names]} for names in choices]
+    schemas[message.full_name] = schema
+
+
+def _rejects_zero(field: FieldDescriptor, rules) -> bool:
+    """Whether protovalidate refuses this field's zero value ("", 0, empty list, unset): then a
+    JSON request must carry it (the JSON form of a zero value is its absence)."""
+    if rules is None or rules.ignore in (validate_pb2.IGNORE_IF_ZERO_VALUE, validate_pb2.IGNORE_ALWAYS):
+        return False
+    if rules.required:
+        return True
+    kind = rules.WhichOneof("type")
+    if kind is None:
+        return False
+    r = getattr(rules, kind)
+    if kind == "repeated":
+        return r.HasField("min_items") and r.min_items > 0
+    if field.is_repeated:
+        return False
+    if kind == "string":
+        if (r.HasField("min_len") and r.min_len > 0) or (r.HasField("uuid") and r.uuid):
+            return True
+        return bool(r.HasField("pattern") and _full_match(r.pattern, "") is False)
+    if kind == "enum":
+        allowed = getattr(r, "in")  # "in" is a Python keyword
+        return 0 in r.not_in or (len(allowed) > 0 and 0 not in allowed)
+    if kind in ("int32", "int64", "uint32", "uint64", "sint32", "sint64", "double", "float"):
+        lower_gt = r.HasField("gt") and r.gt >= 0
+        lower_gte = r.HasField("gte") and r.gte > 0
+        upper_lt = r.HasField("lt") and r.lt <= 0
+        upper_lte = r.HasField("lte") and r.lte < 0
+        return lower_gt or lower_gte or upper_lt or upper_lte
+    return False
+
+
+def _full_match(pattern: str, text: str) -> bool | None:
+    """Python's reading of an RE2 pattern: None when it cannot tell."""
+    try:
+        return re.fullmatch(pattern, text) is not None
+    except re.error:
+        return None
 
 
 def _field(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +235,10 @@ def _single(field: FieldDescriptor, schemas: dict[str, Any], rules, item: bool =
     if field.type == F.TYPE_BYTES:
         return {"type": "string", "contentEncoding": "base64"}
     if field.type == F.TYPE_STRING:
-        return _string(scalar_rules)
+        constrained = _string(scalar_rules)
+        if rules is not None and rules.ignore == validate_pb2.IGNORE_IF_ZERO_VALUE and len(constrained) > 1:
+            return {"anyOf": [{"type": "string", "maxLength": 0}, constrained]}  # "" is let through
+        return constrained
     if field.type in INT32:
         return _integer(scalar_rules, "int32", field.type)
     if field.type in INT64:
