@@ -91,6 +91,24 @@ def python_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def start_bare(module: str, payload: bytes) -> tuple[subprocess.Popen, int]:
+    """A baseline server (`python -m <module> PORT < payload`) on a free port, once it says ready."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, str(port)],
+        cwd=ROOT,
+        env=python_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(payload)
+    proc.stdin.close()
+    if proc.stdout.readline().strip() != b"ready":
+        raise RuntimeError(f"{module} did not start")
+    return proc, port
+
+
 class EmbeddedProcess:
     """`python -m services` on SQLite files in a temporary folder, metrics and tracing on."""
 

@@ -10,8 +10,6 @@ Sequential and 8 concurrent callers, each with its own keep-alive HTTP connectio
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -21,7 +19,7 @@ from bench.api import Api, order_request
 from bench.config import Config
 from bench.measure import run_concurrent, run_sequential
 from bench.report import Report, Row, compare
-from bench.stacks import ROOT, Environment, free_port, python_env
+from bench.stacks import Environment, start_bare
 from oms.order.v1 import order_pb2
 
 AIM = ">= 0.3"  # the edge against a handler that does nothing but answer
@@ -29,20 +27,8 @@ AIM = ">= 0.3"  # the edge against a handler that does nothing but answer
 
 class BareAsgi:
     def __init__(self, payload: bytes):
-        port = free_port()
+        self.proc, port = start_bare("bench.bare_asgi", payload)
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_asgi", str(port)],
-            cwd=ROOT,
-            env=python_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(payload)
-        self.proc.stdin.close()
-        if self.proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("bare ASGI server did not start")
         deadline = time.monotonic() + 20
         while True:
             try:

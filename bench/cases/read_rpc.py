@@ -4,8 +4,6 @@ channel, and 8 callers with a channel each."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 
 import grpc
@@ -15,7 +13,7 @@ from bench.bare_server import METHOD
 from bench.config import Config
 from bench.measure import Sample, peak_rss_kb, reset_peak_rss, run_concurrent, run_sequential
 from bench.report import Report, Row, compare
-from bench.stacks import ROOT, Environment, free_port, python_env
+from bench.stacks import Environment, start_bare
 from oms.order.v1 import order_pb2, order_pb2_grpc
 
 AIM = ">= 0.5"
@@ -27,20 +25,8 @@ BARE_CODECS = {
 
 class BareServer:
     def __init__(self, payload: bytes):
-        port = free_port()
+        self.proc, port = start_bare("bench.bare_server", payload)
         self.address = f"127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_server", str(port)],
-            cwd=ROOT,
-            env=python_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(payload)
-        self.proc.stdin.close()
-        if self.proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("bare gRPC server did not start")
 
     def stop(self) -> None:
         self.proc.terminate()
