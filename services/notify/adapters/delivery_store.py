@@ -14,6 +14,7 @@ from services.chassis.db import insert_for
 from services.chassis.paging import decode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import scoped
 from services.notify.adapters.tables import deliveries, delivery_attempts, notifications
+from services.notify.domain.model import one_line
 
 STATES = ("pending", "sent", "rejected", "failed", "undeliverable")
 INT32 = 2**31 - 1
@@ -22,7 +23,7 @@ INT32 = 2**31 - 1
 def clean_text(text: str, limit: int = 300) -> str:
     """A platform's answer as the log keeps it: no NUL or other control characters (PostgreSQL
     refuses NUL in text; a line break in a log cell misleads), at most `limit` characters."""
-    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+    return one_line(text)[:limit]
 
 
 def int32_or_none(value: object) -> int | None:

@@ -16,6 +16,7 @@ from services.notify.domain.model import (
     Notification,
     RevisedWorkOrder,
     Workshop,
+    one_line,
     tell_workshop_lead,
     tell_workshop_lead_of_cancellation,
     tell_workshop_lead_of_revision,
@@ -82,10 +83,6 @@ def send(note: Notification, uow: NotifyUnitOfWork) -> None:
     note.body = note.body.replace("\x00", "")
     uow.notifications.add(note)
     log.info("notify %s (%s): %s", note.recipient, note.recipient_role, note.subject)
-
-
-def one_line(text: str) -> str:
-    return "".join(c if c.isprintable() else " " for c in text)
 
 
 @dataclass(frozen=True)
