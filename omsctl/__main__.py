@@ -37,7 +37,7 @@ from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
 from omsctl import changes as ch
 from omsctl import display as d
-from omsctl import ingest, materials, notify, planning, production
+from omsctl import ingest, materials, notify, planning, production, users
 from omsctl.client import Client, NoToken, UsageError, is_uuid, match_option
 from omsctl.output import as_json, emit, more
 
@@ -48,6 +48,7 @@ SERVICE_NAMES = {
     "inventory": "oms.inventory.v1.InventoryService",
     "ingest": "oms.ingest.v1.IngestService",
     "notify": "oms.notify.v1.NotifyService",
+    "identity": "oms.identity.v1.IdentityService",
 }
 
 
@@ -1488,6 +1489,7 @@ def build_parser() -> Parser:
     materials.register(add, paging)  # stock, reservations, issue: omsctl/materials.py
     ingest.register(add, paging)  # shops, pull, review…, upload…, ingest-report: omsctl/ingest.py
     notify.register(add, paging)  # alerts, ack, deliveries: omsctl/notify.py
+    users.register(add, paging)  # users, user-create, user-update, user-reset-password: omsctl/users.py
     add("token", cmd_token, "print a bearer token for the chosen tenant/user/roles")
     p.commands = sub.choices
     return p

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import grpc
 
 from oms.customer.v1 import customer_pb2, customer_pb2_grpc
+from oms.identity.v1 import identity_pb2_grpc
 from oms.ingest.v1 import ingest_pb2_grpc
 from oms.inventory.v1 import inventory_pb2_grpc
 from oms.notify.v1 import notify_pb2_grpc
@@ -33,6 +34,7 @@ STUBS: dict[str, Any] = {
     "inventory": inventory_pb2_grpc.InventoryServiceStub,
     "ingest": ingest_pb2_grpc.IngestServiceStub,
     "notify": notify_pb2_grpc.NotifyServiceStub,
+    "identity": identity_pb2_grpc.IdentityServiceStub,
 }
 
 # Answers that hold for every further look-up of the same kind (the service is down or not at

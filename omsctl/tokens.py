@@ -1,5 +1,6 @@
-"""The token issuer: signs tokens with a private key (an Ed25519 JWK). Services never import this
-module; they only verify, with the public half (services/chassis/identity.py).
+"""The dev keys and the tokens omsctl, the tests and the bench sign with. The issuer itself
+(services/identity/adapters/signing.py) is the identity service's; every other service only
+verifies, with the public half (services/chassis/identity.py).
 
 Used by omsctl (an admin tool holding the issuer's key), scripts/dev-keys.py (`make setup`), the
 tests and the bench. The dev keys live in var/keys/ of this checkout (git-ignored):
@@ -25,71 +26,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from services.chassis.identity import ISSUER, parse_jwks
-from services.chassis.settings import DEV_JWKS_FILE, DEV_KEYS_DIR, DEV_SERVICE_TOKEN_FILE
+from services.chassis.settings import DEV_ISSUER_KEY_FILE, DEV_JWKS_FILE, DEV_KEYS_DIR, DEV_SERVICE_TOKEN_FILE
+from services.identity.adapters.signing import Issuer
 
-DEV_ISSUER_KEY_FILE = DEV_KEYS_DIR / "issuer.jwk.json"
+__all__ = ["DEV_ISSUER_KEY_FILE", "Issuer", "dev_issuer", "ensure_dev_keys", "new_private_jwk"]
 SERVICE_TOKEN_TTL_S = 365 * 24 * 3600
 SERVICE_USER = "svc:oms"
-
-
-class Issuer:
-    def __init__(self, private_jwk: dict):
-        if not isinstance(private_jwk, dict) or "d" not in private_jwk or not private_jwk.get("kid"):
-            raise ValueError("an issuer key is a private JWK with a kid")
-        self.kid: str = private_jwk["kid"]
-        try:
-            self._key = jwt.PyJWK(private_jwk)
-        except jwt.PyJWTError as exc:
-            raise ValueError(f"not a usable private key: {exc}") from None
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Issuer:
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    def mint(
-        self,
-        tenant_id: str,
-        user: str,
-        roles: Iterable[str],
-        *,
-        customer_id: str = "",
-        ttl_s: int = 3600,
-    ) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "sub": user,
-            "tenant": tenant_id,
-            "roles": sorted(roles),
-            "iat": now,
-            "exp": now + ttl_s,
-        }
-        if customer_id:
-            claims["customer"] = customer_id
-        return jwt.encode(
-            claims, self._key.key, algorithm=self._key.algorithm_name, headers={"kid": self.kid}
-        )
-
-    def public_key(self):
-        return self._key.key.public_key()
-
-    def public_jwk(self) -> dict:
-        return public_jwk(self._key.key, self.kid)
 
 
 def new_private_jwk(kid: str = "") -> dict:
     key = Ed25519PrivateKey.generate()
     kid = kid or f"dev-{time.strftime('%Y%m%d')}-{secrets.token_hex(4)}"
     return {**json.loads(OKPAlgorithm.to_jwk(key)), "kid": kid, "alg": "EdDSA", "use": "sig"}
-
-
-def public_jwk(private_key, kid: str) -> dict:
-    return {
-        **json.loads(OKPAlgorithm.to_jwk(private_key.public_key())),
-        "kid": kid,
-        "alg": "EdDSA",
-        "use": "sig",
-    }
 
 
 @cache

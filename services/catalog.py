@@ -1,4 +1,4 @@
-"""The six services, for the launchers (embedded stack, local distributed stack)."""
+"""The services, for the launchers (embedded stack, local distributed stack)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import importlib
 
 from services.chassis.runtime import ServiceDefinition
 
-NAMES = ("customer", "inventory", "order", "production", "ingest", "notify")
+# identity last: its demo portal accounts name customers the customer service seeds first
+NAMES = ("customer", "inventory", "order", "production", "ingest", "notify", "identity")
 DISTRIBUTED_PORTS = {
     "customer": 50051,
     "order": 50052,
@@ -14,6 +15,7 @@ DISTRIBUTED_PORTS = {
     "inventory": 50054,
     "ingest": 50055,
     "notify": 50056,
+    "identity": 50059,  # 50057 and 50058: the WMS and marketplace simulators (services/stack.py)
 }
 
 

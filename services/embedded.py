@@ -1,4 +1,4 @@
-"""The embedded stack: all six services in one process, each with its own SQLite file, joined by
+"""The embedded stack: all seven services in one process, each with its own SQLite file, joined by
 the in-process bus. Same code as the distributed stack.
 
 Clients reach every service on one public port. The services call each other the way they do in
@@ -24,6 +24,7 @@ from services.chassis.settings import LOOPBACK, Settings
 from services.chassis.tenants import load_tenants
 from services.edge.app import Edge
 from services.edge.server import EdgeServer
+from services.edge.web import tenant_choices
 from services.marketplace_simulator import dev as marketplace_dev
 from services.marketplace_simulator.server import SimulatorHandle as MarketplaceHandle
 from services.marketplace_simulator.server import start_in_thread as start_marketplace
@@ -71,15 +72,17 @@ class EmbeddedStack:
         ]
         for rt in self.runtimes:
             rt.migrate()
-        if seed:
-            for rt in self.runtimes:
-                rt.seed()
         for rt in self.runtimes:
             self.internal[rt.name].add(rt.wiring.bindings)
             self.server.add(rt.wiring.bindings)
+        self._seed = seed
         # The HTTP/JSON API: the edge forwards to the public port, as a client would.
         self.edge = EdgeServer(
-            Edge(dict.fromkeys(NAMES, f"{LOOPBACK}:{self.server.port}")),
+            Edge(
+                dict.fromkeys(NAMES, f"{LOOPBACK}:{self.server.port}"),
+                secure_cookies=settings.cookie_secure,
+                tenants=tenant_choices(settings.tenants),
+            ),
             settings.bind_host,
             settings.http_port,
         )
@@ -97,6 +100,9 @@ class EmbeddedStack:
                 self.bus.subscribe(rt.consumer)
         for server in self.internal.values():
             server.start()
+        if self._seed:  # on the internal ports: a seed may ask another service (identity: customers)
+            for rt in self.runtimes:
+                rt.seed()
         self.server.start()
         for rt in self.runtimes:
             rt.start()

@@ -55,12 +55,17 @@ ROLES = (
     ADMIN,
     PORTAL_ROLE,
 )
+# Roles a person's account may hold (services/identity): not "service", which is for services
+# acting on their own; "customer" only alone, on a portal account.
+PERSON_ROLES = tuple(r for r in ROLES if r not in ("service", PORTAL_ROLE))
 
 
 @dataclass(frozen=True)
 class Rule:
     roles: frozenset[str]  # staff roles, any one of which may call (admin always may)
     portal: bool = False  # may a customer-portal account call it (scoped to its own customer)?
+    # Needs no token at all (sign-in): the handler checks what the request proves.
+    open: bool = False
 
     def allows(self, caller: Identity) -> bool:
         if caller.customer_id:  # a portal account: only portal RPCs, only as a customer
@@ -68,8 +73,14 @@ class Rule:
         return ADMIN in caller.roles or not self.roles.isdisjoint(caller.roles)
 
     def describe(self) -> str:
+        if self.open:
+            return "nothing (open to anyone)"
         who = sorted(self.roles | {ADMIN})
         return f"one of the roles {who}" + (" or a customer-portal account" if self.portal else "")
+
+
+# Sign-in, refresh and sign-out: the password or refresh token in the request is the proof.
+OPEN = Rule(frozenset(), open=True)
 
 
 def allow(*roles: str, portal: bool = False) -> Rule:
@@ -193,6 +204,19 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "GetUploadTemplate": allow("sales", "manager"),
         "UploadAgentSheet": allow("sales", "manager"),
         "GetIngestReport": allow(*STAFF_READERS),
+    },
+    "oms.identity.v1.IdentityService": {
+        "SignIn": OPEN,
+        "RefreshSession": OPEN,
+        "SignOut": OPEN,
+        # every signed-in person, staff or portal, for themselves
+        "ChangePassword": allow(*(r for r in PERSON_ROLES if r != ADMIN), portal=True),
+        "WhoAmI": allow(*(r for r in PERSON_ROLES if r != ADMIN), portal=True),
+        # the user directory: administrators only
+        "CreateUser": allow(),
+        "ListUsers": allow(),
+        "UpdateUser": allow(),
+        "ResetPassword": allow(),
     },
     "oms.notify.v1.NotifyService": {
         "ListNotifications": allow("workshop_lead", "planner", "manager", "sales"),

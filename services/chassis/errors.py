@@ -46,6 +46,14 @@ class Unauthenticated(DomainError):
     pass
 
 
+class TooManyAttempts(DomainError):
+    """The caller must wait before trying again (failed sign-ins): `retry_after_s` says how long."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(DomainError):
     """A dependency (another service, the WMS) did not answer; the caller may retry."""
 

@@ -3,8 +3,9 @@
 Every call carries a signed token (a JWT, `authorization: Bearer ...`) that each service verifies
 itself with the issuer's *public* keys: a JWKS document (`OMS_JWKS_FILE` and/or `OMS_JWKS_URL`),
 several keys at once so the issuer can rotate, each token naming its key by `kid`. Services hold
-no private key and cannot mint tokens; only the issuer can (`omsctl/tokens.py` with the dev keys
-`make setup` generates, or the plant's own login service).
+no private key and cannot mint tokens; only the issuer can: the identity service at sign-in
+(services/identity, the one holder of OMS_ISSUER_KEY_FILE), and omsctl or the tests with the dev
+keys `make setup` generates (omsctl/tokens.py).
 
 A call from one service to another forwards the token its own request came with (the interceptor
 keeps it beside the Identity, `current_token()`; see client.py), so the callee sees the original

@@ -28,6 +28,7 @@ from services.chassis.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    TooManyAttempts,
     Unauthenticated,
     Unavailable,
     VersionConflict,
@@ -49,6 +50,7 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     Internal: grpc.StatusCode.INTERNAL,
     Conflict: grpc.StatusCode.ABORTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    TooManyAttempts: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -86,12 +88,23 @@ def field_violations(error: protovalidate.ValidationError) -> list[FieldViolatio
     return out
 
 
+def validate(request) -> None:
+    try:
+        protovalidate.validate(request)
+    except protovalidate.ValidationError as exc:
+        raise InvalidArgument("request has invalid fields", field_violations(exc)) from None
+
+
 def to_status(error: DomainError) -> status_pb2.Status:
     code = status_code_for(error)
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error))
     if isinstance(error, InvalidArgument) and error.violations:
         detail = any_pb2.Any()
         detail.Pack(bad_request(error.violations))
+        status.details.append(detail)
+    if isinstance(error, TooManyAttempts):
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay={"seconds": error.retry_after_s}))
         status.details.append(detail)
     return status
 
@@ -182,13 +195,14 @@ class ChassisInterceptor(grpc.ServerInterceptor):
             started = time.perf_counter()
             code = "OK"
             try:
+                if rule is not None and rule.open:  # sign-in: the request itself is the proof
+                    validate(request)
+                    with deadlines.serving_until(context.time_remaining()):
+                        return behaviour(request, context)
                 token = bearer_token(context.invocation_metadata())
                 caller = self._verifier.verify(token, self._tenants)
                 permissions.check(method, rule, caller)
-                try:
-                    protovalidate.validate(request)
-                except protovalidate.ValidationError as exc:
-                    raise InvalidArgument("request has invalid fields", field_violations(exc)) from None
+                validate(request)
                 with identity.acting_as(caller, token), deadlines.serving_until(context.time_remaining()):
                     return behaviour(request, context)
             except DomainError as exc:

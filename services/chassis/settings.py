@@ -18,6 +18,7 @@ from services.chassis.housekeeping import Retention
 DEV_KEYS_DIR = Path(__file__).resolve().parents[2] / "var" / "keys"
 DEV_JWKS_FILE = DEV_KEYS_DIR / "jwks.json"
 DEV_SERVICE_TOKEN_FILE = DEV_KEYS_DIR / "service-tokens.json"
+DEV_ISSUER_KEY_FILE = DEV_KEYS_DIR / "issuer.jwk.json"
 ENVIRONMENTS = ("dev", "production")
 LOOPBACK = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"  # gRPC listens on [::] for it (IPv4 and IPv6), the metrics server on 0.0.0.0
@@ -130,6 +131,14 @@ class Settings:
     due_check_s: float = 60.0  # notify: how often the due-date check runs
     dispatch_s: float = 2.0  # notify: how often notices due on channels are sent
     http_port: int = 8080  # edge: the HTTP/JSON API (0 = any free port)
+    # edge: session cookies are Secure (kept by browsers over HTTPS and on localhost only); off
+    # only for a trial on a plain-HTTP LAN address
+    cookie_secure: bool = True
+    # identity only: the issuer's private key (a JWK file; a Kubernetes Secret in a cluster), and
+    # how long what it issues lasts: access tokens, and sessions however often refreshed.
+    issuer_key_file: str = field(default=str(DEV_ISSUER_KEY_FILE), repr=False)
+    access_token_ttl_s: int = 900
+    session_ttl_s: int = 12 * 3600
 
     def peer(self, name: str) -> str:
         try:
@@ -152,7 +161,8 @@ class Settings:
         return bool(self.jwks_file) and Path(self.jwks_file).resolve() == DEV_JWKS_FILE.resolve()
 
 
-PEERS = ("customer", "order", "production", "inventory", "ingest", "notify")
+STATELESS = ("edge",)  # processes without a database or a broker of their own
+PEERS = ("customer", "order", "production", "inventory", "ingest", "notify", "identity")
 
 
 def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -210,8 +220,9 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         grpc_workers=number("OMS_GRPC_WORKERS", "0"),
         metrics_port=port("OMS_METRICS_PORT", "0"),
         reuse_port=flag("OMS_REUSE_PORT", "0"),
-        db_url=get("OMS_DB_URL", None if production else ""),
-        amqp_url=get("OMS_AMQP_URL", None if production else ""),
+        # The edge owns no database and publishes nothing: it forwards calls.
+        db_url=get("OMS_DB_URL", None if production and service not in STATELESS else ""),
+        amqp_url=get("OMS_AMQP_URL", None if production and service not in STATELESS else ""),
         jwks_file=jwks_file,
         jwks_url=jwks_url,
         service_token_file=get("OMS_SERVICE_TOKEN_FILE", "" if production else str(DEV_SERVICE_TOKEN_FILE)),
@@ -239,6 +250,10 @@ def from_env(service: str, env: dict[str, str] | None = None, **overrides) -> Se
         due_check_s=number("OMS_DUE_CHECK_S", "60", float, low=0.1),
         dispatch_s=number("OMS_NOTIFY_DISPATCH_S", "2", float, low=0.1),
         http_port=port("OMS_HTTP_PORT", "8080"),
+        cookie_secure=flag("OMS_COOKIE_SECURE", "1"),
+        issuer_key_file=get("OMS_ISSUER_KEY_FILE", "" if production else str(DEV_ISSUER_KEY_FILE)),
+        access_token_ttl_s=number("OMS_ACCESS_TOKEN_TTL_S", "900", low=10),
+        session_ttl_s=number("OMS_SESSION_TTL_S", str(12 * 3600), low=60),
     )
     values.update(overrides)
     settings = Settings(**values)

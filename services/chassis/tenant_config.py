@@ -126,13 +126,26 @@ class DemoMaterial(Section):
     location: OptionalText = ""
 
 
+class DemoUser(Section):
+    """A demo account (README lists them): staff with `roles`, or a customer-portal account with
+    `customer` (a [[demo.customers]] code). Demo passwords are public: seed demo data only where
+    nobody but the plant's staff can reach the system."""
+
+    user: Text
+    roles: tuple[Text, ...] = ()
+    customer: OptionalText = ""
+    display_name: OptionalText = ""
+    password: Annotated[str, Strict(), Field(min_length=8, max_length=256)]
+
+
 class Demo(Section):
-    """[[demo.customers]], [[demo.stock]], [[demo.materials]]: what `seed` puts in an empty
-    system."""
+    """[[demo.customers]], [[demo.stock]], [[demo.materials]], [[demo.users]]: what `seed` puts
+    in an empty system."""
 
     customers: tuple[DemoCustomer, ...] = ()
     stock: tuple[DemoStock, ...] = ()
     materials: tuple[DemoMaterial, ...] = ()
+    users: tuple[DemoUser, ...] = ()
 
 
 class Wms(Section):

@@ -14,6 +14,7 @@ from services.chassis.settings import SettingError, from_env
 from services.chassis.telemetry import setup_tracing
 from services.edge.app import Edge
 from services.edge.server import EdgeServer
+from services.edge.web import tenant_choices
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,11 @@ def main() -> None:
         refuse_to_start(exc, prog)
     setup_tracing("edge")
     serve_metrics(settings.metrics_port, settings.bind_host)
-    server = EdgeServer(Edge(peers), settings.bind_host, settings.http_port)
+    server = EdgeServer(
+        Edge(peers, secure_cookies=settings.cookie_secure, tenants=tenant_choices(settings.tenants)),
+        settings.bind_host,
+        settings.http_port,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

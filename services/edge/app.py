@@ -4,6 +4,8 @@
   gRPC-Web), served by the code generated from the protos and forwarded to its service over gRPC
   (forward.py). A Connect client works as is; plain HTTP is one JSON POST (README "HTTP API").
 - `GET /openapi.json`: the OpenAPI 3.1 document of the same (openapi.py).
+- `POST /auth/sign-in`, `/auth/refresh`, `/auth/sign-out`: web sessions in cookies (session.py).
+- `GET /`, `/portal`, `/board`, `/static/…`: the web pages (web/).
 - `GET /healthz`: liveness.
 Everything else is a 404 in the same JSON error shape.
 """
@@ -22,7 +24,10 @@ from prometheus_client import Counter, Histogram
 from services.edge.catalog import PublicService, public_services
 from services.edge.codec import codecs, readable_error
 from services.edge.forward import Forwarder
-from services.edge.openapi import openapi_document
+from services.edge.openapi import is_open, openapi_document
+from services.edge.session import ROUTES as SESSION_ROUTES
+from services.edge.session import WebSessions, with_cookie_token
+from services.edge.web import Pages
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -52,8 +57,16 @@ TRAILERS_MAX_BYTES = 4 * 1024 * 1024
 class Edge:
     """`peers` maps a backend ("order") to its gRPC address ("127.0.0.1:50052")."""
 
-    def __init__(self, peers: dict[str, str]):
+    def __init__(
+        self,
+        peers: dict[str, str],
+        *,
+        secure_cookies: bool = True,
+        tenants: list[dict[str, str]] | None = None,
+    ):
         self.peers = peers
+        self.sessions = WebSessions(secure_cookies)
+        self.pages = Pages(tenants or [])
         self.services = public_services()
         self.document = json.dumps(openapi_document(self.services), ensure_ascii=False).encode()
         self._apps: dict[str, ASGIApp] = {}
@@ -79,6 +92,7 @@ class Edge:
         self._channels = list(channels.values())
         for service in self.services:
             self._apps[service.full_name] = _connect_app(service, channels[service.backend])
+        self.sessions.bind(channels["identity"])
 
     async def _stop(self) -> None:
         for channel in self._channels:
@@ -128,13 +142,23 @@ class Edge:
             # add a series).
             known = method in self._methods[service_name]
             route = f"{service_name.rsplit('.', 1)[-1]}/{method}" if known else "other"
-            refusal = _refusal(scope) if known else None
+            refusal = None
+            if known:
+                scope, from_cookie = with_cookie_token(scope)
+                refusal = (
+                    (from_cookie.status, from_cookie.body())
+                    if from_cookie
+                    else _refusal(scope, token_needed=not is_open(path))
+                )
             if refusal is not None:
                 await _json(counting, *refusal)
             else:
                 await app(scope, receive, counting)
+        elif path in SESSION_ROUTES:
+            route = path
+            await self.sessions.handle(scope, receive, counting)
         else:
-            route = path if path in ("/openapi.json", "/healthz") else "other"
+            route = path if path in ("/openapi.json", "/healthz") or self.pages.serves(path) else "other"
             await self._plain(scope, path, counting)
         REQUESTS.labels(route, str(status["code"])).inc()
         SECONDS.labels(route).observe(time.perf_counter() - started)
@@ -144,6 +168,8 @@ class Edge:
             await _json(send, 404 if path not in ("/openapi.json", "/healthz") else 405, _error(path))
         elif path == "/openapi.json":
             await _respond(send, 200, self.document, b"application/json")
+        elif self.pages.serves(path):
+            await self.pages.send(path, scope["method"] == "HEAD", send)
         elif path == "/healthz":
             await _json(send, 200, {"status": "SERVING"})
         else:
@@ -173,11 +199,11 @@ def _connect_app(service: PublicService, channel: grpc.aio.Channel) -> ASGIApp:
     return application(Forwarder(service, channel), read_max_bytes=limit, codecs=codecs())
 
 
-def _refusal(scope: Scope) -> tuple[int, dict[str, str]] | None:
+def _refusal(scope: Scope, *, token_needed: bool) -> tuple[int, dict[str, str]] | None:
     """What the edge refuses before reading a body or calling a service (headers are untrusted):
     gRPC over HTTP/1.1 (it needs trailers: use a gRPC port, or Connect / gRPC-Web here); headers
     that are not UTF-8, or a token or trace context that is not printable ASCII; no token at all
-    (every RPC needs one: nothing is read for a caller who cannot be served)."""
+    (every RPC but sign-in needs one: nothing is read for a caller who cannot be served)."""
     headers: dict[bytes, bytes] = {}
     for key, value in scope.get("headers", ()):
         try:
@@ -198,7 +224,7 @@ def _refusal(scope: Scope) -> tuple[int, dict[str, str]] | None:
                 "code": "invalid_argument",
                 "message": f"header {name.decode()} is not printable ASCII",
             }
-    if not headers.get(b"authorization"):
+    if token_needed and not headers.get(b"authorization"):
         return 401, {"code": "unauthenticated", "message": "missing bearer token (Authorization header)"}
     return None
 

@@ -15,6 +15,7 @@ from typing import Any
 from buf.validate import validate_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
+from services import permissions
 from services.edge.catalog import PublicService
 
 F = FieldDescriptor
@@ -78,6 +79,12 @@ UNSUPPORTED_MEDIA_TYPE = {
 }
 
 
+def is_open(path: str) -> bool:
+    """An RPC that needs no token (sign-in, refresh, sign-out: services/permissions.py)."""
+    rule = permissions.rule_for(path)
+    return rule is not None and rule.open
+
+
 def openapi_document(services: list[PublicService]) -> dict[str, Any]:
     schemas: dict[str, Any] = {"ConnectError": ERROR}
     paths: dict[str, Any] = {}
@@ -86,8 +93,10 @@ def openapi_document(services: list[PublicService]) -> dict[str, Any]:
             request, response = method.input_type, method.output_type
             _add(request, schemas)
             _add(response, schemas)
-            paths[f"/{service.full_name}/{method.name}"] = {
+            path = f"/{service.full_name}/{method.name}"
+            paths[path] = {
                 "post": {
+                    **({"security": []} if is_open(path) else {}),  # sign-in needs no token
                     "operationId": f"{service.descriptor.name}_{method.name}",
                     "tags": [service.descriptor.name],
                     "requestBody": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +34,14 @@ def test_quick_bench_produces_a_row_per_case(postgres, rabbitmq, tmp_path):
     rows = doc["rows"]
     assert {r["case"].split(".")[0] for r in rows} == set(CASES)
     for row in rows:
-        assert row["count"] > 0, row
         assert isinstance(row["ratio"], float) and math.isfinite(row["ratio"]), row
-        # the ramp's row is the highest rate it kept up with: 0 when not even its first step was
-        assert row["ops_s"] > 0 or row["case"] == "flow.distributed.max-rate", row
+        # The ramp's row is the highest rate it kept up with: empty when not even its first step
+        # was (a busy machine), which is a result, not a broken case; its steps are in the notes.
+        if row["case"] == "flow.distributed.max-rate":
+            continue
+        assert row["count"] > 0 and row["ops_s"] > 0, row
+    [ramp] = [n for n in doc["notes"] if n.startswith("flow ramp")]
+    assert re.search(r"Steps: \d+/s: \d+/\d+ visible", ramp), ramp
     compared = [r for r in rows if r["baseline"]]
     assert compared, "no case was compared with a baseline"
     names = {r["case"] for r in rows}

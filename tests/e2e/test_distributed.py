@@ -20,6 +20,7 @@ from tests.e2e import (
     ingest_scenario,
     production_scenario,
     scenario,
+    signin_scenario,
 )
 
 pytestmark = pytest.mark.e2e
@@ -172,3 +173,7 @@ def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(stac
 
 def test_the_http_json_api_through_the_edge(stack):
     http_scenario.check_the_http_api(f"http://127.0.0.1:{stack[0].http_port}")
+
+
+def test_sign_in_sessions_and_throttling_through_the_edge(stack):
+    signin_scenario.check_sign_in(f"http://127.0.0.1:{stack[0].http_port}")

@@ -27,6 +27,7 @@ from tests.e2e import (
     ingest_scenario,
     production_scenario,
     scenario,
+    signin_scenario,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,3 +161,7 @@ def test_a_work_order_due_soon_warns_once_and_is_withdrawn_once_it_finishes(embe
 
 def test_the_http_json_api_through_the_edge(embedded, http_port):
     http_scenario.check_the_http_api(f"http://127.0.0.1:{http_port}")
+
+
+def test_sign_in_sessions_and_throttling_through_the_edge(embedded, http_port):
+    signin_scenario.check_sign_in(f"http://127.0.0.1:{http_port}")

@@ -847,3 +847,56 @@ def test_omsctl_works_the_shops_the_review_queue_and_an_agents_sheet(api, market
     assert (tmp_path / "华顺11月.xlsx.errors.xlsx").exists()
     report = omsctl("ingest-report", *SALES, addr=addr).stdout
     assert re.search(r"^合计 Total", report, re.M) and "waiting for review" in report, report
+
+
+def test_omsctl_creates_lists_disables_and_resets_users(api):
+    """The plant's IT person manages the directory with omsctl; passwords come on stdin."""
+    addr = ("--addr", api.addresses["identity"], "--tenant", "hardware")
+    name = f"赵{uuid.uuid4().hex[:6]}"
+
+    def run(*argv: str, password: str = "") -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("OMS_") and k.endswith("_ADDR"))}
+        return subprocess.run(
+            [sys.executable, "-m", "omsctl", *addr, *argv],
+            env=env,
+            cwd=ROOT,
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    made = run(
+        "user-create",
+        name,
+        "sales,approver",
+        "--display-name",
+        "赵 (销售)",
+        "--password-stdin",
+        password="冲压件-2026-12",
+    )
+    assert made.returncode == 0, made.stderr
+    assert "已创建 created" in made.stdout and "approver, sales" in made.stdout
+    portal = run(
+        "user-create",
+        f"{name}-门户",
+        "customer",
+        "--customer",
+        "NO-SUCH",
+        "--password-stdin",
+        password="冲压件-2026-12",
+    )
+    assert portal.returncode == 2 and "customer_code" in portal.stderr
+    weak = run("user-create", f"{name}-2", "sales", "--password-stdin", password="short")
+    assert weak.returncode == 2 and "password" in weak.stderr
+    no_stdin = run("user-create", f"{name}-3", "sales")
+    assert no_stdin.returncode == 2 and "--password-stdin" in no_stdin.stderr
+
+    listed = run("users", "--search", name)
+    assert name in listed.stdout and "启用 active" in listed.stdout
+    off = run("user-update", name, "--disable")
+    assert off.returncode == 0 and "已停用 disabled" in off.stdout, off.stderr
+    reset = run("user-reset-password", name, "--password-stdin", password="新的密码-2027")
+    assert reset.returncode == 0 and "密码已重置 password reset" in reset.stdout, reset.stderr
+    as_sales = run("--roles", "sales", "users")
+    assert as_sales.returncode == 2 and "PERMISSION_DENIED" in as_sales.stderr

@@ -607,7 +607,7 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("workers", ["", "4"], ids=["default-pool", "4-workers"])
 def test_burst_of_nested_calls_embedded(report: FaultReport, tmp_path_factory, workers: str):
-    """The embedded stack (one process, one gRPC server for all six services) under the same
+    """The embedded stack (one process, one gRPC server for all seven services) under the same
     burst; once with its default pool, once with OMS_GRPC_WORKERS=4: calls between services in
     one process must not wait on the pool that serves them, whatever its size."""
     pool = f"OMS_GRPC_WORKERS={workers}" if workers else "default pool"

@@ -14,6 +14,7 @@ from services.chassis.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    TooManyAttempts,
     Unauthenticated,
 )
 from services.chassis.interceptors import STATUS_OF, bearer_token, field_violations, to_status
@@ -103,7 +104,15 @@ class TestToStatus:
 
     @pytest.mark.parametrize("error_cls", list(STATUS_OF), ids=lambda c: c.__name__)
     def test_the_numeric_code_is_the_grpc_code_of_the_table(self, error_cls):
-        assert to_status(error_cls("x")).code == STATUS_OF[error_cls].value[0]
+        error = error_cls("x", 30) if error_cls is TooManyAttempts else error_cls("x")
+        assert to_status(error).code == STATUS_OF[error_cls].value[0]
+
+    def test_too_many_attempts_says_how_long_to_wait(self):
+        status = to_status(TooManyAttempts("wait", 120))
+        assert status.code == code_pb2.RESOURCE_EXHAUSTED
+        [detail] = status.details
+        info = error_details_pb2.RetryInfo()
+        assert detail.Unpack(info) and info.retry_delay.seconds == 120
 
     def test_an_unmapped_error_is_internal(self):
         assert to_status(DomainError("?")).code == code_pb2.INTERNAL

@@ -36,7 +36,12 @@ def generated_services() -> Iterator[tuple[object, object]]:
 
 
 SERVICES = list(generated_services())
-RPCS = sorted(f"/{service.full_name}/{method.name}" for service, _ in SERVICES for method in service.methods)
+ALL_RPCS = sorted(
+    f"/{service.full_name}/{method.name}" for service, _ in SERVICES for method in service.methods
+)
+# Sign-in, refresh and sign-out need no token: the request is the proof (tested below).
+OPEN_RPCS = [rpc for rpc in ALL_RPCS if getattr(permissions.rule_for(rpc), "open", False)]
+RPCS = [rpc for rpc in ALL_RPCS if rpc not in OPEN_RPCS]
 
 
 def test_the_generated_protos_were_found():
@@ -51,13 +56,13 @@ def test_the_generated_protos_were_found():
 
 
 def test_every_rpc_has_a_permission_entry():
-    missing = [rpc for rpc in RPCS if permissions.rule_for(rpc) is None]
+    missing = [rpc for rpc in ALL_RPCS if permissions.rule_for(rpc) is None]
     assert missing == [], f"add these to services/permissions.py: {missing}"
 
 
 def test_every_permission_entry_is_a_real_rpc():
     listed = {f"/{s}/{rpc}" for s, rpcs in permissions.PERMISSIONS.items() for rpc in rpcs}
-    assert sorted(listed - set(RPCS)) == [], "entries for RPCs no proto declares"
+    assert sorted(listed - set(ALL_RPCS)) == [], "entries for RPCs no proto declares"
 
 
 def test_no_rule_admits_a_staff_token_through_the_portal_role():
@@ -151,6 +156,19 @@ def test_without_a_valid_token_it_is_unauthenticated_before_any_permission_check
     assert call(channel, rpc, TestIssuer("untrusted").mint("hardware", "m", [ADMIN])) == (
         grpc.StatusCode.UNAUTHENTICATED
     )
+
+
+def test_only_sign_in_refresh_and_sign_out_need_no_token():
+    assert OPEN_RPCS == [
+        "/oms.identity.v1.IdentityService/RefreshSession",
+        "/oms.identity.v1.IdentityService/SignIn",
+        "/oms.identity.v1.IdentityService/SignOut",
+    ]
+
+
+@pytest.mark.parametrize("rpc", OPEN_RPCS)
+def test_an_open_rpc_is_let_through_without_a_token_and_still_validated(channel, rpc):
+    assert call(channel, rpc, None) == grpc.StatusCode.INVALID_ARGUMENT  # the empty request
 
 
 def test_an_rpc_missing_from_the_table_is_refused_even_to_admin(channel, issuer):

@@ -5,3 +5,4 @@ CREATE DATABASE oms_production;
 CREATE DATABASE oms_inventory;
 CREATE DATABASE oms_ingest;
 CREATE DATABASE oms_notify;
+CREATE DATABASE oms_identity;

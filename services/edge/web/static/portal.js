@@ -1,0 +1,112 @@
+// A customer's own orders. The API answers a portal account with its own customer's orders only
+// (and without prices where its tier may not see them): this page shows what it is given.
+"use strict";
+
+(() => {
+  const { t, el, day, yuan } = OMS;
+  const FLOW = ["ORDER_STATE_APPROVED", "ORDER_STATE_IN_PRODUCTION", "ORDER_STATE_QC_PASSED", "ORDER_STATE_READY_TO_SHIP", "ORDER_STATE_SHIPPED"];
+  let last = null;
+
+  function progress(state) {
+    const at = FLOW.indexOf(state === "ORDER_STATE_CLOSED" ? "ORDER_STATE_SHIPPED" : state);
+    return el(
+      "ol",
+      { class: "progress" },
+      FLOW.map((step, i) => el("li", { class: at < 0 ? "" : i < at ? "done" : i === at ? "now" : "" }, t(step)))
+    );
+  }
+
+  function lines(order) {
+    const priced = !order.pricesWithheld;
+    const head = ["product", "colour", "finish", "quantity", "state"].concat(priced ? ["unitPrice"] : []);
+    return el(
+      "table",
+      { class: "lines" },
+      el("thead", {}, el("tr", {}, head.map((k) => el("th", {}, t(k))))),
+      el(
+        "tbody",
+        {},
+        (order.lines || []).map((line) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, line.productModel),
+            el("td", {}, line.colour || ""),
+            el("td", {}, line.surfaceTreatment || ""),
+            el("td", { class: "num" }, line.quantity),
+            // each line follows its order: the least advanced of its work orders
+            el("td", { class: "stage" }, t(order.state)),
+            priced ? el("td", { class: "num" }, yuan(line.unitPriceFen)) : null
+          )
+        )
+      )
+    );
+  }
+
+  function batches(order) {
+    if (!(order.batches || []).length) return null;
+    return el(
+      "div",
+      { class: "batches" },
+      el("h4", {}, t("batches")),
+      el(
+        "ul",
+        {},
+        order.batches.map((b) =>
+          el(
+            "li",
+            {},
+            `${t("batch", { n: b.batchNo })} · ${t("due")} ${day(b.dueDate)} · `,
+            (b.lines || []).map((x) => `#${x.lineNo} × ${x.quantity}`).join(", ")
+          )
+        )
+      )
+    );
+  }
+
+  function card(order) {
+    return el(
+      "section",
+      { class: "order", "data-order": order.orderNo, "data-state": order.state },
+      el(
+        "header",
+        { class: "bar" },
+        el("h3", {}, `${t("order")} ${order.orderNo}`),
+        el("span", { class: "badge state" }, t(order.state)),
+        order.pendingChangeId ? el("span", { class: "badge warn" }, t("changePending")) : null,
+        el("span", { class: "due" }, `${t("due")} ${day(order.dueDate)}`)
+      ),
+      progress(order.state),
+      lines(order),
+      batches(order),
+      order.pricesWithheld ? null : el("p", { class: "total" }, `${t("total")}: ${yuan(order.totalFen)}`)
+    );
+  }
+
+  function render() {
+    if (!last) return;
+    const box = document.getElementById("orders");
+    box.replaceChildren(...(last.orders.length ? last.orders.map(card) : [el("p", { class: "muted" }, t("noOrders"))]));
+    document.getElementById("prices").hidden = !last.orders.some((o) => o.pricesWithheld);
+    document.getElementById("updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString()}`;
+  }
+
+  async function load() {
+    const { orders } = await OMS.rpc("/oms.order.v1.OrderService/ListOrders", { pageSize: 100 });
+    last = { orders: orders || [] };
+    render();
+  }
+
+  (async () => {
+    OMS.translate();
+    OMS.languageToggle(document.getElementById("lang"), render);
+    document.getElementById("signout").addEventListener("click", OMS.signOut);
+    const { user } = await OMS.rpc("/oms.identity.v1.IdentityService/WhoAmI", {});
+    if (!(user.roles || []).includes("customer")) return location.assign("/board");
+    document.getElementById("who").textContent = user.displayName || user.user;
+    const { customer } = await OMS.rpc("/oms.customer.v1.CustomerService/GetCustomer", { customerId: user.customerId });
+    document.getElementById("customer").textContent = `${customer.name} · ${customer.code}`;
+    await load();
+    setInterval(() => load().catch(() => {}), 15000);
+  })();
+})();

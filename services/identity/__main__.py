@@ -1,0 +1,4 @@
+from services.chassis.main import main
+from services.identity.app import definition
+
+main(definition)
