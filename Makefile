@@ -8,10 +8,14 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto' | sort)
 PROTOVALIDATE_SRC := 1.1.2
 
-.PHONY: setup protos dev-keys lint test test-unit test-integration test-e2e test-faults run run-distributed bench bench-quick bench-scale clean
+.PHONY: setup browser protos dev-keys lint test test-unit test-integration test-e2e test-faults run run-distributed bench bench-quick bench-scale clean
 
 ## setup: virtualenv, pinned dependencies, validate.proto, generated code, dev keys
-setup: $(VENV)/.installed protos dev-keys
+setup: $(VENV)/.installed protos dev-keys browser
+
+## browser: Debian's Chromium and a Chinese font for the browser tests (scripts/ensure-browser.sh)
+browser:
+	bash scripts/ensure-browser.sh
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

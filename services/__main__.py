@@ -51,7 +51,9 @@ def banner(settings: Settings, stack: EmbeddedStack) -> str:
         )
     return f"""
 Zhongshu OMS (中枢) is running on embedded defaults.
-  gRPC:      {addr}  (all six services; health + reflection on; {listening})
+  web pages: http://{host}:{stack.http_port}/  (sign in: 美的采购 for the customer portal, 周建华 for
+             the production board; demo password zhongshu-demo; README "Sign-in" lists every account)
+  gRPC:      {addr}  (all seven services; health + reflection on; {listening})
   HTTP API:  http://{host}:{stack.http_port}  (JSON; OpenAPI at /openapi.json; README "HTTP API")
   data:      {settings.data_dir}/<service>.db (SQLite), in-process event bus
   WMS:       {wms}
