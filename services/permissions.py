@@ -178,6 +178,9 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "ShipOrder": allow(*LIFECYCLE_ROLES[Action.SHIP]),
         "CloseOrder": allow(*LIFECYCLE_ROLES[Action.CLOSE]),
         "RerouteOrderLine": allow(*LIFECYCLE_ROLES[Action.REROUTE]),
+        # 售后申请: a customer's contact on the portal, or their sales person for them
+        "SubmitAfterSalesRequest": allow("sales", "manager", portal=True),
+        "ListAfterSalesRequests": allow(*STAFF_READERS, "warehouse", portal=True),
     },
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),

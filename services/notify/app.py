@@ -99,6 +99,8 @@ TOLD_BY_TENANT_FILE = (
     ("order", "order_shipped", order_consumers.on_order_shipped, "tell_sales_owner_of_shipping"),
     # a cancelled order: the planners; a marketplace order's started work: its leads, urgently
     ("order", "order_cancelled", order_consumers.on_order_cancelled, "tell_of_order_cancelled"),
+    # a customer's after-sales request: its sales owner and the order desk
+    ("order", "after_sales_requested", order_consumers.on_after_sales_requested, "tell_of_after_sales"),
 )
 
 

@@ -240,6 +240,45 @@ def on_order_shipped(tenant_of: TenantOf):
     return tell_sales_owner_of_shipping
 
 
+# 售后申请 kinds as people read them (order.proto's AfterSalesKind)
+AFTER_SALES_KINDS = {
+    "AFTER_SALES_KIND_QUALITY": "质量问题 quality",
+    "AFTER_SALES_KIND_SHORTAGE": "数量短缺 shortage",
+    "AFTER_SALES_KIND_DAMAGE": "运输损坏 damage in transport",
+    "AFTER_SALES_KIND_DELIVERY": "交期问题 delivery time",
+    "AFTER_SALES_KIND_OTHER": "其他 other",
+}
+
+
+def on_after_sales_requested(tenant_of: TenantOf):
+    """order.after_sales_requested -> the customer's sales owner and the order desk: a customer
+    says something is wrong with an order (售后申请)."""
+
+    def tell_of_after_sales(event: ReceivedEvent, uow: NotifyUnitOfWork) -> None:
+        msg = event.as_proto(order_pb2.AfterSalesRequested)
+        _check_order(event, msg.order_id, msg.order_no, msg.customer_id)
+        kind = AFTER_SALES_KINDS.get(msg.kind)
+        if kind is None:
+            raise MalformedEvent(f"after_sales_requested {event.event_id} has kind {msg.kind[:40]!r}")
+        tenant = tenant_of(identity.current().tenant_id)
+        people = order_notices.people_with(tenant, ("order_desk",))
+        owner = uow.watch.sales_owner_of_customer(msg.customer_id)
+        if owner:
+            people = [(owner, "sales_owner"), *[p for p in people if p[0] != owner]]
+        order_notices.tell(
+            uow,
+            people,
+            f"售后申请 after-sales request: {msg.order_no} ({kind})",
+            f"{msg.submitted_by}: {msg.description}",
+            event.event_id,
+            msg.order_no,
+            kind="after_sales_requested",
+            order_no=msg.order_no,
+        )
+
+    return tell_of_after_sales
+
+
 def on_order_cancelled(tenant_of: TenantOf):
     """order.order_cancelled -> the tenant's planners, whoever cancelled (capacity and materials
     come free either way); when it is a marketplace order, also urgently (stop work) the lead of

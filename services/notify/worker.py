@@ -309,6 +309,10 @@ class NotifyWorker:
     def on_order_cancelled(self, payload: dict) -> None:
         self.deliver("order", "order_cancelled", payload)
 
+    @poison_proof_event_handler("order", "after_sales_requested", requeue_on_error=True)
+    def on_after_sales_requested(self, payload: dict) -> None:
+        self.deliver("order", "after_sales_requested", payload)
+
     # notify's scheduled jobs on nameko's timer — the due-date check and the dispatch of notices
     # to their channels; each job's lease makes it once per its own period across every worker
     # (and notify's own process, which ticks the same jobs), so the timer runs at the shorter one.

@@ -12,6 +12,7 @@ from services.chassis.fields import (
     timestamp_of,
 )
 from services.chassis.tenants import Tenant
+from services.order.api_after_sales import AfterSalesRpcs
 from services.order.api_changes import (
     ChangeControlRpcs,
     batches_from_proto,
@@ -35,7 +36,7 @@ from services.order.service_layer.ports import (
 from services.price_visibility import may_see_prices
 
 
-class OrderApi(ChangeControlRpcs, order_pb2_grpc.OrderServiceServicer):
+class OrderApi(ChangeControlRpcs, AfterSalesRpcs, order_pb2_grpc.OrderServiceServicer):
     def __init__(
         self,
         uow: handlers.UowFactory,

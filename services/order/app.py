@@ -102,6 +102,7 @@ definition = ServiceDefinition(
         "order_shipped": order_pb2.OrderShipped,
         "order_closed": order_pb2.OrderClosed,
         "order_line_rerouted": order_pb2.OrderLineRerouted,
+        "after_sales_requested": order_pb2.AfterSalesRequested,
     },
     unit_of_work=OrderUnitOfWork,
     wire=wire,

@@ -14,11 +14,13 @@ import shutil
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from oms.customer.v1 import customer_pb2
 from oms.ingest.v1 import ingest_pb2
+from oms.notify.v1 import notify_pb2
 from oms.order.v1 import order_pb2
 from oms.production.v1 import production_pb2
 from tests.e2e import scenario
@@ -323,3 +325,50 @@ def test_the_order_desk_approves_an_order_and_rejects_its_change_after_reading_t
         "data-state", "CHANGE_STATE_REJECTED", timeout=15000
     )
     assert page.locator(".audit li").filter(has_text="reject_change").count() == 1
+
+
+def test_a_customer_raises_an_after_sales_request_on_the_portal_and_its_sales_owner_hears(embedded, page):
+    api = embedded[0]
+    midea, supor = customer_id(api, "MIDEA-SD"), customer_id(api, "SUPOR-HZ")
+    order = approved_order(api, midea, [scenario.line(qty=400)])
+    theirs = pending_order(api, supor, days=30, qty=100)
+
+    sign_in(page, "美的采购")
+    page.wait_for_url("**/portal", timeout=15000)
+    mine = page.locator(f'[data-order="{order.order_no}"]')
+    expect(mine).to_be_visible(timeout=15000)
+    mine.locator(".open-after-sales").click()
+    mine.locator(".kind").select_option("AFTER_SALES_KIND_QUALITY")
+    mine.locator(".describe").fill("第1批 50 件镀层起泡，请安排补货")
+    mine.locator(".after-sales-form button[type=submit]").click()
+    expect(page.locator("#notice")).to_have_text("已提交，销售会尽快联系您", timeout=15000)
+    listed = page.locator(f'[data-order="{order.order_no}"] [data-after-sales]')
+    expect(listed).to_have_count(1)
+    expect(listed.first).to_contain_text("质量问题 · 第1批 50 件镀层起泡，请安排补货")
+    shot(page, "portal-after-sales")
+
+    def notices() -> list[tuple[str, str]]:
+        found = api.notify.ListNotifications(
+            notify_pb2.ListNotificationsRequest(reference=order.order_no), metadata=SALES.metadata()
+        ).notifications
+        return sorted((n.recipient, n.recipient_role) for n in found if n.subject.startswith("售后申请"))
+
+    assert eventually("the after-sales notices", notices) == [("刘敏", "order_desk"), ("陈丽", "sales_owner")]
+
+    # another customer's order is not this account's to complain about: as if it did not exist
+    portal = scenario.Caller("hardware", "美的采购", ("customer",), customer_id=midea)
+    with pytest.raises(grpc.RpcError) as refused:
+        api.orders.SubmitAfterSalesRequest(
+            order_pb2.SubmitAfterSalesRequestRequest(
+                order_id=theirs.order_id,
+                kind=order_pb2.AFTER_SALES_KIND_QUALITY,
+                description="不是我的订单",
+                request_id="0123456789abcdef",
+            ),
+            metadata=portal.metadata(),
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    theirs_listed = api.orders.ListAfterSalesRequests(
+        order_pb2.ListAfterSalesRequestsRequest(), metadata=portal.metadata()
+    ).requests
+    assert {r.customer_id for r in theirs_listed} == {midea}

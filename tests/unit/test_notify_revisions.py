@@ -281,5 +281,6 @@ def test_each_event_notify_subscribes_to_has_its_nameko_handler_on_the_worker():
         ("order", "order_state_changed"),
         ("order", "order_shipped"),
         ("order", "order_cancelled"),
+        ("order", "after_sales_requested"),
     }
     assert handled == {(src, ev): (f"on_{ev}", True) for src, ev in subscribed}

@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -149,4 +150,23 @@ order_changes = Table(
     Column("decided_at", UtcDateTime()),
     Column("decision_note", String(200), nullable=False, default=""),
     Index("ix_order_changes_tenant_order", "tenant_id", "order_id", "requested_at"),
+)
+
+# 售后申请: a customer's after-sales requests, each about one of its orders.
+after_sales_requests = Table(
+    "after_sales_requests",
+    metadata,
+    Column("after_sales_id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("order_id", String(36), ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("customer_id", String(36), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("submitted_by", String(64), nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "request_id", name="uq_after_sales_tenant_request_id"),
+    Index("ix_after_sales_customer", "tenant_id", "customer_id", "submitted_at"),
+    Index("ix_after_sales_order", "order_id"),
 )

@@ -5,7 +5,9 @@
 (() => {
   const { t, el, day, yuan } = OMS;
   const FLOW = ["ORDER_STATE_APPROVED", "ORDER_STATE_IN_PRODUCTION", "ORDER_STATE_QC_PASSED", "ORDER_STATE_READY_TO_SHIP", "ORDER_STATE_SHIPPED"];
+  const KINDS = ["AFTER_SALES_KIND_QUALITY", "AFTER_SALES_KIND_SHORTAGE", "AFTER_SALES_KIND_DAMAGE", "AFTER_SALES_KIND_DELIVERY", "AFTER_SALES_KIND_OTHER"];
   let last = null;
+  const drafts = {}; // order id -> the request id of the form being filled (a resend reuses it)
 
   function progress(state) {
     const at = FLOW.indexOf(state === "ORDER_STATE_CLOSED" ? "ORDER_STATE_SHIPPED" : state);
@@ -64,6 +66,48 @@
     );
   }
 
+  function afterSales(order) {
+    const mine = last.afterSales.filter((r) => r.orderId === order.orderId);
+    const box = el("div", { class: "after-sales" });
+    if (mine.length) {
+      box.append(
+        el("h4", {}, t("afterSalesList")),
+        el("ul", {}, mine.map((r) => el("li", { "data-after-sales": r.afterSalesId }, `${new Date(r.submittedAt).toLocaleString()} · ${t(r.kind)} · ${r.description}`)))
+      );
+    }
+    const open = el("button", { type: "button", class: "link open-after-sales" }, t("afterSales"));
+    const kind = el("select", { class: "kind", "aria-label": t("kind") }, KINDS.map((k) => el("option", { value: k }, t(k))));
+    const text = el("textarea", { class: "describe", maxlength: "1000", rows: "3", placeholder: t("describe"), required: "" });
+    const error = el("p", { class: "error", hidden: "" });
+    const form = el("form", { class: "after-sales-form", hidden: "" }, kind, text, error, el("button", { type: "submit" }, t("send")));
+    open.addEventListener("click", () => {
+      form.hidden = !form.hidden;
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      drafts[order.orderId] = drafts[order.orderId] || crypto.randomUUID();
+      try {
+        await OMS.rpc("/oms.order.v1.OrderService/SubmitAfterSalesRequest", {
+          orderId: order.orderId,
+          kind: kind.value,
+          description: text.value,
+          requestId: drafts[order.orderId],
+        });
+        delete drafts[order.orderId];
+        form.hidden = true;
+        await load();
+        const notice = document.getElementById("notice");
+        notice.textContent = t("sentAfterSales");
+        notice.hidden = false;
+      } catch (problem) {
+        error.textContent = problem.message;
+        error.hidden = false;
+      }
+    });
+    box.append(open, form);
+    return box;
+  }
+
   function card(order) {
     return el(
       "section",
@@ -79,7 +123,8 @@
       progress(order.state),
       lines(order),
       batches(order),
-      order.pricesWithheld ? null : el("p", { class: "total" }, `${t("total")}: ${yuan(order.totalFen)}`)
+      order.pricesWithheld ? null : el("p", { class: "total" }, `${t("total")}: ${yuan(order.totalFen)}`),
+      afterSales(order)
     );
   }
 
@@ -92,8 +137,13 @@
   }
 
   async function load() {
-    const { orders } = await OMS.rpc("/oms.order.v1.OrderService/ListOrders", { pageSize: 100 });
-    last = { orders: orders || [] };
+    const [{ orders }, { requests }] = await Promise.all([
+      OMS.rpc("/oms.order.v1.OrderService/ListOrders", { pageSize: 100 }),
+      OMS.rpc("/oms.order.v1.OrderService/ListAfterSalesRequests", {}),
+    ]);
+    last = { orders: orders || [], afterSales: requests || [] };
+    // a form being filled in is not thrown away by the periodic refresh
+    if (document.querySelector(".after-sales-form:not([hidden])")) return;
     render();
   }
 
