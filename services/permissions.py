@@ -170,8 +170,9 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "ApproveOrderChange": allow(*LIFECYCLE_ROLES[Action.APPROVE_CHANGE]),
         "RejectOrderChange": allow(*LIFECYCLE_ROLES[Action.REJECT_CHANGE]),
         # what changed and why, staff names included: staff only
-        "GetOrderChange": allow(*STAFF_READERS),
-        "ListOrderChanges": allow(*STAFF_READERS),
+        # a portal account: its own orders' changes and their outcome, without the impact
+        "GetOrderChange": allow(*STAFF_READERS, portal=True),
+        "ListOrderChanges": allow(*STAFF_READERS, portal=True),
         "ListOrderAudit": allow(*STAFF_READERS, "finance"),
         # the content over time, with who approved each change and why
         "ListOrderRevisions": allow(*STAFF_READERS),

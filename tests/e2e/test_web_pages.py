@@ -372,3 +372,52 @@ def test_a_customer_raises_an_after_sales_request_on_the_portal_and_its_sales_ow
         order_pb2.ListAfterSalesRequestsRequest(), metadata=portal.metadata()
     ).requests
     assert {r.customer_id for r in theirs_listed} == {midea}
+
+
+def test_a_customer_sees_a_change_to_its_order_and_its_outcome_but_not_the_plants_impact(embedded, page):
+    api = embedded[0]
+    midea = customer_id(api, "MIDEA-SD")
+    order = approved_order(api, midea, [scenario.line(qty=450)])
+    eventually("work orders", lambda: work_orders(api, order.order_id))
+    gold = order_pb2.OrderContent(due_date=order.due_date, priority=order.priority, lines=order.lines)
+    gold.lines[0].colour = "金色 gold"
+    asked = api.orders.RequestOrderChange(
+        order_pb2.RequestOrderChangeRequest(
+            order_id=order.order_id,
+            expected_version=order.version,
+            reason="客户改色 银色→金色",
+            proposed=gold,
+        ),
+        metadata=SALES.metadata(),
+    ).change
+    assert asked.impact.work_orders  # staff see the impact
+
+    portal = scenario.Caller("hardware", "美的采购", ("customer",), customer_id=midea)
+    [seen] = api.orders.ListOrderChanges(
+        order_pb2.ListOrderChangesRequest(order_id=order.order_id), metadata=portal.metadata()
+    ).changes
+    assert seen.change_id == asked.change_id and not seen.HasField("impact")
+
+    sign_in(page, "美的采购")
+    page.wait_for_url("**/portal", timeout=15000)
+    mine = page.locator(f'[data-order="{order.order_no}"]')
+    expect(mine.locator(".badge.state")).to_have_text("变更待审", timeout=15000)
+    mine.locator(".show-changes").click()
+    change = mine.locator(f'[data-change="{asked.change_id}"]')
+    expect(change).to_contain_text("待审")
+    expect(change).to_contain_text("银色 silver → 金色 gold")
+    api.orders.RejectOrderChange(
+        order_pb2.RejectOrderChangeRequest(
+            order_id=order.order_id,
+            change_id=asked.change_id,
+            expected_version=api.orders.GetOrder(
+                order_pb2.GetOrderRequest(order_id=order.order_id), metadata=SALES.metadata()
+            ).order.version,
+            note="金色镀液不足 not enough gold plating solution",
+        ),
+        metadata=scenario.Caller("hardware", "李经理", ("approver",)).metadata(),
+    )
+    page.reload()
+    mine.locator(".show-changes").click()
+    expect(change).to_have_attribute("data-state", "CHANGE_STATE_REJECTED", timeout=15000)
+    expect(change).to_contain_text("金色镀液不足")

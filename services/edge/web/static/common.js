@@ -97,6 +97,8 @@ const OMS = (() => {
     CHANGE_STATE_PENDING: ["待审", "Pending"],
     CHANGE_STATE_APPROVED: ["已批准", "Approved"],
     CHANGE_STATE_REJECTED: ["已驳回", "Rejected"],
+    showChanges: ["变更记录", "Changes"],
+    noChanges: ["没有变更", "No changes"],
     afterSales: ["售后申请", "After-sales request"],
     afterSalesList: ["售后记录", "After-sales requests"],
     kind: ["类型", "Kind"],

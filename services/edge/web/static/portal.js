@@ -108,6 +108,43 @@
     return box;
   }
 
+  const shownChanges = new Set(); // orders whose changes are open (kept across refreshes)
+
+  function changes(order) {
+    const box = el("div", { class: "changes" });
+    const toggle = el("button", { type: "button", class: "link show-changes" }, t("showChanges"));
+    const list = el("ul", { class: "change-list" });
+    async function fill() {
+      const { changes: found } = await OMS.rpc("/oms.order.v1.OrderService/ListOrderChanges", { orderId: order.orderId });
+      list.replaceChildren(
+        ...((found || []).length
+          ? found.map((c) =>
+              el(
+                "li",
+                { "data-change": c.changeId, "data-state": c.state },
+                el("b", {}, t(c.state)),
+                ` · ${c.reason || ""} · `,
+                (c.diff || []).map((d) => `${d.label || d.path}: ${d.before} → ${d.after}`).join("；"),
+                c.decisionNote ? ` · ${c.decisionNote}` : ""
+              )
+            )
+          : [el("li", { class: "muted" }, t("noChanges"))])
+      );
+    }
+    toggle.addEventListener("click", () => {
+      if (shownChanges.has(order.orderId)) {
+        shownChanges.delete(order.orderId);
+        list.replaceChildren();
+      } else {
+        shownChanges.add(order.orderId);
+        fill().catch(() => {});
+      }
+    });
+    if (shownChanges.has(order.orderId)) fill().catch(() => {});
+    box.append(toggle, list);
+    return box;
+  }
+
   function card(order) {
     return el(
       "section",
@@ -124,6 +161,7 @@
       lines(order),
       batches(order),
       order.pricesWithheld ? null : el("p", { class: "total" }, `${t("total")}: ${yuan(order.totalFen)}`),
+      changes(order),
       afterSales(order)
     );
   }
