@@ -17,6 +17,7 @@ from services.chassis.errors import (
     InvalidArgument,
     TooManyAttempts,
     Unauthenticated,
+    Unavailable,
     VersionConflict,
 )
 from services.chassis.identity import Identity, KeySet, TokenVerifier
@@ -354,3 +355,23 @@ def test_the_directory_is_per_tenant_and_stores_no_password(deps):
 
 def test_login_key_folds_width_and_case():
     assert login_key("ＷａｎｇＬｉ ") == login_key("wangli") == "wangli"
+
+
+def test_too_busy_to_check_answers_unavailable_and_does_not_count_the_attempt(deps, monkeypatch):
+    from services.identity.adapters import passwords
+
+    create(deps)
+    monkeypatch.setattr(passwords, "WAIT_S", 0.01)
+    held = [passwords._AT_ONCE.acquire() for _ in range(4)]  # four sign-ins being checked
+    try:
+        for _ in range(5):
+            with pytest.raises(Unavailable):
+                sign_in(deps, password="guess")
+    finally:
+        for _ in held:
+            passwords._AT_ONCE.release()
+    for _ in range(3):  # still the three free attempts: the busy ones were never made
+        with pytest.raises(Unauthenticated):
+            sign_in(deps, password="guess")
+    with pytest.raises(TooManyAttempts):
+        sign_in(deps)

@@ -5,13 +5,30 @@ hashes still verify (and are re-hashed at the next right sign-in)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.chassis.errors import Unavailable
+
 # Each hash takes 64 MiB for ~0.1 s: a burst of sign-ins is let through a few at a time, so it
-# queues instead of taking a gigabyte of memory.
+# queues instead of taking a gigabyte of memory; one that would queue longer than WAIT_S is
+# turned away (UNAVAILABLE, try again) rather than holding a server thread that refreshes and
+# every other call also need.
 _AT_ONCE = threading.BoundedSemaphore(4)
+WAIT_S = 3.0
+
+
+@contextmanager
+def _turn() -> Iterator[None]:
+    if not _AT_ONCE.acquire(timeout=WAIT_S):
+        raise Unavailable("登录繁忙 sign-in is busy right now; try again in a moment")
+    try:
+        yield
+    finally:
+        _AT_ONCE.release()
 
 
 class Passwords:
@@ -21,11 +38,11 @@ class Passwords:
         self._decoy = self.hash("decoy password that matches nothing")
 
     def hash(self, password: str) -> str:
-        with _AT_ONCE:
+        with _turn():
             return self._hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        with _AT_ONCE:
+        with _turn():
             try:
                 return self._hasher.verify(password_hash, password)
             except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -132,6 +132,18 @@ class AttemptRepository:
         row = self._db.execute(stmt).one()
         return Attempts(row.failures, row.last_failure_at)
 
+    def uncount(self, tenant_id: str, key: str) -> None:
+        """Take back one failure counted in advance for an attempt that was never checked."""
+        self._db.execute(
+            update(sign_in_attempts)
+            .where(
+                sign_in_attempts.c.tenant_id == tenant_id,
+                sign_in_attempts.c.login_key == key,
+                sign_in_attempts.c.failures > 0,
+            )
+            .values(failures=sign_in_attempts.c.failures - 1)
+        )
+
     def clear(self, tenant_id: str, key: str) -> None:
         self._db.execute(
             delete(sign_in_attempts).where(

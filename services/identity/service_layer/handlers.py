@@ -21,6 +21,7 @@ from services.chassis.errors import (
     InvalidArgument,
     TooManyAttempts,
     Unauthenticated,
+    Unavailable,
     VersionConflict,
 )
 from services.chassis.identity import Identity
@@ -98,9 +99,8 @@ def sign_in(cmd: SignIn, deps: Deps) -> Issued:
     _count_attempt(cmd.tenant_id, key, deps)
     with deps.uow(read_only=True) as uow:
         user = uow.users.find(cmd.tenant_id, cmd.user)
-    if user is None:
-        deps.passwords.waste_time(cmd.password)
-    if user is None or not deps.passwords.verify(user.password_hash, cmd.password):
+    right = _checked(cmd.tenant_id, key, deps, lambda: _right(user, cmd.password, deps))
+    if user is None or not right:
         SIGN_INS.labels(cmd.tenant_id, "wrong").inc()
         log.info("sign-in refused: wrong password or unknown user (tenant %s)", cmd.tenant_id)
         raise Unauthenticated(WRONG)
@@ -130,6 +130,25 @@ def sign_in(cmd: SignIn, deps: Deps) -> Issued:
     user.last_sign_in_at = now
     SIGN_INS.labels(cmd.tenant_id, "ok").inc()
     return _issue(user, session, f"{session.session_id}.{secret}", deps, now)
+
+
+def _right(user: User | None, password: str, deps: Deps) -> bool:
+    if user is None:
+        deps.passwords.waste_time(password)  # as long as a real check: the name's absence stays unseen
+        return False
+    return deps.passwords.verify(user.password_hash, password)
+
+
+def _checked(tenant_id: str, key: str, deps: Deps, check: Callable[[], bool]) -> bool:
+    """A password check whose attempt was counted in advance; too busy to check (UNAVAILABLE),
+    the attempt was never made and is taken back."""
+    try:
+        return check()
+    except Unavailable:
+        with deps.uow() as uow:
+            uow.attempts.uncount(tenant_id, key)
+            uow.commit()
+        raise
 
 
 def _count_attempt(tenant_id: str, key: str, deps: Deps) -> None:
@@ -252,7 +271,7 @@ def change_password(caller: Identity, current: str, new: str, deps: Deps) -> Non
     _count_attempt(caller.tenant_id, key, deps)  # a stolen session must not guess the password freely
     with deps.uow(read_only=True) as uow:
         user = uow.users.get(caller.tenant_id, caller.user)
-    if not deps.passwords.verify(user.password_hash, current):
+    if not _checked(caller.tenant_id, key, deps, lambda: _right(user, current, deps)):
         raise InvalidArgument(
             "current_password: wrong password",
             [FieldViolation("current_password", "wrong password")],
