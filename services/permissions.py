@@ -182,6 +182,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         # 售后申请: a customer's contact on the portal, or their sales person for them
         "SubmitAfterSalesRequest": allow("sales", "manager", portal=True),
         "ListAfterSalesRequests": allow(*STAFF_READERS, "warehouse", portal=True),
+        # where each line is on the shop floor: the portal shows a customer its own
+        "ListOrderProgress": allow(*STAFF_READERS, "warehouse", portal=True),
     },
     "oms.production.v1.ProductionService": {
         "ListWorkOrders": allow(*SHOP_FLOOR),

@@ -49,9 +49,28 @@ def wire(ctx: ServiceContext) -> Wiring:
             Subscription(
                 "production",
                 "work_order_stage_changed",
-                consumers.follow_production,
+                consumers.follow_production,  # the order's state and the work order's progress
                 name="follow_production",
-                version_of=consumers.stage_sequence,
+            ),
+            # each work order's progress, for the progress of each order line
+            Subscription(
+                "production",
+                "work_order_created",
+                consumers.track_work_order_created,
+                name="track_work_order_created",
+            ),
+            Subscription(
+                "production",
+                "work_order_revised",
+                consumers.track_work_order_revised,
+                name="track_work_order_revised",
+                version_of=consumers.revision_of,
+            ),
+            Subscription(
+                "production",
+                "work_order_cancelled",
+                consumers.track_work_order_cancelled,
+                name="track_work_order_cancelled",
             ),
             *(
                 Subscription(

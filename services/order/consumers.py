@@ -12,6 +12,7 @@ from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.order.domain.lifecycle import OrderState
+from services.order.domain.progress import WorkOrderProgress
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 # The order is as far as its least advanced work order: production's stage -> the order's state.
@@ -25,6 +26,12 @@ STAGE_TO_STATE = {
 }
 
 
+# Applied versions of the stage reports: the order's (the name the chassis applied them under
+# while it guarded this subscription) and each work order's.
+ORDER_STAGES = "order.follow_production"
+WORK_ORDER_STAGES = "order.follow_production.work_order"
+
+
 def _message(event: ReceivedEvent) -> production_pb2.WorkOrderStageChanged:
     msg = event.as_proto(production_pb2.WorkOrderStageChanged)
     if not msg.order_id or msg.sequence < 1:
@@ -32,16 +39,19 @@ def _message(event: ReceivedEvent) -> production_pb2.WorkOrderStageChanged:
     return msg
 
 
-def stage_sequence(event: ReceivedEvent) -> tuple[str, int]:
-    """Apply each order's newest stage report once: an older one arriving late is stale."""
-    msg = _message(event)
-    return msg.order_id, msg.sequence
-
-
 def follow_production(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
-    """production.work_order_stage_changed -> the order's state follows its least advanced work
-    order (加工中 while any of its work is still being made)."""
+    """production.work_order_stage_changed -> the work order's progress (each work order's newest
+    report) and the order's state, which follows its least advanced work order (加工中 while any
+    of its work is still being made; each order's newest report). `sequence` counts the order's
+    reports: a report arriving after a newer one is stale for the order, not always for its work
+    order (another work order's report may have overtaken it)."""
     msg = _message(event)
+    _work_order(event, msg)
+    if uow.apply_version(WORK_ORDER_STAGES, msg.work_order_id, msg.sequence):
+        stage = _stage(event, msg.stage)
+        uow.progress.moved(msg.work_order_id, msg.order_id, msg.work_order_no, msg.workshop, stage)
+    if not uow.apply_version(ORDER_STAGES, msg.order_id, msg.sequence):
+        return  # a newer report of the order was applied: the order is past this one
     stage = production_pb2.Stage.Name(msg.order_stage) if msg.order_stage else ""
     if stage not in STAGE_TO_STATE:
         raise MalformedEvent(f"work_order_stage_changed {event.event_id} has order_stage {msg.order_stage}")
@@ -58,6 +68,59 @@ def follow_production(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
         raise MalformedEvent(f"work_order_stage_changed {event.event_id}: no order {msg.order_id}") from None
     if order.report_production(STAGE_TO_STATE[stage], actor=identity.current().user, now=at):
         uow.orders.save(order)
+
+
+# --- each work order's progress, for the progress of each order line (ListOrderProgress) --------
+
+
+def _work_order(event: ReceivedEvent, msg) -> None:
+    """The identifiers every work order event must carry, checked before anything is stored (the
+    columns' sizes: a longer value is no id this system made)."""
+    if not msg.work_order_id or not msg.order_id or not msg.work_order_no:
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has no work order or order id")
+    sizes = ((msg.work_order_id, 36), (msg.order_id, 36), (msg.work_order_no, 64), (msg.workshop, 32))
+    if any(len(value) > limit or not value.isprintable() for value, limit in sizes):
+        raise MalformedEvent(
+            f"{event.event_type} {event.event_id} has an id, number or workshop no system wrote"
+        )
+
+
+def _stage(event: ReceivedEvent, stage: int) -> str:
+    name = production_pb2.Stage.Name(stage) if stage in production_pb2.Stage.values() else ""
+    if name not in STAGE_TO_STATE:
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has stage {stage}")
+    return name
+
+
+def _made(event: ReceivedEvent, msg, stage: str) -> WorkOrderProgress:
+    _work_order(event, msg)
+    line_nos = tuple(line.line_no for line in msg.lines)
+    if not line_nos or any(n < 1 for n in line_nos):
+        raise MalformedEvent(f"{event.event_type} {event.event_id} has a line without its order line number")
+    return WorkOrderProgress(msg.work_order_id, msg.work_order_no, msg.workshop, msg.step, stage, line_nos)
+
+
+def track_work_order_created(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
+    msg = event.as_proto(production_pb2.WorkOrderCreated)
+    uow.progress.made(_made(event, msg, "STAGE_TO_SCHEDULE"), msg.order_id)
+
+
+def track_work_order_revised(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
+    msg = event.as_proto(production_pb2.WorkOrderRevised)
+    made = _made(event, msg, _stage(event, msg.stage))
+    uow.progress.made(made, msg.order_id)
+
+
+def revision_of(event: ReceivedEvent) -> tuple[str, int]:
+    """Apply each work order's newest revision once."""
+    msg = event.as_proto(production_pb2.WorkOrderRevised)
+    return msg.work_order_id, msg.revision
+
+
+def track_work_order_cancelled(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
+    msg = event.as_proto(production_pb2.WorkOrderCancelled)
+    _work_order(event, msg)
+    uow.progress.cancelled(msg.work_order_id)
 
 
 # Customer events after which what the order service remembers of a customer is stale: a

@@ -125,6 +125,8 @@ def test_a_customer_signs_in_and_sees_only_their_orders_at_their_stages(embedded
     expect(mine.locator(".badge.state")).to_have_text("加工中")
     expect(mine.locator(".progress li.now")).to_have_text("加工中")
     expect(page.locator(f'[data-order="{waiting.order_no}"] .badge.state')).to_have_text("待审批")
+    # each line: where it is on the shop floor (its first workshop's work is in process)
+    expect(mine.locator('td.stage[data-line="1"]')).to_have_text("加工中 · 冲压一车间 Stamping 1")
     expect(page.locator("#customer")).to_contain_text("MIDEA-SD")
     shown = {o for o in page.locator("section.order").evaluate_all("els => els.map(e => e.dataset.order)")}
     assert in_process.order_no in shown and theirs.order_no not in shown
@@ -165,6 +167,26 @@ def test_the_board_shows_a_work_order_move_from_in_process_to_qc_passed_without_
     expect(page.locator(f'[data-stage="STAGE_IN_PROCESS"] [data-wo="{wo.work_order_no}"]')).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True  # the same page, updated in place
     shot(page, "board")
+
+    # the line: stamped, waiting for plating -- in process, at plating (ListOrderProgress)
+    def line_one() -> tuple[str, str, list[tuple[str, str]]] | None:
+        found = api.orders.ListOrderProgress(
+            order_pb2.ListOrderProgressRequest(order_ids=[order.order_id]), metadata=SALES.metadata()
+        ).orders
+        if not found or not found[0].lines or found[0].lines[0].steps[0].stage != "STAGE_QC_PASSED":
+            return None
+        line = found[0].lines[0]
+        return line.stage, line.workshop, [(s.workshop, s.stage) for s in line.steps]
+
+    assert eventually("the line's progress", line_one) == (
+        "STAGE_IN_PROCESS",
+        "plating",
+        [
+            ("stamping-1", "STAGE_QC_PASSED"),
+            ("plating", "STAGE_TO_SCHEDULE"),
+            ("assembly", "STAGE_TO_SCHEDULE"),
+        ],
+    )
 
 
 def test_the_board_highlights_work_at_risk_of_its_due_date(embedded, page):

@@ -258,11 +258,40 @@ class FakeOrderRepository:
         return [self._hand_out(o) for o in found[:page_size]], ""
 
 
+class FakeProgressRepository:
+    """Like ProgressRepository: each work order's progress by id (no scoping: written by consumers)."""
+
+    TABLE = "work_order_progress"
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def _get(self, work_order_id: str, order_id: str) -> dict:
+        known = self._uow._read(self.TABLE).get(work_order_id)
+        return dict(known) if known else {"order_id": order_id, "stage": "", "lines": (), "cancelled": False}
+
+    def made(self, wo, order_id: str) -> None:
+        row = self._get(wo.work_order_id, order_id)
+        row.update(workshop=wo.workshop, step=wo.step, lines=wo.line_nos, stage=row["stage"] or wo.stage)
+        self._uow._write(self.TABLE, wo.work_order_id, row)
+
+    def moved(self, work_order_id: str, order_id: str, work_order_no: str, workshop: str, stage: str) -> None:
+        self._uow._write(self.TABLE, work_order_id, {**self._get(work_order_id, order_id), "stage": stage})
+
+    def cancelled(self, work_order_id: str) -> None:
+        self._uow._write(self.TABLE, work_order_id, {**self._get(work_order_id, ""), "cancelled": True})
+
+    def stage_of(self, work_order_id: str) -> str:
+        return self._uow._read(self.TABLE)[work_order_id]["stage"]
+
+
 class FakeOrderUnitOfWork(FakeUnitOfWork):
     orders: FakeOrderRepository
+    progress: FakeProgressRepository
 
     def _open_repositories(self) -> None:
         self.orders = FakeOrderRepository(self)
+        self.progress = FakeProgressRepository(self)
 
     def committed_orders(self) -> list[Order]:
         return list(self.db.table(FakeOrderRepository.TABLE).values())

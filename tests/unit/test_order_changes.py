@@ -468,10 +468,26 @@ def test_a_report_while_a_change_is_pending_is_only_remembered(stored):
     assert not [e for e in stored.db.events if isinstance(e, OrderStateChanged)]
 
 
+def test_each_work_orders_newest_report_is_kept_whatever_order_they_arrive_in(stored):
+    """`sequence` counts the order's reports: one arriving after a newer report of another work
+    order is stale for the order but news for its own work order."""
+    stamping, plating = str(uuid.uuid4()), str(uuid.uuid4())
+    with acting_as(SERVICE), stored:
+        follow_production(stage_event("o-1", "STAGE_QC_PASSED", 2, work_order_id=plating), stored)
+        follow_production(stage_event("o-1", "STAGE_IN_PROCESS", 1, work_order_id=stamping), stored)
+        follow_production(stage_event("o-1", "STAGE_TO_SCHEDULE", 1, work_order_id=plating), stored)  # older
+        stored.commit()
+        assert stored.progress.stage_of(stamping) == "STAGE_IN_PROCESS"
+        assert stored.progress.stage_of(plating) == "STAGE_QC_PASSED"
+        assert stored.orders.get("o-1").production_state == OrderState.QC_PASSED  # the order's newest
+
+
 @pytest.mark.parametrize(
     ("order_id", "over", "why"),
     [
         ("o-1", {"sequence": 0}, "sequence"),
+        ("o-1", {"work_order_no": "WO-" + "9" * 80}, "no system wrote"),
+        ("o-1", {"work_order_id": ""}, "no work order"),
         ("o-1", {"order_stage": "STAGE_UNSPECIFIED"}, "order_stage"),
         ("o-1", {"changed_at": "yesterday"}, "changed_at"),
         ("o-404", {}, "no order"),
@@ -480,6 +496,11 @@ def test_a_report_while_a_change_is_pending_is_only_remembered(stored):
 def test_a_report_no_retry_can_apply_is_malformed(stored, order_id, over, why):
     with acting_as(SERVICE), stored, pytest.raises(MalformedEvent, match=why):
         follow_production(stage_event(order_id, "STAGE_IN_PROCESS", **over), stored)
+
+
+def test_a_report_of_no_stage_is_malformed(stored):
+    with acting_as(SERVICE), stored, pytest.raises(MalformedEvent, match="has stage"):
+        follow_production(stage_event("o-1", "STAGE_UNSPECIFIED"), stored)
 
 
 def test_the_event_contract_is_production_s_proto():

@@ -170,3 +170,20 @@ after_sales_requests = Table(
     Index("ix_after_sales_customer", "tenant_id", "customer_id", "submitted_at"),
     Index("ix_after_sales_order", "order_id"),
 )
+
+# What the order service knows of its orders' work orders, from production's events: each work
+# order's workshop, step in the route, stage and the order lines it makes, for the progress of
+# each line (ListOrderProgress). Never read from production's database.
+work_order_progress = Table(
+    "work_order_progress",
+    metadata,
+    Column("work_order_id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("order_id", String(36), nullable=False, index=True),
+    Column("work_order_no", String(64), nullable=False),
+    Column("workshop", String(32), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("line_nos", Text, nullable=False),  # JSON list of the order's line numbers
+    Column("cancelled", Boolean, nullable=False),
+)

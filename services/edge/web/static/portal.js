@@ -7,6 +7,7 @@
   const FLOW = ["ORDER_STATE_APPROVED", "ORDER_STATE_IN_PRODUCTION", "ORDER_STATE_QC_PASSED", "ORDER_STATE_READY_TO_SHIP", "ORDER_STATE_SHIPPED"];
   const KINDS = ["AFTER_SALES_KIND_QUALITY", "AFTER_SALES_KIND_SHORTAGE", "AFTER_SALES_KIND_DAMAGE", "AFTER_SALES_KIND_DELIVERY", "AFTER_SALES_KIND_OTHER"];
   let last = null;
+  const workshops = {}; // code -> the plant's name for it
   const drafts = {}; // order id -> the request id of the form being filled (a resend reuses it)
 
   function progress(state) {
@@ -36,13 +37,19 @@
             el("td", {}, line.colour || ""),
             el("td", {}, line.surfaceTreatment || ""),
             el("td", { class: "num" }, line.quantity),
-            // each line follows its order: the least advanced of its work orders
-            el("td", { class: "stage" }, t(order.state)),
+            // where the line is on the shop floor (its route's work orders), else its order's state
+            el("td", { class: "stage", "data-line": line.lineNo }, lineStage(order, line)),
             priced ? el("td", { class: "num" }, yuan(line.unitPriceFen)) : null
           )
         )
       )
     );
+  }
+
+  function lineStage(order, line) {
+    const p = (last.progress[order.orderId] || {})[line.lineNo];
+    if (!p) return t(order.state);
+    return `${t(p.stage)} · ${workshops[p.workshop] || p.workshop}`;
   }
 
   function batches(order) {
@@ -179,7 +186,12 @@
       OMS.rpc("/oms.order.v1.OrderService/ListOrders", { pageSize: 100 }),
       OMS.rpc("/oms.order.v1.OrderService/ListAfterSalesRequests", {}),
     ]);
-    last = { orders: orders || [], afterSales: requests || [] };
+    const progress = {};
+    if ((orders || []).length) {
+      const found = await OMS.rpc("/oms.order.v1.OrderService/ListOrderProgress", { orderIds: orders.map((o) => o.orderId) });
+      for (const o of found.orders || []) progress[o.orderId] = Object.fromEntries((o.lines || []).map((l) => [l.lineNo, l]));
+    }
+    last = { orders: orders || [], afterSales: requests || [], progress };
     // a form being filled in is not thrown away by the periodic refresh
     if (document.querySelector(".after-sales-form:not([hidden])")) return;
     render();
@@ -194,6 +206,8 @@
     document.getElementById("who").textContent = user.displayName || user.user;
     const { customer } = await OMS.rpc("/oms.customer.v1.CustomerService/GetCustomer", { customerId: user.customerId });
     document.getElementById("customer").textContent = `${customer.name} · ${customer.code}`;
+    const { options } = await OMS.rpc("/oms.order.v1.OrderService/GetTenantOptions", {});
+    for (const w of options.workshops || []) workshops[w.code] = w.name;
     await load();
     setInterval(() => load().catch(() => {}), 15000);
   })();

@@ -1,0 +1,13 @@
+"""Where each line of some orders is on the shop floor (services/order/domain/progress.py)."""
+
+from __future__ import annotations
+
+from services.order.domain.progress import LineProgress, line_progress
+from services.order.service_layer.handlers import UowFactory
+
+
+def progress_of(order_ids: list[str], uow: UowFactory) -> dict[str, list[LineProgress]]:
+    """The orders the caller may see that have work orders, by id (a portal account: its own)."""
+    with uow(read_only=True) as tx:
+        found = tx.progress.of_orders(order_ids)
+    return {order_id: line_progress(work) for order_id, work in found.items()}
