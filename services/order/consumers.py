@@ -92,23 +92,25 @@ def _stage(event: ReceivedEvent, stage: int) -> str:
     return name
 
 
-def _made(event: ReceivedEvent, msg, stage: str) -> WorkOrderProgress:
+def _made(event: ReceivedEvent, msg, stage: str, step: int) -> WorkOrderProgress:
     _work_order(event, msg)
     line_nos = tuple(line.line_no for line in msg.lines)
     if not line_nos or any(n < 1 for n in line_nos):
         raise MalformedEvent(f"{event.event_type} {event.event_id} has a line without its order line number")
-    return WorkOrderProgress(msg.work_order_id, msg.work_order_no, msg.workshop, msg.step, stage, line_nos)
+    return WorkOrderProgress(msg.work_order_id, msg.work_order_no, msg.workshop, step, stage, line_nos)
 
 
 def track_work_order_created(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
     msg = event.as_proto(production_pb2.WorkOrderCreated)
-    uow.progress.made(_made(event, msg, "STAGE_TO_SCHEDULE"), msg.order_id)
+    uow.progress.made(_made(event, msg, "STAGE_TO_SCHEDULE", max(msg.step, 1)), msg.order_id, revision=1)
 
 
 def track_work_order_revised(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
     msg = event.as_proto(production_pb2.WorkOrderRevised)
-    made = _made(event, msg, _stage(event, msg.stage))
-    uow.progress.made(made, msg.order_id)
+    if msg.revision < 1:
+        raise MalformedEvent(f"work_order_revised {event.event_id} has revision {msg.revision}")
+    made = _made(event, msg, _stage(event, msg.stage), step=0)  # a revision keeps its place in the route
+    uow.progress.made(made, msg.order_id, revision=msg.revision)
 
 
 def revision_of(event: ReceivedEvent) -> tuple[str, int]:

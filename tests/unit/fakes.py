@@ -270,9 +270,13 @@ class FakeProgressRepository:
         known = self._uow._read(self.TABLE).get(work_order_id)
         return dict(known) if known else {"order_id": order_id, "stage": "", "lines": (), "cancelled": False}
 
-    def made(self, wo, order_id: str) -> None:
+    def made(self, wo, order_id: str, revision: int) -> None:
         row = self._get(wo.work_order_id, order_id)
-        row.update(workshop=wo.workshop, step=wo.step, lines=wo.line_nos, stage=row["stage"] or wo.stage)
+        if row.get("revision", 0) <= revision:
+            row.update(
+                workshop=wo.workshop, lines=wo.line_nos, revision=revision, stage=row["stage"] or wo.stage
+            )
+        row["step"] = wo.step or row.get("step", 0)
         self._uow._write(self.TABLE, wo.work_order_id, row)
 
     def moved(self, work_order_id: str, order_id: str, work_order_no: str, workshop: str, stage: str) -> None:

@@ -19,24 +19,33 @@ class ProgressRepository:
     def __init__(self, db: Connection):
         self._db = db
 
-    def made(self, wo: WorkOrderProgress, order_id: str) -> None:
-        """A work order was created or revised: its workshop, step and lines (its stage, if none
-        is known yet: a stage event may have come first)."""
-        values = {
+    def made(self, wo: WorkOrderProgress, order_id: str, revision: int) -> None:
+        """A work order was created (revision 1, with its step in the route) or revised: its
+        lines and workshop, unless a later revision's are known (events may overtake each
+        other); its stage only if no stage report came first."""
+        lines = {
             "work_order_no": wo.work_order_no,
             "workshop": wo.workshop,
-            "step": wo.step,
             "line_nos": json.dumps(sorted(wo.line_nos)),
+            "revision": revision,
         }
         stmt = insert_for(self._db, table).values(
             work_order_id=wo.work_order_id,
             tenant_id=identity.current().tenant_id,
             order_id=order_id,
+            step=wo.step,
             stage=wo.stage,
             cancelled=False,
-            **values,
+            **lines,
         )
-        self._db.execute(stmt.on_conflict_do_update(index_elements=["work_order_id"], set_=values))
+        newer = table.c.revision <= stmt.excluded.revision
+        self._db.execute(
+            stmt.on_conflict_do_update(index_elements=["work_order_id"], set_=lines, where=newer)
+        )
+        if wo.step:  # only the creation says where in the route it is
+            self._db.execute(
+                update(table).where(table.c.work_order_id == wo.work_order_id).values(step=wo.step)
+            )
 
     def moved(self, work_order_id: str, order_id: str, work_order_no: str, workshop: str, stage: str) -> None:
         """A work order reached a stage (the newest report for it: the consumer drops older ones)."""
@@ -49,6 +58,7 @@ class ProgressRepository:
             step=0,
             stage=stage,
             line_nos="[]",
+            revision=0,
             cancelled=False,
         )
         self._db.execute(stmt.on_conflict_do_update(index_elements=["work_order_id"], set_={"stage": stage}))

@@ -185,5 +185,7 @@ work_order_progress = Table(
     Column("step", Integer, nullable=False),
     Column("stage", String(32), nullable=False),
     Column("line_nos", Text, nullable=False),  # JSON list of the order's line numbers
+    # the work order's revision its lines are from (0: only a stage report heard of yet)
+    Column("revision", Integer, nullable=False),
     Column("cancelled", Boolean, nullable=False),
 )

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=32), nullable=False),
         sa.Column("line_nos", sa.Text(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("work_order_id"),
     )
