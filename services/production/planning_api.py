@@ -86,6 +86,17 @@ class PlanningApi:
             today=date_to_proto(found.window.today),
             at_risk_hours=found.window.hours,
             as_of=timestamp_of(now),
+            completed_today=[
+                production_pb2.BoardCompletion(
+                    work_order_no=c.work_order_no,
+                    order_no=c.order_no,
+                    workshop=c.workshop,
+                    good_quantity=c.good_quantity,
+                    completed_at=timestamp_of(c.completed_at),
+                )
+                for c in found.completed_today
+            ],
+            completed_today_total=found.completed_today_total,
         )
 
 

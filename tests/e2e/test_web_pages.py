@@ -165,6 +165,8 @@ def test_the_board_shows_a_work_order_move_from_in_process_to_qc_passed_without_
         timeout=15000
     )
     expect(page.locator(f'[data-stage="STAGE_IN_PROCESS"] [data-wo="{wo.work_order_no}"]')).to_have_count(0)
+    expect(page.locator(f'#completed li[data-wo="{wo.work_order_no}"]')).to_be_visible()  # 今日完工
+    assert int(page.locator("#completed-total").inner_text()) >= 1
     assert page.evaluate("window.__notReloaded") is True  # the same page, updated in place
     shot(page, "board")
 

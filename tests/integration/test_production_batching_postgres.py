@@ -9,14 +9,19 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, insert, select, update
 
 from services.chassis.consumer import EventConsumer
 from services.chassis.identity import Identity, acting_as
 from services.chassis.migrations import upgrade
 from services.chassis.runtime import unit_of_work_factory
 from services.chassis.tenants import load_tenants
-from services.production.adapters.tables import batch_tasks, merge_candidates, work_orders
+from services.production.adapters.tables import (
+    batch_tasks,
+    merge_candidates,
+    work_order_stage_reports,
+    work_orders,
+)
 from services.production.app import definition, subscriptions
 from services.production.consumers_batching import tenant_files_policy, with_batching
 from services.production.service_layer.board import get_board
@@ -517,3 +522,55 @@ def test_recording_an_orders_configurations_again_adds_only_the_new_ones(product
     assert [c.configuration for c in again] == [red, blue]
     assert none == []
     assert kept == {"银色 silver": 100, "金色 gold": 100, "红色 red": 999, "蓝色 blue": 999}
+
+
+def test_the_board_lists_todays_completions_in_the_plants_calendar(production):
+    """今日完工: passed QC since midnight plant time (Shanghai: 16:00 UTC the day before), each
+    work order once at its latest pass, latest first; not yesterday's, not cancelled work, not
+    another tenant's."""
+    engine, _consumer, uow = production
+    seed_work_orders(engine)
+    with engine.begin() as c:
+        ids = {r.work_order_no: (r.work_order_id, r.tenant_id) for r in c.execute(select(work_orders))}
+        c.execute(
+            update(work_orders).where(work_orders.c.work_order_no == "WO-HW-6-01").values(good_quantity=480)
+        )
+
+    def passed(no: str, at: datetime) -> dict:
+        work_order_id, tenant = ids[no]
+        return dict(
+            tenant_id=tenant,
+            work_order_id=work_order_id,
+            revision=1,
+            reported_at=at,
+            reported_by="王建国",
+            from_stage="STAGE_IN_PROCESS",
+            to_stage="STAGE_QC_PASSED",
+            good_quantity=1,
+            scrap_quantity=0,
+            note="",
+        )
+
+    midnight = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # the 25th begins in Shanghai
+    with engine.begin() as c:
+        c.execute(
+            insert(work_order_stage_reports),
+            [
+                passed("WO-HW-6-01", midnight + timedelta(minutes=5)),
+                passed("WO-HW-6-01", midnight + timedelta(hours=1)),  # passed again after a change
+                passed("WO-HW-3-01", midnight + timedelta(minutes=30)),
+                passed("WO-HW-2-01", midnight - timedelta(minutes=1)),  # yesterday, plant time
+                passed("WO-HW-8-01", midnight + timedelta(minutes=40)),  # cancelled work
+                passed("WO-AP-1-01", midnight + timedelta(minutes=50)),  # another tenant
+            ],
+        )
+    tenants = load_tenants(("hardware", "autoparts"))
+    with acting_as(Identity("hardware", "看板")):
+        board = get_board(tenants["hardware"], uow, now=NOW)
+        plating = get_board(tenants["hardware"], uow, workshop="plating", now=NOW)
+    assert [(c.work_order_no, c.good_quantity, c.completed_at) for c in board.completed_today] == [
+        ("WO-HW-6-01", 480, midnight + timedelta(hours=1)),
+        ("WO-HW-3-01", 0, midnight + timedelta(minutes=30)),
+    ]
+    assert board.completed_today_total == 2
+    assert [c.work_order_no for c in plating.completed_today] == ["WO-HW-3-01"]

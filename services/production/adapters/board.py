@@ -7,13 +7,18 @@ query implies its predicate, which it cannot from bound parameters under a gener
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, and_, func, select, text
 
 from services.chassis import identity
-from services.production.adapters.tables import OPEN_WORK, UNFINISHED_WORK, work_orders
-from services.production.domain.board import Board, BoardCell, BoardItem, BoardWindow
+from services.production.adapters.tables import (
+    OPEN_WORK,
+    UNFINISHED_WORK,
+    work_order_stage_reports,
+    work_orders,
+)
+from services.production.domain.board import Board, BoardCell, BoardItem, BoardWindow, Completion
 
 _w = work_orders.c
 
@@ -37,6 +42,7 @@ class BoardQueries:
         overdue, at_risk = _overdue(window), _at_risk(window)
         risky = window.last_at_risk_day >= window.today
         overdue_total, at_risk_total = self._totals(mine, window)
+        completed, completed_total = self._completed(mine, window, limit)
         return Board(
             window,
             cells,
@@ -44,7 +50,38 @@ class BoardQueries:
             overdue_total,
             self._items([*mine, at_risk], limit) if risky else [],
             at_risk_total if risky else 0,
+            completed,
+            completed_total,
         )
+
+    def _completed(self, mine: list, window: BoardWindow, limit: int) -> tuple[list[Completion], int]:
+        """Work orders that passed QC since today began (plant time), latest first: each once,
+        at its latest pass (a change may send work back and it passes again)."""
+        if window.today_from is None:
+            return [], 0
+        r = work_order_stage_reports.c
+        passed = (
+            select(r.work_order_id, func.max(r.reported_at).label("at"))
+            .where(
+                r.tenant_id == identity.current().tenant_id,
+                r.to_stage == QC_PASSED,
+                r.reported_at >= window.today_from,
+            )
+            .group_by(r.work_order_id)
+            .subquery()
+        )
+        joined = (
+            select(_w.work_order_no, _w.order_no, _w.workshop, _w.good_quantity, passed.c.at)
+            .join(passed, passed.c.work_order_id == _w.work_order_id)
+            .where(*mine, text("NOT cancelled"))
+        )
+        rows = self._db.execute(joined.order_by(passed.c.at.desc(), _w.work_order_no).limit(limit)).all()
+        total = self._db.execute(select(func.count()).select_from(joined.subquery())).scalar_one()
+        completions = [
+            Completion(x.work_order_no, x.order_no, x.workshop, int(x.good_quantity), _instant(x.at))
+            for x in rows
+        ]
+        return completions, int(total)
 
     def _items(self, conditions: list, limit: int) -> list[BoardItem]:
         rows = self._db.execute(
@@ -80,6 +117,17 @@ def _overdue(window: BoardWindow):
 
 def _at_risk(window: BoardWindow):
     return and_(_w.due_date >= window.today, _w.due_date <= window.last_at_risk_day)
+
+
+QC_PASSED = "STAGE_QC_PASSED"
+
+
+def _instant(value) -> datetime:
+    """The column type gives aware UTC times; a SQLite aggregate (max) returns the raw text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _day(value) -> date:

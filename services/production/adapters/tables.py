@@ -113,6 +113,8 @@ work_order_stage_reports = Table(
     Column("scrap_quantity", BigInteger, nullable=False),
     Column("note", Text, nullable=False),
     Index("ix_work_order_stage_reports_wo", "work_order_id", "id"),
+    # the board's 今日完工: the tenant's reports to one stage since a moment
+    Index("ix_work_order_stage_reports_tenant_to_at", "tenant_id", "to_stage", "reported_at"),
 )
 
 # Superseded revisions of a work order, as they were (lines as JSON: read back, never queried).

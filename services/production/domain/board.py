@@ -10,8 +10,8 @@ the end of its due day falls within the tenant's warning threshold from now.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # Stage values as work_orders stores them (the work-order core's Stage enum); a cancelled work
@@ -32,6 +32,7 @@ class BoardWindow:
     today: date  # in the plant's zone: due before it = overdue
     last_at_risk_day: date  # due from today up to this day = at risk (may be before today: none)
     hours: float
+    today_from: datetime | None = None  # when today began in the plant's zone: today's completions
 
 
 def board_window(now: datetime, zone: ZoneInfo, hours: float) -> BoardWindow:
@@ -41,7 +42,9 @@ def board_window(now: datetime, zone: ZoneInfo, hours: float) -> BoardWindow:
         raise ValueError("now must be aware")
     today = now.astimezone(zone).date()
     horizon = (now + timedelta(hours=hours)).astimezone(zone).date()
-    return BoardWindow(today, horizon - timedelta(days=1), hours)
+    return BoardWindow(
+        today, horizon - timedelta(days=1), hours, datetime.combine(today, time.min, tzinfo=zone)
+    )
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,17 @@ class BoardItem:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """A work order that passed QC (质检完成) today."""
+
+    work_order_no: str
+    order_no: str
+    workshop: str
+    good_quantity: int
+    completed_at: datetime
+
+
+@dataclass(frozen=True)
 class Board:
     window: BoardWindow
     cells: list[BoardCell]
@@ -69,3 +83,5 @@ class Board:
     overdue_total: int
     at_risk: list[BoardItem]
     at_risk_total: int
+    completed_today: list[Completion] = field(default_factory=list)
+    completed_today_total: int = 0

@@ -41,6 +41,17 @@
     );
     document.getElementById("overdue-total").textContent = last.board.overdueTotal || 0;
     document.getElementById("at-risk-total").textContent = last.board.atRiskTotal || 0;
+    document.getElementById("completed-total").textContent = last.board.completedTodayTotal || 0;
+    document.getElementById("completed").replaceChildren(
+      ...(last.board.completedToday || []).map((c) =>
+        el(
+          "li",
+          { "data-wo": c.workOrderNo },
+          `${new Date(c.completedAt).toLocaleTimeString()} · ${c.workOrderNo} · ${workshops[c.workshop] || c.workshop}` +
+            (c.goodQuantity ? ` · ${t("good")} ${c.goodQuantity}` : "")
+        )
+      )
+    );
     document.getElementById("updated").textContent = new Date().toLocaleTimeString();
   }
 

@@ -34,6 +34,8 @@ const OMS = (() => {
     tier: ["客户等级", "Tier"],
     updated: ["更新于", "Updated"],
     atRisk: ["交期风险", "At risk"],
+    completedToday: ["今日完工", "Completed today"],
+    good: ["合格", "good"],
     overdue: ["已逾期", "Overdue"],
     workOrders: ["工单", "work orders"],
     noWork: ["—", "—"],
