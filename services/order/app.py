@@ -52,26 +52,6 @@ def wire(ctx: ServiceContext) -> Wiring:
                 consumers.follow_production,  # the order's state and the work order's progress
                 name="follow_production",
             ),
-            # each work order's progress, for the progress of each order line
-            Subscription(
-                "production",
-                "work_order_created",
-                consumers.track_work_order_created,
-                name="track_work_order_created",
-            ),
-            Subscription(
-                "production",
-                "work_order_revised",
-                consumers.track_work_order_revised,
-                name="track_work_order_revised",
-                version_of=consumers.revision_of,
-            ),
-            Subscription(
-                "production",
-                "work_order_cancelled",
-                consumers.track_work_order_cancelled,
-                name="track_work_order_cancelled",
-            ),
             *(
                 Subscription(
                     "customer", event_type, consumers.forget_customer(customers), name=f"forget_{event_type}"

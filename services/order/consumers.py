@@ -12,7 +12,6 @@ from services.chassis import identity
 from services.chassis.errors import NotFound
 from services.chassis.events import MalformedEvent, ReceivedEvent
 from services.order.domain.lifecycle import OrderState
-from services.order.domain.progress import WorkOrderProgress
 from services.order.service_layer.unit_of_work import OrderUnitOfWork
 
 # The order is as far as its least advanced work order: production's stage -> the order's state.
@@ -70,7 +69,7 @@ def follow_production(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
         uow.orders.save(order)
 
 
-# --- each work order's progress, for the progress of each order line (ListOrderProgress) --------
+# --- each work order's stage, for the progress of each order line (ListOrderProgress) ------------
 
 
 def _work_order(event: ReceivedEvent, msg) -> None:
@@ -90,39 +89,6 @@ def _stage(event: ReceivedEvent, stage: int) -> str:
     if name not in STAGE_TO_STATE:
         raise MalformedEvent(f"{event.event_type} {event.event_id} has stage {stage}")
     return name
-
-
-def _made(event: ReceivedEvent, msg, stage: str, step: int) -> WorkOrderProgress:
-    _work_order(event, msg)
-    line_nos = tuple(line.line_no for line in msg.lines)
-    if not line_nos or any(n < 1 for n in line_nos):
-        raise MalformedEvent(f"{event.event_type} {event.event_id} has a line without its order line number")
-    return WorkOrderProgress(msg.work_order_id, msg.work_order_no, msg.workshop, step, stage, line_nos)
-
-
-def track_work_order_created(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
-    msg = event.as_proto(production_pb2.WorkOrderCreated)
-    uow.progress.made(_made(event, msg, "STAGE_TO_SCHEDULE", max(msg.step, 1)), msg.order_id, revision=1)
-
-
-def track_work_order_revised(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
-    msg = event.as_proto(production_pb2.WorkOrderRevised)
-    if msg.revision < 1:
-        raise MalformedEvent(f"work_order_revised {event.event_id} has revision {msg.revision}")
-    made = _made(event, msg, _stage(event, msg.stage), step=0)  # a revision keeps its place in the route
-    uow.progress.made(made, msg.order_id, revision=msg.revision)
-
-
-def revision_of(event: ReceivedEvent) -> tuple[str, int]:
-    """Apply each work order's newest revision once."""
-    msg = event.as_proto(production_pb2.WorkOrderRevised)
-    return msg.work_order_id, msg.revision
-
-
-def track_work_order_cancelled(event: ReceivedEvent, uow: OrderUnitOfWork) -> None:
-    msg = event.as_proto(production_pb2.WorkOrderCancelled)
-    _work_order(event, msg)
-    uow.progress.cancelled(msg.work_order_id)
 
 
 # Customer events after which what the order service remembers of a customer is stale: a

@@ -259,34 +259,18 @@ class FakeOrderRepository:
 
 
 class FakeProgressRepository:
-    """Like ProgressRepository: each work order's progress by id (no scoping: written by consumers)."""
+    """Like ProgressRepository: each work order's stage by id (no scoping: written by consumers)."""
 
     TABLE = "work_order_progress"
 
     def __init__(self, uow: FakeUnitOfWork):
         self._uow = uow
 
-    def _get(self, work_order_id: str, order_id: str) -> dict:
-        known = self._uow._read(self.TABLE).get(work_order_id)
-        return dict(known) if known else {"order_id": order_id, "stage": "", "lines": (), "cancelled": False}
-
-    def made(self, wo, order_id: str, revision: int) -> None:
-        row = self._get(wo.work_order_id, order_id)
-        if row.get("revision", 0) <= revision:
-            row.update(
-                workshop=wo.workshop, lines=wo.line_nos, revision=revision, stage=row["stage"] or wo.stage
-            )
-        row["step"] = wo.step or row.get("step", 0)
-        self._uow._write(self.TABLE, wo.work_order_id, row)
-
     def moved(self, work_order_id: str, order_id: str, work_order_no: str, workshop: str, stage: str) -> None:
-        self._uow._write(self.TABLE, work_order_id, {**self._get(work_order_id, order_id), "stage": stage})
-
-    def cancelled(self, work_order_id: str) -> None:
-        self._uow._write(self.TABLE, work_order_id, {**self._get(work_order_id, ""), "cancelled": True})
+        self._uow._write(self.TABLE, work_order_id, (order_id, workshop, stage))
 
     def stage_of(self, work_order_id: str) -> str:
-        return self._uow._read(self.TABLE)[work_order_id]["stage"]
+        return self._uow._read(self.TABLE)[work_order_id][2]
 
 
 class FakeOrderUnitOfWork(FakeUnitOfWork):

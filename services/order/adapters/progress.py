@@ -1,95 +1,68 @@
-"""The work orders of the caller's orders as production's events told them (work_order_progress).
-Written by the consumers (as the service, one event at a time), read for ListOrderProgress."""
+"""Each work order's stage as production's reports told it (work_order_progress), and the routes
+of the caller's orders' lines, for ListOrderProgress."""
 
 from __future__ import annotations
 
-import json
-
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from services.chassis import identity
 from services.chassis.db import insert_for
 from services.chassis.scoping import scoped
-from services.order.adapters.tables import orders
+from services.order.adapters.tables import order_lines, orders
 from services.order.adapters.tables import work_order_progress as table
-from services.order.domain.progress import WorkOrderProgress
+
+# Orders production has work orders for: approved and on (a change pending included).
+IN_PRODUCTION = (
+    "ORDER_STATE_APPROVED",
+    "ORDER_STATE_IN_PRODUCTION",
+    "ORDER_STATE_QC_PASSED",
+    "ORDER_STATE_READY_TO_SHIP",
+    "ORDER_STATE_SHIPPED",
+    "ORDER_STATE_CLOSED",
+    "ORDER_STATE_PENDING_CHANGE",
+)
 
 
 class ProgressRepository:
     def __init__(self, db: Connection):
         self._db = db
 
-    def made(self, wo: WorkOrderProgress, order_id: str, revision: int) -> None:
-        """A work order was created (revision 1, with its step in the route) or revised: its
-        lines and workshop, unless a later revision's are known (events may overtake each
-        other); its stage only if no stage report came first."""
-        lines = {
-            "work_order_no": wo.work_order_no,
-            "workshop": wo.workshop,
-            "line_nos": json.dumps(sorted(wo.line_nos)),
-            "revision": revision,
-        }
-        stmt = insert_for(self._db, table).values(
-            work_order_id=wo.work_order_id,
-            tenant_id=identity.current().tenant_id,
-            order_id=order_id,
-            step=wo.step,
-            stage=wo.stage,
-            cancelled=False,
-            **lines,
-        )
-        newer = table.c.revision <= stmt.excluded.revision
-        self._db.execute(
-            stmt.on_conflict_do_update(index_elements=["work_order_id"], set_=lines, where=newer)
-        )
-        if wo.step:  # only the creation says where in the route it is
-            self._db.execute(
-                update(table).where(table.c.work_order_id == wo.work_order_id).values(step=wo.step)
-            )
-
     def moved(self, work_order_id: str, order_id: str, work_order_no: str, workshop: str, stage: str) -> None:
-        """A work order reached a stage (the newest report for it: the consumer drops older ones)."""
+        """A work order reached a stage (its newest report: the consumer drops older ones)."""
         stmt = insert_for(self._db, table).values(
             work_order_id=work_order_id,
             tenant_id=identity.current().tenant_id,
             order_id=order_id,
             work_order_no=work_order_no,
             workshop=workshop,
-            step=0,
             stage=stage,
-            line_nos="[]",
-            revision=0,
-            cancelled=False,
         )
         self._db.execute(stmt.on_conflict_do_update(index_elements=["work_order_id"], set_={"stage": stage}))
 
-    def cancelled(self, work_order_id: str) -> None:
-        self._db.execute(update(table).where(table.c.work_order_id == work_order_id).values(cancelled=True))
-
-    def of_orders(self, order_ids: list[str]) -> dict[str, list[WorkOrderProgress]]:
-        """The work orders of those of these orders the caller may see (a portal account: its own)."""
+    def of_orders(
+        self, order_ids: list[str]
+    ) -> dict[str, tuple[dict[int, tuple[str, ...]], dict[str, tuple[str, str]]]]:
+        """For each of these orders the caller may see (a portal account: its own) that production
+        has work orders for: its lines' routes and the stages reported by workshop."""
         visible = scoped(
-            select(orders.c.order_id).where(orders.c.order_id.in_(order_ids)),
+            select(orders.c.order_id).where(
+                orders.c.order_id.in_(order_ids), orders.c.state.in_(IN_PRODUCTION)
+            ),
             orders,
             customer_column="customer_id",
         )
-        rows = self._db.execute(
-            select(table).where(
-                table.c.order_id.in_(visible.scalar_subquery()),
-                table.c.tenant_id == identity.current().tenant_id,
-            )
+        ids = [r.order_id for r in self._db.execute(visible)]
+        if not ids:
+            return {}
+        out: dict[str, tuple[dict[int, tuple[str, ...]], dict[str, tuple[str, str]]]] = {
+            i: ({}, {}) for i in ids
+        }
+        lines = select(
+            order_lines.c.order_id, order_lines.c.line_no, order_lines.c.workshop, order_lines.c.route
         )
-        out: dict[str, list[WorkOrderProgress]] = {}
-        for r in rows:
-            out.setdefault(r.order_id, []).append(
-                WorkOrderProgress(
-                    r.work_order_id,
-                    r.work_order_no,
-                    r.workshop,
-                    r.step,
-                    r.stage,
-                    tuple(json.loads(r.line_nos)),
-                    r.cancelled,
-                )
-            )
+        for r in self._db.execute(lines.where(order_lines.c.order_id.in_(ids))):
+            out[r.order_id][0][r.line_no] = tuple(r.route or ()) or ((r.workshop,) if r.workshop else ())
+        reports = select(table.c.order_id, table.c.workshop, table.c.stage, table.c.work_order_no)
+        for r in self._db.execute(reports.where(table.c.order_id.in_(ids))):
+            out[r.order_id][1][r.workshop] = (r.stage, r.work_order_no)
         return out

@@ -171,8 +171,8 @@ after_sales_requests = Table(
     Index("ix_after_sales_order", "order_id"),
 )
 
-# What the order service knows of its orders' work orders, from production's events: each work
-# order's workshop, step in the route, stage and the order lines it makes, for the progress of
+# The stage of each work order of its orders, from production's stage reports (one work order
+# per workshop of an order: each line's route says which of them make it), for the progress of
 # each line (ListOrderProgress). Never read from production's database.
 work_order_progress = Table(
     "work_order_progress",
@@ -182,10 +182,5 @@ work_order_progress = Table(
     Column("order_id", String(36), nullable=False, index=True),
     Column("work_order_no", String(64), nullable=False),
     Column("workshop", String(32), nullable=False),
-    Column("step", Integer, nullable=False),
     Column("stage", String(32), nullable=False),
-    Column("line_nos", Text, nullable=False),  # JSON list of the order's line numbers
-    # the work order's revision its lines are from (0: only a stage report heard of yet)
-    Column("revision", Integer, nullable=False),
-    Column("cancelled", Boolean, nullable=False),
 )

@@ -7,7 +7,7 @@ from services.order.service_layer.handlers import UowFactory
 
 
 def progress_of(order_ids: list[str], uow: UowFactory) -> dict[str, list[LineProgress]]:
-    """The orders the caller may see that have work orders, by id (a portal account: its own)."""
+    """The orders the caller may see that production works on, by id (a portal account: its own)."""
     with uow(read_only=True) as tx:
         found = tx.progress.of_orders(order_ids)
-    return {order_id: line_progress(work) for order_id, work in found.items()}
+    return {order_id: line_progress(routes, reported) for order_id, (routes, reported) in found.items()}
