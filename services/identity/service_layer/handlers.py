@@ -25,6 +25,7 @@ from services.chassis.errors import (
     VersionConflict,
 )
 from services.chassis.identity import Identity
+from services.chassis.text import one_line
 from services.chassis.uow import UowFactory
 from services.identity.adapters.passwords import Passwords
 from services.identity.adapters.signing import Issuer
@@ -104,6 +105,9 @@ def sign_in(cmd: SignIn, deps: Deps) -> Issued:
         SIGN_INS.labels(cmd.tenant_id, "wrong").inc()
         log.info("sign-in refused: wrong password or unknown user (tenant %s)", cmd.tenant_id)
         raise Unauthenticated(WRONG)
+    # a hash made with older parameters is made again now the password is known (outside the
+    # transaction: ~0.1 s of CPU)
+    rehashed = deps.passwords.hash(cmd.password) if deps.passwords.needs_rehash(user.password_hash) else ""
     now = deps.clock()
     with deps.uow() as uow:
         uow.attempts.clear(cmd.tenant_id, key)  # the attempt counted in advance was a right one
@@ -111,8 +115,8 @@ def sign_in(cmd: SignIn, deps: Deps) -> Issued:
             uow.commit()
             SIGN_INS.labels(cmd.tenant_id, "disabled").inc()
             raise Unauthenticated("账号已停用 this account is disabled; ask your administrator")
-        if deps.passwords.needs_rehash(user.password_hash):
-            user.password_hash = deps.passwords.hash(cmd.password)
+        if rehashed:
+            user.password_hash = rehashed
             uow.users.save(user, user.version)
         secret = _new_secret()
         session = Session(
@@ -122,7 +126,7 @@ def sign_in(cmd: SignIn, deps: Deps) -> Issued:
             refresh_hash=_digest(secret),
             created_at=now,
             expires_at=now + deps.sessions.session_ttl,
-            client=_one_line(cmd.client, 200),
+            client=one_line(cmd.client)[:200],
         )
         uow.sessions.add(session)
         uow.users.signed_in(user.user_id, now)
@@ -252,10 +256,6 @@ def _split(refresh_token: str) -> tuple[str, str]:
     if not dot or not session_id or not secret:
         raise Unauthenticated("not a refresh token this service issued")
     return session_id, secret
-
-
-def _one_line(text: str, limit: int) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)[:limit]
 
 
 # --- the signed-in user --------------------------------------------------------------------------

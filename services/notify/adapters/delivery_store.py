@@ -13,8 +13,8 @@ from services.chassis import identity
 from services.chassis.db import insert_for
 from services.chassis.paging import decode_token, instant_part, keyset_page, uuid_part
 from services.chassis.scoping import scoped
+from services.chassis.text import one_line
 from services.notify.adapters.tables import deliveries, delivery_attempts, notifications
-from services.notify.domain.model import one_line
 
 STATES = ("pending", "sent", "rejected", "failed", "undeliverable")
 INT32 = 2**31 - 1

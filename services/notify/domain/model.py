@@ -8,12 +8,6 @@ from datetime import datetime
 from services.chassis.events import DomainEvent
 
 
-def one_line(text: str) -> str:
-    """Untrusted text made one printable line: control characters (NUL, line breaks, ESC) become
-    spaces. PostgreSQL refuses NUL; a line break breaks an e-mail header or a log cell."""
-    return "".join(c if c.isprintable() else " " for c in text)
-
-
 @dataclass(frozen=True)
 class Workshop:
     code: str

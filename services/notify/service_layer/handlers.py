@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.chassis.paging import page_size
+from services.chassis.text import one_line
 from services.chassis.uow import UowFactory as UowFactoryOf
 from services.notify.domain.model import (
     CancelledWorkOrder,
@@ -16,7 +17,6 @@ from services.notify.domain.model import (
     Notification,
     RevisedWorkOrder,
     Workshop,
-    one_line,
     tell_workshop_lead,
     tell_workshop_lead_of_cancellation,
     tell_workshop_lead_of_revision,
