@@ -111,6 +111,8 @@ def refuse_shortage_override(caller: Identity) -> PermissionDenied:
     )
 
 
+# Whoever has signed in, staff or portal account: what a person may do for themselves.
+SIGNED_IN = allow(*(r for r in PERSON_ROLES if r != ADMIN), portal=True)
 STAFF_READERS = ("sales", "approver", "planner", "manager")
 SHOP_FLOOR = ("planner", "workshop_lead", "manager", "sales", "approver")
 
@@ -216,8 +218,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "RefreshSession": OPEN,
         "SignOut": OPEN,
         # every signed-in person, staff or portal, for themselves
-        "ChangePassword": allow(*(r for r in PERSON_ROLES if r != ADMIN), portal=True),
-        "WhoAmI": allow(*(r for r in PERSON_ROLES if r != ADMIN), portal=True),
+        "ChangePassword": SIGNED_IN,
+        "WhoAmI": SIGNED_IN,
         # the user directory: administrators only
         "CreateUser": allow(),
         "ListUsers": allow(),

@@ -90,18 +90,19 @@ class ChangeControlRpcs:
 
     def GetOrderChange(self, request, context) -> order_pb2.GetOrderChangeResponse:
         change = changes.get_change(request.order_id, request.change_id, self._uow)
-        return order_pb2.GetOrderChangeResponse(change=self._change_for_caller(change))
+        return order_pb2.GetOrderChangeResponse(change=self._changes_for_caller([change])[0])
 
     def ListOrderChanges(self, request, context) -> order_pb2.ListOrderChangesResponse:
         found = changes.list_changes(request.order_id, self._uow)
-        return order_pb2.ListOrderChangesResponse(changes=[self._change_for_caller(c) for c in found])
+        return order_pb2.ListOrderChangesResponse(changes=self._changes_for_caller(found))
 
-    def _change_for_caller(self, change: ChangeRequest) -> order_pb2.ChangeRequest:
+    def _changes_for_caller(self, found: list[ChangeRequest]) -> list[order_pb2.ChangeRequest]:
         """A portal account reads what was asked and decided, never the impact: the plant's work
-        orders and its stock are the plant's business."""
-        out = change_to_proto(change, self._withhold_prices())
-        if identity.current().customer_id:
-            out.ClearField("impact")
+        orders and its stock are the plant's business. (Whether prices show is asked once.)"""
+        withhold, portal = self._withhold_prices(), bool(identity.current().customer_id)
+        out = [change_to_proto(c, withhold) for c in found]
+        for change in out if portal else ():
+            change.ClearField("impact")
         return out
 
     def ListOrderRevisions(self, request, context) -> order_pb2.ListOrderRevisionsResponse:

@@ -20,15 +20,6 @@ class Kind(StrEnum):
     OTHER = "AFTER_SALES_KIND_OTHER"
 
 
-LABELS = {
-    Kind.QUALITY: "质量问题 quality",
-    Kind.SHORTAGE: "数量短缺 shortage",
-    Kind.DAMAGE: "运输损坏 damage in transport",
-    Kind.DELIVERY: "交期问题 delivery time",
-    Kind.OTHER: "其他 other",
-}
-
-
 @dataclass(frozen=True)
 class AfterSalesRequested(DomainEvent):
     event_type = "after_sales_requested"

@@ -20,10 +20,9 @@ class SubmitAfterSales:
 
 
 def submit(cmd: SubmitAfterSales, uow: UowFactory, clock: Clock = utc_now) -> AfterSalesRequest:
-    """NotFound for an order the caller may not see (a portal account: another customer's)."""
-    earlier = _earlier(cmd, uow)
-    if earlier is not None:
-        return earlier
+    """NotFound for an order the caller may not see (a portal account: another customer's). No
+    look-up of request_id first: the insert itself finds a resubmission (its unique key), so the
+    common case (a new request) costs one transaction."""
     caller = identity.current()
     try:
         with uow() as tx:
@@ -42,7 +41,7 @@ def submit(cmd: SubmitAfterSales, uow: UowFactory, clock: Clock = utc_now) -> Af
             tx.after_sales.add(request)
             tx.commit()
             return request
-    except Duplicate:  # the same request sent twice at once: the first one made it
+    except Duplicate:  # sent again (after a lost answer, or twice at once): the first one made it
         made = _earlier(cmd, uow)
         if made is None:
             raise

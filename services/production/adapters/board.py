@@ -7,7 +7,7 @@ query implies its predicate, which it cannot from bound parameters under a gener
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import Connection, and_, func, select, text
 
@@ -61,7 +61,8 @@ class BoardQueries:
             return [], 0
         r = work_order_stage_reports.c
         passed = (
-            select(r.work_order_id, func.max(r.reported_at).label("at"))
+            # typed as the column: read back aware UTC times on SQLite too (an aggregate is untyped)
+            select(r.work_order_id, func.max(r.reported_at, type_=r.reported_at.type).label("at"))
             .where(
                 r.tenant_id == identity.current().tenant_id,
                 r.to_stage == QC_PASSED,
@@ -78,8 +79,7 @@ class BoardQueries:
         rows = self._db.execute(joined.order_by(passed.c.at.desc(), _w.work_order_no).limit(limit)).all()
         total = self._db.execute(select(func.count()).select_from(joined.subquery())).scalar_one()
         completions = [
-            Completion(x.work_order_no, x.order_no, x.workshop, int(x.good_quantity), _instant(x.at))
-            for x in rows
+            Completion(x.work_order_no, x.order_no, x.workshop, int(x.good_quantity), x.at) for x in rows
         ]
         return completions, int(total)
 
@@ -120,14 +120,6 @@ def _at_risk(window: BoardWindow):
 
 
 QC_PASSED = "STAGE_QC_PASSED"
-
-
-def _instant(value) -> datetime:
-    """The column type gives aware UTC times; a SQLite aggregate (max) returns the raw text."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _day(value) -> date:
